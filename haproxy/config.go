@@ -1,0 +1,212 @@
+package haproxy
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Mode says whether halod runs HAProxy or only talks to one run by something else.
+type Mode string
+
+const (
+	// Managed: halod starts HAProxy in master-worker mode, restarts and stops it.
+	Managed Mode = "managed"
+	// External: HAProxy runs elsewhere; halod only uses its master and stats sockets.
+	External Mode = "external"
+)
+
+// Config is the haproxy section of halo.yaml.
+type Config struct {
+	// Mode is managed (default) or external.
+	Mode Mode `yaml:"mode"`
+	// Binary is the haproxy executable (default /usr/sbin/haproxy); also used for
+	// `haproxy -c` validation in external mode.
+	Binary string `yaml:"binary"`
+	// Config lists configuration files or directories, each passed as -f
+	// (default [/etc/haproxy/haproxy.cfg]).
+	Config []string `yaml:"config"`
+	// MasterSocket is the master CLI socket (default /run/halo/haproxy-master.sock); in
+	// managed mode halod passes it with -S.
+	MasterSocket string `yaml:"master_socket"`
+	// StatsSocket is the runtime API socket declared in haproxy.cfg with level admin
+	// (default /run/haproxy/admin.sock).
+	StatsSocket string `yaml:"stats_socket"`
+	// Check tunes the health check.
+	Check CheckConfig `yaml:"check"`
+	// ReloadTimeout bounds a reload, from the request until the new worker is verified
+	// (default 10s).
+	ReloadTimeout time.Duration `yaml:"reload_timeout"`
+	// StopTimeout is how long a managed HAProxy may take to finish its connections on
+	// shutdown before it is killed (default 10s).
+	StopTimeout time.Duration `yaml:"stop_timeout"`
+	// Restart is the backoff for restarting a managed HAProxy that exited.
+	Restart RestartConfig `yaml:"restart"`
+}
+
+// CheckConfig tunes the runtime-API health check.
+type CheckConfig struct {
+	// Interval between checks (default 200ms).
+	Interval time.Duration `yaml:"interval"`
+	// Timeout bounds one check; an overrun counts as a failure (default 100ms).
+	Timeout time.Duration `yaml:"timeout"`
+	// Rise is how many passing checks in a row make HAProxy healthy again (default 2).
+	Rise int `yaml:"rise"`
+	// Fall is how many failing checks in a row make HAProxy unhealthy (default 3).
+	Fall int `yaml:"fall"`
+	// Frontends must be OPEN.
+	Frontends []string `yaml:"frontends"`
+	// Backends maps a backend name to the minimum number of UP servers it must keep.
+	Backends map[string]int `yaml:"backends"`
+}
+
+// RestartConfig is the bounded exponential backoff for a managed HAProxy.
+type RestartConfig struct {
+	// Initial is the first delay (default 100ms); each further restart doubles it.
+	Initial time.Duration `yaml:"initial"`
+	// Max caps the delay (default 30s).
+	Max time.Duration `yaml:"max"`
+	// Stable is how long HAProxy must run for the delay to reset to Initial (default 60s).
+	Stable time.Duration `yaml:"stable"`
+}
+
+// Defaults, documented in configs/README.md.
+const (
+	DefaultBinary         = "/usr/sbin/haproxy"
+	DefaultConfigFile     = "/etc/haproxy/haproxy.cfg"
+	DefaultMasterSocket   = "/run/halo/haproxy-master.sock"
+	DefaultStatsSocket    = "/run/haproxy/admin.sock"
+	DefaultCheckInterval  = 200 * time.Millisecond
+	DefaultCheckTimeout   = 100 * time.Millisecond
+	DefaultRise           = 2
+	DefaultFall           = 3
+	DefaultReloadTimeout  = 10 * time.Second
+	DefaultStopTimeout    = 10 * time.Second
+	DefaultRestartInitial = 100 * time.Millisecond
+	DefaultRestartMax     = 30 * time.Second
+	DefaultRestartStable  = 60 * time.Second
+)
+
+// ApplyDefaults fills unset fields with their documented defaults.
+func (c *Config) ApplyDefaults() {
+	if c.Mode == "" {
+		c.Mode = Managed
+	}
+	if c.Binary == "" {
+		c.Binary = DefaultBinary
+	}
+	if len(c.Config) == 0 {
+		c.Config = []string{DefaultConfigFile}
+	}
+	if c.MasterSocket == "" {
+		c.MasterSocket = DefaultMasterSocket
+	}
+	if c.StatsSocket == "" {
+		c.StatsSocket = DefaultStatsSocket
+	}
+	if c.Check.Interval == 0 {
+		c.Check.Interval = DefaultCheckInterval
+	}
+	if c.Check.Timeout == 0 {
+		c.Check.Timeout = DefaultCheckTimeout
+	}
+	if c.Check.Rise == 0 {
+		c.Check.Rise = DefaultRise
+	}
+	if c.Check.Fall == 0 {
+		c.Check.Fall = DefaultFall
+	}
+	if c.ReloadTimeout == 0 {
+		c.ReloadTimeout = DefaultReloadTimeout
+	}
+	if c.StopTimeout == 0 {
+		c.StopTimeout = DefaultStopTimeout
+	}
+	if c.Restart.Initial == 0 {
+		c.Restart.Initial = DefaultRestartInitial
+	}
+	if c.Restart.Max == 0 {
+		c.Restart.Max = DefaultRestartMax
+	}
+	if c.Restart.Stable == 0 {
+		c.Restart.Stable = DefaultRestartStable
+	}
+}
+
+// FieldError is a validation error about one field, named by its path inside the haproxy
+// section ("check.interval"), so that the loader can add the file and line.
+type FieldError struct {
+	Path string
+	Msg  string
+}
+
+func (e *FieldError) Error() string { return e.Path + ": " + e.Msg }
+
+// FieldPath returns the field's path, for the loader's line lookup.
+func (e *FieldError) FieldPath() string { return e.Path }
+
+// Validate checks the section after ApplyDefaults and returns every problem found, each a
+// *FieldError, joined. It does not read haproxy.cfg: see Validator for that.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	switch c.Mode {
+	case Managed, External:
+	default:
+		bad("mode", "%q: must be managed or external", c.Mode)
+	}
+	for i, f := range c.Config {
+		if f == "" {
+			bad(fmt.Sprintf("config[%d]", i), "empty path")
+		}
+	}
+	if c.Mode == External && c.MasterSocket == "" && c.StatsSocket == "" {
+		bad("stats_socket", "external mode needs the stats socket or the master socket")
+	}
+	ck := c.Check
+	if ck.Interval < 10*time.Millisecond {
+		bad("check.interval", "%s: at least 10ms", ck.Interval)
+	}
+	if ck.Timeout <= 0 {
+		bad("check.timeout", "%s: must be positive", ck.Timeout)
+	} else if ck.Timeout > ck.Interval {
+		bad("check.timeout", "%s is longer than check.interval %s: checks would overlap", ck.Timeout, ck.Interval)
+	}
+	if ck.Rise < 1 || ck.Rise > 100 {
+		bad("check.rise", "%d not in 1..100", ck.Rise)
+	}
+	if ck.Fall < 1 || ck.Fall > 100 {
+		bad("check.fall", "%d not in 1..100", ck.Fall)
+	}
+	for i, f := range ck.Frontends {
+		if f == "" {
+			bad(fmt.Sprintf("check.frontends[%d]", i), "empty frontend name")
+		}
+	}
+	backends := make([]string, 0, len(ck.Backends))
+	for b := range ck.Backends {
+		backends = append(backends, b)
+	}
+	sort.Strings(backends)
+	for _, b := range backends {
+		if ck.Backends[b] < 0 {
+			bad("check.backends."+b, "%d: the minimum of UP servers cannot be negative", ck.Backends[b])
+		}
+	}
+	if c.ReloadTimeout <= 0 {
+		bad("reload_timeout", "must be positive")
+	}
+	if c.StopTimeout <= 0 {
+		bad("stop_timeout", "must be positive")
+	}
+	if c.Restart.Initial <= 0 {
+		bad("restart.initial", "must be positive")
+	}
+	if c.Restart.Max < c.Restart.Initial {
+		bad("restart.max", "%s is shorter than restart.initial %s", c.Restart.Max, c.Restart.Initial)
+	}
+	return errors.Join(errs...)
+}
