@@ -1,0 +1,63 @@
+// Package tier implements the test tiers of DESIGN.md: a test that needs root, a network
+// namespace or a binary such as haproxy skips with a message saying what to install when
+// the prerequisite is missing, and fails instead under CI=true, so that a green CI means
+// every tier ran.
+package tier
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// CI reports whether the tests run under CI (CI=true), where missing prerequisites fail.
+func CI() bool { return os.Getenv("CI") == "true" }
+
+// Missing skips t, or fails it under CI, explaining what is missing and how to get it.
+func Missing(t testing.TB, what, fix string) {
+	t.Helper()
+	if CI() {
+		t.Fatalf("CI=true and %s is missing: %s", what, fix)
+	}
+	t.Skipf("skipped: %s is missing: %s", what, fix)
+}
+
+// Binary returns the path of a program the test needs, or skips/fails naming the Debian
+// package that provides it.
+func Binary(t testing.TB, name, debianPackage string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Missing(t, name, "apt-get install -y "+debianPackage)
+	}
+	return p
+}
+
+// HAProxy returns the path of the haproxy binary (tier 2).
+func HAProxy(t testing.TB) string {
+	t.Helper()
+	for _, p := range []string{"/usr/sbin/haproxy", "/usr/local/sbin/haproxy"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return Binary(t, "haproxy", "haproxy")
+}
+
+// Keepalived returns the path of the keepalived binary (tier 3 interop).
+func Keepalived(t testing.TB) string {
+	t.Helper()
+	if _, err := os.Stat("/usr/sbin/keepalived"); err == nil {
+		return "/usr/sbin/keepalived"
+	}
+	return Binary(t, "keepalived", "keepalived")
+}
+
+// Root requires root and iproute2's ip, for the network-namespace tier.
+func Root(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Missing(t, "root", "run the namespace tier as root (sudo make test)")
+	}
+	Binary(t, "ip", "iproute2")
+}
