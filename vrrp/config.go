@@ -134,7 +134,7 @@ func (v *VIP) UnmarshalYAML(n *yaml.Node) error {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
 			if val.Kind != yaml.ScalarNode {
-				return fmt.Errorf("line %d: vip field %q must be a string", val.Line, k.Value)
+				return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: vip field %q must be a string", val.Line, k.Value)}}
 			}
 			switch k.Value {
 			case "address":
@@ -144,15 +144,16 @@ func (v *VIP) UnmarshalYAML(n *yaml.Node) error {
 			case "label":
 				v.Label = val.Value
 			default:
-				return fmt.Errorf("line %d: field %s not found in type vrrp.VIP (address, dev, label)", k.Line, k.Value)
+				return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: field %s not found in type vrrp.VIP (address, dev, label)", k.Line, k.Value)}}
 			}
 		}
 	default:
-		return fmt.Errorf("line %d: a vip is an address or a mapping {address, dev, label}", n.Line)
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: a vip is an address or a mapping {address, dev, label}", n.Line)}}
 	}
 	p, err := ParseVIP(addr)
 	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
+		// A *yaml.TypeError lets the decoder go on and report the file's other problems too.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
 	}
 	v.Prefix = p
 	return nil
