@@ -1,0 +1,257 @@
+package supervisor
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The control protocol is JSON lines over a unix socket: one Request per line, answered by
+// one Response line, as many as the client wants on one connection.
+
+// Request is one control command.
+type Request struct {
+	// Cmd is status, reload, validate, maintenance, resign or version.
+	Cmd string `json:"cmd"`
+	// Args are the command's arguments ("on"/"off" for maintenance, the instance for resign).
+	Args []string `json:"args,omitempty"`
+}
+
+// Response answers one Request.
+type Response struct {
+	OK bool `json:"ok"`
+	// Error says why the request was refused or failed, when OK is false.
+	Error string `json:"error,omitempty"`
+	// Message is one line for a person.
+	Message string `json:"message,omitempty"`
+	// Status is set for status requests.
+	Status *Status `json:"status,omitempty"`
+	// Version is set for version requests.
+	Version string `json:"version,omitempty"`
+}
+
+// Handler executes control requests. Mutating says whether a command changes state, so
+// that the server can refuse it to peers without the right.
+type Handler interface {
+	Handle(ctx context.Context, req Request) Response
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, req Request) Response
+
+// Handle calls f.
+func (f HandlerFunc) Handle(ctx context.Context, req Request) Response { return f(ctx, req) }
+
+// readOnly are the commands anyone who can open the socket may run.
+var readOnly = map[string]bool{"status": true, "version": true, "validate": true}
+
+// maxRequest bounds one request line, so a client cannot make the daemon buffer without end.
+const maxRequest = 64 << 10
+
+// ControlServer serves the control socket.
+type ControlServer struct {
+	cfg     ControlConfig
+	handler Handler
+	log     *slog.Logger
+	gid     int // -1: no group may change state, only root
+	ln      *net.UnixListener
+	wg      sync.WaitGroup
+}
+
+// NewControlServer opens the control socket: it creates its directory, removes a stale
+// socket file, and sets its mode and group. It serves nothing until Serve.
+func NewControlServer(cfg ControlConfig, h Handler, log *slog.Logger) (*ControlServer, error) {
+	s := &ControlServer{cfg: cfg, handler: h, log: log, gid: -1}
+	if cfg.Group != "" {
+		g, err := user.LookupGroup(cfg.Group)
+		if err != nil {
+			return nil, fmt.Errorf("control.group: %w", err)
+		}
+		s.gid, _ = strconv.Atoi(g.Gid)
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Socket), 0o755); err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	// A socket file left by a crashed run would make Listen fail; one that still answers
+	// belongs to a live daemon and must not be stolen.
+	if c, err := net.DialTimeout("unix", cfg.Socket, 200*time.Millisecond); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("control socket %s: another halod is answering on it", cfg.Socket)
+	}
+	_ = os.Remove(cfg.Socket)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: cfg.Socket, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	ln.SetUnlinkOnClose(true)
+	if err := os.Chmod(cfg.Socket, cfg.ControlMode()); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if s.gid >= 0 {
+		if err := os.Chown(cfg.Socket, 0, s.gid); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("control socket: %w", err)
+		}
+	}
+	s.ln = ln
+	return s, nil
+}
+
+// Serve answers connections until ctx ends, then closes the socket and waits for the
+// connections it is serving.
+func (s *ControlServer) Serve(ctx context.Context) error {
+	go func() {
+		<-ctx.Done()
+		s.ln.Close()
+	}()
+	defer s.wg.Wait()
+	for {
+		c, err := s.ln.AcceptUnix()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("control socket: %w", err)
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serveConn(ctx, c)
+		}()
+	}
+}
+
+func (s *ControlServer) serveConn(ctx context.Context, c *net.UnixConn) {
+	defer c.Close()
+	go func() {
+		<-ctx.Done()
+		c.Close()
+	}()
+	uid, gid, credErr := peerCred(c)
+	sc := bufio.NewScanner(c)
+	sc.Buffer(make([]byte, 4096), maxRequest)
+	enc := json.NewEncoder(c)
+	for sc.Scan() {
+		var req Request
+		var resp Response
+		if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
+			resp = Response{Error: fmt.Sprintf("malformed request: %v (want one JSON object per line, e.g. {\"cmd\":\"status\"})", err)}
+		} else if !readOnly[req.Cmd] && !s.mayChange(uid, gid, credErr) {
+			resp = Response{Error: fmt.Sprintf("permission denied: %q changes state; only root or members of the control group may run it", req.Cmd)}
+			s.log.Warn("control request refused", "cmd", req.Cmd, "uid", uid)
+		} else {
+			resp = s.handle(ctx, req)
+		}
+		_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		if err := enc.Encode(resp); err != nil {
+			return
+		}
+	}
+	if err := sc.Err(); err != nil {
+		// A line longer than maxRequest: say so once, then drop the connection.
+		_ = enc.Encode(Response{Error: fmt.Sprintf("request too long or unreadable: %v", err)})
+	}
+}
+
+// handle runs one request, turning a panic in a handler into an error answer: a bad
+// request must never stop the daemon.
+func (s *ControlServer) handle(ctx context.Context, req Request) (resp Response) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("control handler panicked", "cmd", req.Cmd, "panic", r)
+			resp = Response{Error: fmt.Sprintf("internal error handling %q", req.Cmd)}
+		}
+	}()
+	return s.handler.Handle(ctx, req)
+}
+
+func (s *ControlServer) mayChange(uid, gid uint32, credErr error) bool {
+	if credErr != nil {
+		return false
+	}
+	if uid == 0 {
+		return true
+	}
+	if s.gid < 0 {
+		return false
+	}
+	if int(gid) == s.gid {
+		return true
+	}
+	u, err := user.LookupId(strconv.Itoa(int(uid)))
+	if err != nil {
+		return false
+	}
+	groups, err := u.GroupIds()
+	if err != nil {
+		return false
+	}
+	for _, g := range groups {
+		if g == strconv.Itoa(s.gid) {
+			return true
+		}
+	}
+	return false
+}
+
+// peerCred reads the connecting process's credentials (SO_PEERCRED).
+func peerCred(c *net.UnixConn) (uid, gid uint32, err error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return 0, 0, err
+	}
+	var cred *unix.Ucred
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, serr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return 0, 0, err
+	}
+	if serr != nil {
+		return 0, 0, serr
+	}
+	return cred.Uid, cred.Gid, nil
+}
+
+// ErrUnreachable wraps failures to reach the daemon at all, so that haloctl can give them
+// their own exit code.
+var ErrUnreachable = errors.New("halod not reachable")
+
+// Call sends one request to the daemon at socket and returns its answer.
+func Call(ctx context.Context, socket string, req Request) (Response, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", socket)
+	if err != nil {
+		return Response{}, fmt.Errorf("%w on %s: %v", ErrUnreachable, socket, err)
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	if err := json.NewEncoder(c).Encode(req); err != nil {
+		return Response{}, fmt.Errorf("%w: %v", ErrUnreachable, err)
+	}
+	var resp Response
+	dec := json.NewDecoder(bufio.NewReader(c))
+	if err := dec.Decode(&resp); err != nil {
+		return Response{}, fmt.Errorf("%w: reading the answer: %v", ErrUnreachable, err)
+	}
+	return resp, nil
+}

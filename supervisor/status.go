@@ -1,0 +1,165 @@
+package supervisor
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Status is the one snapshot of the node: haloctl renders it, metrics/ exports it. Its JSON
+// form is a stable API (`haloctl status --json`): fields may be added, never renamed.
+type Status struct {
+	Version     string            `json:"version"`
+	ConfigFile  string            `json:"config_file"`
+	ConfigValid bool              `json:"config_valid"`
+	Maintenance bool              `json:"maintenance"`
+	HAProxy     HAProxyStatus     `json:"haproxy"`
+	Instances   []InstanceStatus  `json:"instances"`
+	SyncGroups  []SyncGroupStatus `json:"sync_groups,omitempty"`
+}
+
+// HAProxyStatus is the HAProxy part of the snapshot.
+type HAProxyStatus struct {
+	Mode    string `json:"mode"`
+	PID     int    `json:"pid"`
+	Running bool   `json:"running"`
+	Healthy bool   `json:"healthy"`
+	// Reason says why HAProxy is unhealthy ("backend app: 0/2 servers UP").
+	Reason string `json:"reason"`
+	// Since is when the current health verdict began.
+	Since     time.Time `json:"since,omitzero"`
+	StartedAt time.Time `json:"started_at,omitzero"`
+	// LastCheckSeconds is how long the last health check took.
+	LastCheckSeconds float64 `json:"last_check_seconds"`
+	Reloads          int     `json:"reloads"`
+	ReloadsFailed    int     `json:"reloads_failed"`
+	Restarts         int     `json:"restarts"`
+	LastReload       *Reload `json:"last_reload,omitempty"`
+}
+
+// Reload describes one reload attempt.
+type Reload struct {
+	At      time.Time `json:"at"`
+	OK      bool      `json:"ok"`
+	Result  string    `json:"result"`
+	Seconds float64   `json:"seconds"`
+	Message string    `json:"message,omitempty"`
+}
+
+// InstanceStatus is one VRRP instance in the snapshot.
+type InstanceStatus struct {
+	Name      string `json:"name"`
+	Interface string `json:"interface"`
+	VRID      int    `json:"vrid"`
+	Version   int    `json:"version"`
+	// State is INIT, BACKUP, MASTER or FAULT, as keepalived logs them.
+	State string    `json:"state"`
+	Since time.Time `json:"since,omitzero"`
+	// Priority is the configured base priority; EffectivePriority what is advertised now.
+	Priority          int      `json:"priority"`
+	EffectivePriority int      `json:"effective_priority"`
+	VIPs              []string `json:"vips"`
+	HoldsVIPs         bool     `json:"holds_vips"`
+	// MasterSeen is the address of the master last heard (ours when we are master).
+	MasterSeen string `json:"master_seen,omitempty"`
+	// Faults lists why the instance is in FAULT ("haproxy: stats socket: timeout").
+	Faults          []string `json:"faults,omitempty"`
+	SyncGroup       string   `json:"sync_group,omitempty"`
+	AdvertsSent     uint64   `json:"adverts_sent"`
+	AdvertsReceived uint64   `json:"adverts_received"`
+	InvalidPackets  uint64   `json:"invalid_packets"`
+	Transitions     uint64   `json:"transitions"`
+}
+
+// SyncGroupStatus is one sync group in the snapshot.
+type SyncGroupStatus struct {
+	Name      string   `json:"name"`
+	Instances []string `json:"instances"`
+	State     string   `json:"state"`
+}
+
+// Healthy reports whether the node is as configured and well: HAProxy healthy, no instance
+// in FAULT or INIT, not in maintenance. haloctl's exit code follows it.
+func (s *Status) Healthy() bool {
+	if !s.HAProxy.Healthy || s.Maintenance {
+		return false
+	}
+	for _, in := range s.Instances {
+		if in.State == "FAULT" || in.State == "INIT" {
+			return false
+		}
+	}
+	return true
+}
+
+// WriteTable renders the snapshot for people, in the spirit of `supervisorctl status`.
+func (s *Status) WriteTable(w io.Writer, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	h := s.HAProxy
+	health := "HEALTHY"
+	switch {
+	case !h.Running && h.Mode == "managed":
+		health = "STOPPED"
+	case !h.Healthy:
+		health = "UNHEALTHY"
+	}
+	desc := []string{h.Mode}
+	if h.PID > 0 {
+		desc = append(desc, fmt.Sprintf("pid %d", h.PID))
+	}
+	if !h.StartedAt.IsZero() {
+		desc = append(desc, "uptime "+clock(now.Sub(h.StartedAt)))
+	}
+	if h.Reason != "" {
+		desc = append(desc, h.Reason)
+	}
+	if r := h.LastReload; r != nil {
+		res := "ok"
+		if !r.OK {
+			res = r.Result
+		}
+		desc = append(desc, fmt.Sprintf("last reload %s ago %s", clock(now.Sub(r.At)), res))
+	}
+	fmt.Fprintf(tw, "haproxy\t%s\t%s\n", health, strings.Join(desc, ", "))
+	for _, in := range s.Instances {
+		desc := []string{fmt.Sprintf("%s vrid %d", in.Interface, in.VRID)}
+		if !in.Since.IsZero() {
+			desc = append(desc, "since "+clock(now.Sub(in.Since)))
+		}
+		desc = append(desc, fmt.Sprintf("prio %d/%d", in.Priority, in.EffectivePriority))
+		vips := strings.Join(in.VIPs, " ")
+		if in.HoldsVIPs {
+			desc = append(desc, "holds "+vips)
+		} else {
+			desc = append(desc, "vips "+vips+" (not held)")
+		}
+		if in.MasterSeen != "" {
+			desc = append(desc, "master "+in.MasterSeen)
+		}
+		if len(in.Faults) > 0 {
+			desc = append(desc, "fault: "+strings.Join(in.Faults, "; "))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", in.Name, in.State, strings.Join(desc, ", "))
+	}
+	if s.Maintenance {
+		fmt.Fprintf(tw, "node\tMAINTENANCE\tkept out of MASTER until `haloctl maintenance off`\n")
+	}
+	return tw.Flush()
+}
+
+// clock formats a duration as supervisorctl does, H:MM:SS (days in front when long).
+func clock(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	d = d.Round(time.Second)
+	days := d / (24 * time.Hour)
+	d -= days * 24 * time.Hour
+	hms := fmt.Sprintf("%d:%02d:%02d", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)
+	if days > 0 {
+		return fmt.Sprintf("%dd %s", days, hms)
+	}
+	return hms
+}
