@@ -1,0 +1,393 @@
+package vrrp
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// State is the state of a VRRP instance (RFC 5798 §6.4, plus FAULT as keepalived has it).
+type State int
+
+// The states, named as keepalived logs them.
+const (
+	StateInit   State = iota // Initialize: not started, or stopped
+	StateBackup              // watching a master, ready to take over
+	StateMaster              // forwarding for the virtual router: holds the VIPs
+	StateFault               // a tracked condition failed: never master, holds nothing
+)
+
+func (s State) String() string {
+	switch s {
+	case StateInit:
+		return "INIT"
+	case StateBackup:
+		return "BACKUP"
+	case StateMaster:
+		return "MASTER"
+	case StateFault:
+		return "FAULT"
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// MarshalText renders the state as keepalived names it, for the status JSON.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// ActionKind says what the runner must do for the machine.
+type ActionKind int
+
+// Actions. The machine never performs I/O itself: it returns these, in the order to run them.
+const (
+	// ActSendAdvert sends an advert carrying Action.Priority (0 when resigning).
+	ActSendAdvert ActionKind = iota + 1
+	// ActAddVIPs adds the virtual addresses to the interface.
+	ActAddVIPs
+	// ActRemoveVIPs removes them.
+	ActRemoveVIPs
+	// ActAnnounce starts (or restarts) the gratuitous ARP / unsolicited NA schedule.
+	ActAnnounce
+)
+
+func (k ActionKind) String() string {
+	switch k {
+	case ActSendAdvert:
+		return "send_advert"
+	case ActAddVIPs:
+		return "add_vips"
+	case ActRemoveVIPs:
+		return "remove_vips"
+	case ActAnnounce:
+		return "announce"
+	}
+	return fmt.Sprintf("ActionKind(%d)", int(k))
+}
+
+// Action is one thing for the runner to do.
+type Action struct {
+	Kind ActionKind
+	// Priority is the priority to advertise, for ActSendAdvert.
+	Priority uint8
+}
+
+func (a Action) String() string {
+	if a.Kind == ActSendAdvert {
+		return fmt.Sprintf("%s(%d)", a.Kind, a.Priority)
+	}
+	return a.Kind.String()
+}
+
+// MachineConfig is what the state machine needs to know of its instance.
+type MachineConfig struct {
+	// Version is 2 or 3; only v3 backups adopt the master's advertised interval
+	// (RFC 5798 §6.4.2), and the skew time is computed differently (§6.1, RFC 3768 §6.1).
+	Version int
+	// Priority is the initial effective priority, 1..255; 255 makes this node the address
+	// owner, master at once on start (RFC 5798 §6.4.1).
+	Priority uint8
+	// AdvertInterval is this node's Advertisement_Interval.
+	AdvertInterval time.Duration
+	// Preempt lets a higher-priority backup take over from a lower-priority master.
+	Preempt bool
+	// PreemptDelay holds preemption back for this long after start and after a
+	// lower-priority master is first seen (keepalived's preempt_delay).
+	PreemptDelay time.Duration
+	// Primary is this node's primary address, compared with the sender's on equal priority.
+	Primary netip.Addr
+}
+
+// Machine is the RFC 5798 §6 state machine of one instance, plus FAULT. It is pure: every
+// method takes the current time and returns the actions to perform, and Deadline says when
+// Timeout must be called next. It is not safe for concurrent use; the runner owns it.
+type Machine struct {
+	cfg      MachineConfig
+	state    State
+	priority uint8
+
+	masterAdverInterval time.Duration // Master_Adver_Interval (RFC 5798 §6.1)
+	adverAt             time.Time     // Adver_Timer; zero when not armed
+	masterDownAt        time.Time     // Master_Down_Timer; zero when not armed
+	preemptAt           time.Time     // lower-priority masters are tolerated until then
+
+	fault       bool // a tracked condition failed
+	maintenance bool // kept out of MASTER by the operator
+	yield       bool // resigned: let the current master keep the role while it lives
+
+	master         netip.Addr // the master last heard (ourselves while MASTER)
+	masterPriority uint8
+}
+
+// NewMachine returns a machine in INIT; call Start to begin.
+func NewMachine(cfg MachineConfig) *Machine {
+	return &Machine{cfg: cfg, priority: cfg.Priority, masterAdverInterval: cfg.AdvertInterval}
+}
+
+// State returns the current state.
+func (m *Machine) State() State { return m.state }
+
+// Priority returns the effective priority.
+func (m *Machine) Priority() uint8 { return m.priority }
+
+// Master returns the address and priority of the master last heard, or this node's
+// primary address while it is master; the zero Addr when none has been heard.
+func (m *Machine) Master() (netip.Addr, uint8) { return m.master, m.masterPriority }
+
+// MasterAdverInterval returns the interval the master advertises, as adopted in v3.
+func (m *Machine) MasterAdverInterval() time.Duration { return m.masterAdverInterval }
+
+// Deadline returns when Timeout must next be called; the zero time when no timer runs.
+func (m *Machine) Deadline() time.Time {
+	switch m.state {
+	case StateMaster:
+		return m.adverAt
+	case StateBackup:
+		return m.masterDownAt
+	}
+	return time.Time{}
+}
+
+// SkewTime is RFC 5798 §6.1's Skew_Time for this node's priority: in v3 a share of the
+// master's interval, in v2 a share of a second (RFC 3768 §6.1).
+func (m *Machine) SkewTime() time.Duration {
+	share := time.Duration(256 - int(m.priority))
+	if m.cfg.Version == 2 {
+		return share * time.Second / 256
+	}
+	return share * m.masterAdverInterval / 256
+}
+
+// MasterDownInterval is RFC 5798 §6.1's Master_Down_Interval: three intervals plus skew.
+func (m *Machine) MasterDownInterval() time.Duration {
+	return 3*m.masterAdverInterval + m.SkewTime()
+}
+
+// Start leaves INIT (RFC 5798 §6.4.1), or enters FAULT when a fault is already set.
+func (m *Machine) Start(now time.Time) []Action {
+	if m.state != StateInit {
+		return nil
+	}
+	if m.cfg.PreemptDelay > 0 {
+		m.preemptAt = now.Add(m.cfg.PreemptDelay)
+	}
+	if m.fault {
+		m.state = StateFault
+		return nil
+	}
+	return m.initialize(now, nil)
+}
+
+// initialize runs the Initialize state's startup event: the owner becomes master at once,
+// every other node waits a master-down interval as backup.
+func (m *Machine) initialize(now time.Time, acts []Action) []Action {
+	m.masterAdverInterval = m.cfg.AdvertInterval
+	if m.priority == 255 && !m.maintenance {
+		return m.becomeMaster(now, acts)
+	}
+	m.becomeBackup(now)
+	return acts
+}
+
+func (m *Machine) becomeMaster(now time.Time, acts []Action) []Action {
+	m.state = StateMaster
+	m.masterDownAt = time.Time{}
+	m.adverAt = now.Add(m.cfg.AdvertInterval)
+	m.preemptAt = time.Time{}
+	m.yield = false
+	m.master, m.masterPriority = m.cfg.Primary, m.priority
+	return append(acts, Action{Kind: ActSendAdvert, Priority: m.priority}, Action{Kind: ActAddVIPs}, Action{Kind: ActAnnounce})
+}
+
+func (m *Machine) becomeBackup(now time.Time) {
+	m.state = StateBackup
+	m.adverAt = time.Time{}
+	m.masterDownAt = now.Add(m.MasterDownInterval())
+}
+
+// leaveMaster stops being master: the resignation advert (priority 0, so the backup takes
+// over after its skew time, RFC 5798 §6.4.3) and the removal of the VIPs.
+func (m *Machine) leaveMaster(acts []Action) []Action {
+	m.adverAt = time.Time{}
+	if m.master == m.cfg.Primary {
+		m.master, m.masterPriority = netip.Addr{}, 0
+	}
+	return append(acts, Action{Kind: ActSendAdvert, Priority: 0}, Action{Kind: ActRemoveVIPs})
+}
+
+// Timeout handles the expiry of the Adver_Timer (MASTER) or the Master_Down_Timer (BACKUP).
+// Calling it early does nothing.
+func (m *Machine) Timeout(now time.Time) []Action {
+	switch m.state {
+	case StateMaster:
+		if m.adverAt.IsZero() || now.Before(m.adverAt) {
+			return nil
+		}
+		m.adverAt = now.Add(m.cfg.AdvertInterval)
+		return []Action{{Kind: ActSendAdvert, Priority: m.priority}}
+	case StateBackup:
+		if m.masterDownAt.IsZero() || now.Before(m.masterDownAt) {
+			return nil
+		}
+		if m.maintenance {
+			// Kept out of MASTER: keep watching, as a backup that never wins.
+			m.masterDownAt = now.Add(m.MasterDownInterval())
+			return nil
+		}
+		return m.becomeMaster(now, nil)
+	}
+	return nil
+}
+
+// Advert handles an advert for this virtual router from src, already checked by the
+// receiver (TTL, version, authentication, interval in v2). RFC 5798 §6.4.2 and §6.4.3.
+func (m *Machine) Advert(now time.Time, src netip.Addr, a *Advert) []Action {
+	switch m.state {
+	case StateBackup:
+		if a.Priority == 0 {
+			// The master resigned: take over after the skew time, not three intervals.
+			m.masterDownAt = now.Add(m.SkewTime())
+			if m.master == src {
+				m.master, m.masterPriority = netip.Addr{}, 0
+			}
+			return nil
+		}
+		if a.Priority < m.priority && m.preemptNow(now) {
+			// A lower-priority master and preemption allowed: let the Master_Down_Timer
+			// run out and take over.
+			return nil
+		}
+		if m.cfg.Version == 3 {
+			m.masterAdverInterval = a.Interval
+		}
+		m.masterDownAt = now.Add(m.MasterDownInterval())
+		m.master, m.masterPriority = src, a.Priority
+		return nil
+	case StateMaster:
+		if a.Priority == 0 {
+			m.adverAt = now.Add(m.cfg.AdvertInterval)
+			return []Action{{Kind: ActSendAdvert, Priority: m.priority}}
+		}
+		if a.Priority > m.priority || (a.Priority == m.priority && src.Compare(m.cfg.Primary) > 0) {
+			acts := m.leaveMasterForBackup(now, src, a)
+			return acts
+		}
+		// Another master of lower priority (a healed partition): answer at once so it
+		// yields in one round trip (keepalived's vrrp_higher_prio_send_advert), and
+		// re-announce the VIPs, which it may have claimed in the meantime
+		// (keepalived's garp_lower_prio_repeat).
+		m.adverAt = now.Add(m.cfg.AdvertInterval)
+		return []Action{{Kind: ActSendAdvert, Priority: m.priority}, {Kind: ActAnnounce}}
+	case StateFault:
+		if a.Priority != 0 {
+			m.master, m.masterPriority = src, a.Priority
+		}
+	}
+	return nil
+}
+
+// leaveMasterForBackup yields to a better master (RFC 5798 §6.4.3): no priority-0 advert,
+// since the new master is already advertising.
+func (m *Machine) leaveMasterForBackup(now time.Time, src netip.Addr, a *Advert) []Action {
+	m.adverAt = time.Time{}
+	if m.cfg.Version == 3 {
+		m.masterAdverInterval = a.Interval
+	}
+	m.state = StateBackup
+	m.masterDownAt = now.Add(m.MasterDownInterval())
+	m.master, m.masterPriority = src, a.Priority
+	return []Action{{Kind: ActRemoveVIPs}}
+}
+
+// preemptNow reports whether a backup may now preempt a lower-priority master, starting
+// the preempt delay when such a master is first seen.
+func (m *Machine) preemptNow(now time.Time) bool {
+	if !m.cfg.Preempt || m.yield {
+		return false
+	}
+	if m.cfg.PreemptDelay <= 0 {
+		return true
+	}
+	if m.preemptAt.IsZero() {
+		m.preemptAt = now.Add(m.cfg.PreemptDelay)
+	}
+	return !now.Before(m.preemptAt)
+}
+
+// SetPriority changes the effective priority (a tracker's weight moved it). It takes effect
+// in the next advert and the next timer computation, as in keepalived; the owner's 255 is
+// never changed by the runner.
+func (m *Machine) SetPriority(now time.Time, p uint8) []Action {
+	if p == 0 {
+		p = 1
+	}
+	m.priority = p
+	if m.state == StateMaster {
+		m.masterPriority = p
+	}
+	return nil
+}
+
+// SetFault enters FAULT (from any started state) or leaves it. A master resigns with
+// priority 0 on the way in; on the way out the machine initializes again.
+func (m *Machine) SetFault(now time.Time, fault bool) []Action {
+	if m.fault == fault {
+		return nil
+	}
+	m.fault = fault
+	switch {
+	case fault && m.state != StateInit && m.state != StateFault:
+		var acts []Action
+		if m.state == StateMaster {
+			acts = m.leaveMaster(acts)
+		}
+		m.state = StateFault
+		m.adverAt, m.masterDownAt = time.Time{}, time.Time{}
+		return acts
+	case !fault && m.state == StateFault:
+		return m.initialize(now, nil)
+	}
+	return nil
+}
+
+// SetMaintenance keeps the node out of MASTER (on) or lets it compete again (off). A
+// master resigns with priority 0, so that the backup takes over after its skew time.
+func (m *Machine) SetMaintenance(now time.Time, on bool) []Action {
+	if m.maintenance == on {
+		return nil
+	}
+	m.maintenance = on
+	if on && m.state == StateMaster {
+		acts := m.leaveMaster(nil)
+		m.becomeBackup(now)
+		return acts
+	}
+	return nil
+}
+
+// Resign hands the role over: a master sends priority 0, removes its VIPs and becomes
+// backup; until it is master again it lets the new master keep the role even with a
+// lower priority (as if preempt were off), so that resigning does not bounce back three
+// intervals later. A backup only stops preempting.
+func (m *Machine) Resign(now time.Time) []Action {
+	switch m.state {
+	case StateMaster:
+		m.yield = true
+		acts := m.leaveMaster(nil)
+		m.becomeBackup(now)
+		return acts
+	case StateBackup:
+		m.yield = true
+	}
+	return nil
+}
+
+// Shutdown stops the instance (RFC 5798 §6.4.3 Shutdown event): a master sends priority 0
+// and removes its VIPs. The machine returns to INIT and may be started again.
+func (m *Machine) Shutdown(now time.Time) []Action {
+	var acts []Action
+	if m.state == StateMaster {
+		acts = m.leaveMaster(acts)
+	}
+	m.state = StateInit
+	m.adverAt, m.masterDownAt = time.Time{}, time.Time{}
+	return acts
+}

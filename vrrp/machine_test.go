@@ -1,0 +1,229 @@
+package vrrp
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// step is one event fed to the machine at t0+at, with what must come out of it.
+type step struct {
+	at    time.Duration
+	do    func(m *Machine, now time.Time) []Action
+	state State
+	acts  []Action
+	// deadline is the expected Deadline as an offset from t0; -1: no timer.
+	deadline time.Duration
+}
+
+var (
+	self     = netip.MustParseAddr("192.0.2.11")
+	lowPeer  = netip.MustParseAddr("192.0.2.10")
+	highPeer = netip.MustParseAddr("192.0.2.12")
+)
+
+func start(m *Machine, now time.Time) []Action   { return m.Start(now) }
+func timeout(m *Machine, now time.Time) []Action { return m.Timeout(now) }
+func advert(src netip.Addr, prio uint8, interval time.Duration) func(*Machine, time.Time) []Action {
+	return func(m *Machine, now time.Time) []Action {
+		return m.Advert(now, src, &Advert{Version: m.cfg.Version, VRID: 51, Priority: prio, Interval: interval})
+	}
+}
+func shutdown(m *Machine, now time.Time) []Action { return m.Shutdown(now) }
+func resign(m *Machine, now time.Time) []Action   { return m.Resign(now) }
+func fault(on bool) func(*Machine, time.Time) []Action {
+	return func(m *Machine, now time.Time) []Action { return m.SetFault(now, on) }
+}
+func maintenance(on bool) func(*Machine, time.Time) []Action {
+	return func(m *Machine, now time.Time) []Action { return m.SetMaintenance(now, on) }
+}
+func priority(p uint8) func(*Machine, time.Time) []Action {
+	return func(m *Machine, now time.Time) []Action { return m.SetPriority(now, p) }
+}
+
+func send(p uint8) Action { return Action{Kind: ActSendAdvert, Priority: p} }
+
+var (
+	add      = Action{Kind: ActAddVIPs}
+	remove   = Action{Kind: ActRemoveVIPs}
+	announce = Action{Kind: ActAnnounce}
+)
+
+const (
+	// mdi100 is the master-down interval of priority 100 at 1 s (v3): 3 s + 156/256 s.
+	mdi100  = 3*time.Second + 609375*time.Microsecond
+	skew100 = 609375 * time.Microsecond
+)
+
+func TestMachine(t *testing.T) {
+	base := MachineConfig{Version: 3, Priority: 100, AdvertInterval: time.Second, Preempt: true, Primary: self}
+	with := func(f func(*MachineConfig)) MachineConfig { c := base; f(&c); return c }
+	owner := with(func(c *MachineConfig) { c.Priority = 255 })
+	// master brings a node to MASTER at t0+mdi100.
+	master := []step{
+		{0, start, StateBackup, nil, mdi100},
+		{mdi100, timeout, StateMaster, []Action{send(100), add, announce}, mdi100 + time.Second},
+	}
+	then := func(pre []step, s ...step) []step { return append(append([]step(nil), pre...), s...) }
+
+	tests := []struct {
+		name  string
+		cfg   MachineConfig
+		steps []step
+	}{
+		{"init to backup", base, []step{{0, start, StateBackup, nil, mdi100}}},
+		{"init to master as owner", owner, []step{{0, start, StateMaster, []Action{send(255), add, announce}, time.Second}}},
+		{"owner in maintenance starts as backup", owner, []step{
+			{0, maintenance(true), StateInit, nil, -1},
+			{0, start, StateBackup, nil, 3*time.Second + time.Second/256},
+		}},
+		{"start with a fault set", base, []step{{0, fault(true), StateInit, nil, -1}, {0, start, StateFault, nil, -1}}},
+		{"backup: early timeout does nothing", base, []step{
+			{0, start, StateBackup, nil, mdi100},
+			{time.Second, timeout, StateBackup, nil, mdi100},
+		}},
+		{"backup: master down", base, master},
+		{"backup: higher priority resets the timer and adopts its interval (v3)", base, []step{
+			{0, start, StateBackup, nil, mdi100},
+			{time.Second, advert(highPeer, 150, 2*time.Second), StateBackup, nil, time.Second + 6*time.Second + 156*2*time.Second/256},
+		}},
+		{"backup: v2 keeps its own interval", with(func(c *MachineConfig) { c.Version = 2 }), []step{
+			{0, start, StateBackup, nil, mdi100},
+			{time.Second, advert(highPeer, 150, 2*time.Second), StateBackup, nil, time.Second + mdi100},
+		}},
+		{"backup: priority 0 waits only the skew time", base, []step{
+			{0, start, StateBackup, nil, mdi100},
+			{time.Second, advert(highPeer, 0, time.Second), StateBackup, nil, time.Second + skew100},
+			{time.Second + skew100, timeout, StateMaster, []Action{send(100), add, announce}, 2*time.Second + skew100},
+		}},
+		{"backup: equal priority is accepted whatever the address", base, []step{
+			{0, start, StateBackup, nil, mdi100},
+			{time.Second, advert(lowPeer, 100, time.Second), StateBackup, nil, time.Second + mdi100},
+		}},
+		{"backup: lower priority discarded with preempt", base, []step{
+			{0, start, StateBackup, nil, mdi100},
+			{time.Second, advert(lowPeer, 50, time.Second), StateBackup, nil, mdi100},
+			{mdi100, timeout, StateMaster, []Action{send(100), add, announce}, mdi100 + time.Second},
+		}},
+		{"backup: lower priority accepted with nopreempt", with(func(c *MachineConfig) { c.Preempt = false }), []step{
+			{0, start, StateBackup, nil, mdi100},
+			{time.Second, advert(lowPeer, 50, time.Second), StateBackup, nil, time.Second + mdi100},
+		}},
+		{"backup: preempt delay", with(func(c *MachineConfig) { c.PreemptDelay = 5 * time.Second }), []step{
+			{0, start, StateBackup, nil, mdi100},
+			{time.Second, advert(lowPeer, 50, time.Second), StateBackup, nil, time.Second + mdi100},
+			{4 * time.Second, advert(lowPeer, 50, time.Second), StateBackup, nil, 4*time.Second + mdi100},
+			{5 * time.Second, advert(lowPeer, 50, time.Second), StateBackup, nil, 4*time.Second + mdi100},
+			{4*time.Second + mdi100, timeout, StateMaster, []Action{send(100), add, announce}, 5*time.Second + mdi100},
+		}},
+		{"backup: shutdown", base, []step{
+			{0, start, StateBackup, nil, mdi100},
+			{time.Second, shutdown, StateInit, nil, -1},
+		}},
+		{"master: advert timer", base, then(master,
+			step{mdi100 + time.Second, timeout, StateMaster, []Action{send(100)}, mdi100 + 2*time.Second})},
+		{"master: priority 0 answered at once", base, then(master,
+			step{mdi100 + time.Second/2, advert(lowPeer, 0, time.Second), StateMaster, []Action{send(100)}, mdi100 + 3*time.Second/2})},
+		{"master: higher priority wins", base, then(master,
+			step{mdi100 + time.Second/2, advert(lowPeer, 101, 3*time.Second), StateBackup, []Action{remove}, mdi100 + time.Second/2 + 9*time.Second + 156*3*time.Second/256})},
+		{"master: equal priority, higher address wins", base, then(master,
+			step{mdi100 + time.Second/2, advert(highPeer, 100, time.Second), StateBackup, []Action{remove}, mdi100 + time.Second/2 + mdi100})},
+		{"master: equal priority, lower address answered", base, then(master,
+			step{mdi100 + time.Second/2, advert(lowPeer, 100, time.Second), StateMaster, []Action{send(100), announce}, mdi100 + 3*time.Second/2})},
+		{"master: lower priority answered at once", base, then(master,
+			step{mdi100 + time.Second/2, advert(highPeer, 99, time.Second), StateMaster, []Action{send(100), announce}, mdi100 + 3*time.Second/2})},
+		{"master: shutdown sends priority 0", base, then(master,
+			step{mdi100 + time.Second/2, shutdown, StateInit, []Action{send(0), remove}, -1})},
+		{"master: fault sends priority 0", base, then(master,
+			step{mdi100 + time.Second/2, fault(true), StateFault, []Action{send(0), remove}, -1})},
+		{"backup: fault", base, []step{
+			{0, start, StateBackup, nil, mdi100},
+			{time.Second, fault(true), StateFault, nil, -1},
+			{2 * time.Second, advert(lowPeer, 50, time.Second), StateFault, nil, -1},
+			{3 * time.Second, timeout, StateFault, nil, -1},
+			{4 * time.Second, fault(false), StateBackup, nil, 4*time.Second + mdi100},
+		}},
+		{"owner: fault cleared goes master", owner, []step{
+			{0, start, StateMaster, []Action{send(255), add, announce}, time.Second},
+			{time.Second / 2, fault(true), StateFault, []Action{send(0), remove}, -1},
+			{time.Second, fault(false), StateMaster, []Action{send(255), add, announce}, 2 * time.Second},
+		}},
+		{"master: resign, then let the new master keep the role", base, then(master,
+			step{mdi100 + time.Second/2, resign, StateBackup, []Action{send(0), remove}, mdi100 + time.Second/2 + mdi100},
+			step{mdi100 + time.Second, advert(lowPeer, 50, time.Second), StateBackup, nil, mdi100 + time.Second + mdi100},
+			// The new master dies: take the role back, and preempt again afterwards.
+			step{2 * mdi100 + time.Second, timeout, StateMaster, []Action{send(100), add, announce}, 2*mdi100 + 2*time.Second},
+		)},
+		{"backup: resign stops preemption", base, []step{
+			{0, start, StateBackup, nil, mdi100},
+			{time.Second / 2, resign, StateBackup, nil, mdi100},
+			{time.Second, advert(lowPeer, 50, time.Second), StateBackup, nil, time.Second + mdi100},
+		}},
+		{"master: maintenance", base, then(master,
+			step{mdi100 + time.Second/2, maintenance(true), StateBackup, []Action{send(0), remove}, mdi100 + time.Second/2 + mdi100},
+			step{2*mdi100 + time.Second/2, timeout, StateBackup, nil, 3*mdi100 + time.Second/2},
+			step{2*mdi100 + time.Second, maintenance(false), StateBackup, nil, 3*mdi100 + time.Second/2},
+			step{3*mdi100 + time.Second/2, timeout, StateMaster, []Action{send(100), add, announce}, 3*mdi100 + 3*time.Second/2},
+		)},
+		{"master: a priority change shows in the next advert", base, then(master,
+			step{mdi100 + time.Second/2, priority(60), StateMaster, nil, mdi100 + time.Second},
+			step{mdi100 + time.Second, timeout, StateMaster, []Action{send(60)}, mdi100 + 2*time.Second},
+			// and a priority-61 master now wins
+			step{mdi100 + 3*time.Second/2, advert(lowPeer, 61, time.Second), StateBackup, []Action{remove}, mdi100 + 3*time.Second/2 + 3*time.Second + 196*time.Second/256},
+		)},
+		{"fault: shutdown", base, []step{
+			{0, start, StateBackup, nil, mdi100},
+			{time.Second, fault(true), StateFault, nil, -1},
+			{2 * time.Second, shutdown, StateInit, nil, -1},
+			{3 * time.Second, start, StateFault, nil, -1},
+		}},
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := NewMachine(tt.cfg)
+			for i, s := range tt.steps {
+				got := s.do(m, t0.Add(s.at))
+				if diff := cmp.Diff(s.acts, got); diff != "" {
+					t.Errorf("step %d: actions (-want +got):\n%s", i, diff)
+				}
+				if m.State() != s.state {
+					t.Errorf("step %d: state %s, want %s", i, m.State(), s.state)
+				}
+				var want time.Time
+				if s.deadline >= 0 {
+					want = t0.Add(s.deadline)
+				}
+				if d := m.Deadline(); !d.Equal(want) {
+					t.Errorf("step %d: deadline %v, want %v", i, d.Sub(t0), s.deadline)
+				}
+			}
+		})
+	}
+}
+
+func TestSkewTime(t *testing.T) {
+	tests := []struct {
+		version  int
+		prio     uint8
+		interval time.Duration
+		skew     time.Duration
+	}{
+		{3, 100, time.Second, skew100},
+		{3, 254, 100 * time.Millisecond, 2 * 100 * time.Millisecond / 256},
+		{3, 1, time.Second, 255 * time.Second / 256},
+		{2, 100, 5 * time.Second, skew100},
+		{2, 255, time.Second, time.Second / 256},
+	}
+	for _, tt := range tests {
+		m := NewMachine(MachineConfig{Version: tt.version, Priority: tt.prio, AdvertInterval: tt.interval})
+		if got := m.SkewTime(); got != tt.skew {
+			t.Errorf("v%d prio %d: skew %v, want %v", tt.version, tt.prio, got, tt.skew)
+		}
+		if got, want := m.MasterDownInterval(), 3*tt.interval+tt.skew; got != want {
+			t.Errorf("v%d prio %d: master down %v, want %v", tt.version, tt.prio, got, want)
+		}
+	}
+}
