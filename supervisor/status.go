@@ -37,6 +37,23 @@ type HAProxyStatus struct {
 	ReloadsFailed    int     `json:"reloads_failed"`
 	Restarts         int     `json:"restarts"`
 	LastReload       *Reload `json:"last_reload,omitempty"`
+	// ReloadsByResult counts reload attempts by result (ok, invalid, failed, timeout).
+	ReloadsByResult map[string]uint64 `json:"reloads_by_result,omitempty"`
+	// CheckFailures counts failed health checks by kind (timeout, connect, stopping,
+	// frontend, backend, protocol): a small fixed set, fit for a metric label.
+	CheckFailures map[string]uint64 `json:"check_failures,omitempty"`
+	// CheckDuration is the distribution of health-check durations.
+	CheckDuration *Histogram `json:"check_duration,omitempty"`
+}
+
+// Histogram is a cumulative histogram, as Prometheus wants it.
+type Histogram struct {
+	// Bounds are the buckets' upper bounds in seconds; Counts[i] counts observations
+	// <= Bounds[i] (cumulative).
+	Bounds []float64 `json:"bounds"`
+	Counts []uint64  `json:"counts"`
+	Count  uint64    `json:"count"`
+	Sum    float64   `json:"sum"`
 }
 
 // Reload describes one reload attempt.
@@ -71,6 +88,17 @@ type InstanceStatus struct {
 	AdvertsReceived uint64   `json:"adverts_received"`
 	InvalidPackets  uint64   `json:"invalid_packets"`
 	Transitions     uint64   `json:"transitions"`
+	// InvalidByReason counts dropped packets by reason (checksum, ttl, auth, ...).
+	InvalidByReason map[string]uint64 `json:"invalid_by_reason,omitempty"`
+	// TransitionCounts counts state changes by from and to.
+	TransitionCounts []TransitionCount `json:"transition_counts,omitempty"`
+}
+
+// TransitionCount counts one kind of state change.
+type TransitionCount struct {
+	From  string `json:"from"`
+	To    string `json:"to"`
+	Count uint64 `json:"count"`
 }
 
 // SyncGroupStatus is one sync group in the snapshot.

@@ -1,0 +1,106 @@
+package metrics
+
+import (
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/halo-lb/halo/supervisor"
+)
+
+type fixed supervisor.Status
+
+func (f fixed) Status() supervisor.Status { return supervisor.Status(f) }
+
+func sample() fixed {
+	return fixed{
+		Version: "v1.2.3", ConfigFile: "/etc/halo/halo.yaml", ConfigValid: true,
+		HAProxy: supervisor.HAProxyStatus{
+			Mode: "managed", PID: 10, Running: true, Healthy: true, Restarts: 2,
+			ReloadsByResult:  map[string]uint64{"ok": 3, "invalid": 1},
+			CheckFailures:    map[string]uint64{"timeout": 4},
+			LastCheckSeconds: 0.0005,
+			LastReload:       &supervisor.Reload{At: time.Unix(1700000000, 0), OK: true, Result: "ok", Seconds: 0.25},
+			CheckDuration:    &supervisor.Histogram{Bounds: []float64{0.001, 0.01, 0.1}, Counts: []uint64{5, 9, 10}, Count: 10, Sum: 0.05},
+		},
+		Instances: []supervisor.InstanceStatus{{
+			Name: "VI_1", State: "MASTER", Priority: 101, EffectivePriority: 101,
+			VIPs: []string{"192.0.2.100/24"}, HoldsVIPs: true, AdvertsSent: 7, AdvertsReceived: 3,
+			InvalidByReason:  map[string]uint64{"ttl": 1},
+			TransitionCounts: []supervisor.TransitionCount{{From: "BACKUP", To: "MASTER", Count: 1}},
+		}},
+	}
+}
+
+func TestLint(t *testing.T) {
+	problems, err := testutil.CollectAndLint(NewCollector(sample()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+func TestValues(t *testing.T) {
+	want := `
+# HELP halo_vrrp_state VRRP instance state, one series per state: 1 for the current one.
+# TYPE halo_vrrp_state gauge
+halo_vrrp_state{instance="VI_1",state="BACKUP"} 0
+halo_vrrp_state{instance="VI_1",state="FAULT"} 0
+halo_vrrp_state{instance="VI_1",state="INIT"} 0
+halo_vrrp_state{instance="VI_1",state="MASTER"} 1
+# HELP halo_vrrp_transitions_total State changes by from and to.
+# TYPE halo_vrrp_transitions_total counter
+halo_vrrp_transitions_total{from="BACKUP",instance="VI_1",to="MASTER"} 1
+# HELP halo_haproxy_reloads_total HAProxy reload attempts by result.
+# TYPE halo_haproxy_reloads_total counter
+halo_haproxy_reloads_total{result="invalid"} 1
+halo_haproxy_reloads_total{result="ok"} 3
+# HELP halo_vrrp_vips_held VIPs this node holds now for the instance.
+# TYPE halo_vrrp_vips_held gauge
+halo_vrrp_vips_held{instance="VI_1"} 1
+# HELP halo_haproxy_check_duration_seconds Duration of HAProxy health checks.
+# TYPE halo_haproxy_check_duration_seconds histogram
+halo_haproxy_check_duration_seconds_bucket{le="0.001"} 5
+halo_haproxy_check_duration_seconds_bucket{le="0.01"} 9
+halo_haproxy_check_duration_seconds_bucket{le="0.1"} 10
+halo_haproxy_check_duration_seconds_bucket{le="+Inf"} 10
+halo_haproxy_check_duration_seconds_sum 0.05
+halo_haproxy_check_duration_seconds_count 10
+`
+	if err := testutil.CollectAndCompare(NewCollector(sample()), strings.NewReader(want),
+		"halo_vrrp_state", "halo_vrrp_transitions_total", "halo_haproxy_reloads_total",
+		"halo_vrrp_vips_held", "halo_haproxy_check_duration_seconds"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestHandlerServesEverything(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	if err := New(reg, sample()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(Handler(reg))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{"halo_build_info{goversion=", "halo_haproxy_healthy 1", "go_goroutines", "process_resident_memory_bytes"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("scrape lacks %q", want)
+		}
+	}
+	// A second registration on the same registry fails instead of panicking.
+	if err := New(reg, sample()); err == nil {
+		t.Error("registering twice succeeded")
+	}
+}
