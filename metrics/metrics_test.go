@@ -51,20 +51,20 @@ func TestValues(t *testing.T) {
 	want := `
 # HELP halo_vrrp_state VRRP instance state, one series per state: 1 for the current one.
 # TYPE halo_vrrp_state gauge
-halo_vrrp_state{instance="VI_1",state="BACKUP"} 0
-halo_vrrp_state{instance="VI_1",state="FAULT"} 0
-halo_vrrp_state{instance="VI_1",state="INIT"} 0
-halo_vrrp_state{instance="VI_1",state="MASTER"} 1
+halo_vrrp_state{state="BACKUP",vrrp_instance="VI_1"} 0
+halo_vrrp_state{state="FAULT",vrrp_instance="VI_1"} 0
+halo_vrrp_state{state="INIT",vrrp_instance="VI_1"} 0
+halo_vrrp_state{state="MASTER",vrrp_instance="VI_1"} 1
 # HELP halo_vrrp_transitions_total State changes by from and to.
 # TYPE halo_vrrp_transitions_total counter
-halo_vrrp_transitions_total{from="BACKUP",instance="VI_1",to="MASTER"} 1
+halo_vrrp_transitions_total{from="BACKUP",to="MASTER",vrrp_instance="VI_1"} 1
 # HELP halo_haproxy_reloads_total HAProxy reload attempts by result.
 # TYPE halo_haproxy_reloads_total counter
 halo_haproxy_reloads_total{result="invalid"} 1
 halo_haproxy_reloads_total{result="ok"} 3
 # HELP halo_vrrp_vips_held VIPs this node holds now for the instance.
 # TYPE halo_vrrp_vips_held gauge
-halo_vrrp_vips_held{instance="VI_1"} 1
+halo_vrrp_vips_held{vrrp_instance="VI_1"} 1
 # HELP halo_haproxy_check_duration_seconds Duration of HAProxy health checks.
 # TYPE halo_haproxy_check_duration_seconds histogram
 halo_haproxy_check_duration_seconds_bucket{le="0.001"} 5
