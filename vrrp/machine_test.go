@@ -18,12 +18,6 @@ type step struct {
 	deadline time.Duration
 }
 
-var (
-	self     = netip.MustParseAddr("192.0.2.11")
-	lowPeer  = netip.MustParseAddr("192.0.2.10")
-	highPeer = netip.MustParseAddr("192.0.2.12")
-)
-
 func start(m *Machine, now time.Time) []Action   { return m.Start(now) }
 func timeout(m *Machine, now time.Time) []Action { return m.Timeout(now) }
 func advert(src netip.Addr, prio uint8, interval time.Duration) func(*Machine, time.Time) []Action {
@@ -45,12 +39,6 @@ func priority(p uint8) func(*Machine, time.Time) []Action {
 
 func send(p uint8) Action { return Action{Kind: ActSendAdvert, Priority: p} }
 
-var (
-	add      = Action{Kind: ActAddVIPs}
-	remove   = Action{Kind: ActRemoveVIPs}
-	announce = Action{Kind: ActAnnounce}
-)
-
 const (
 	// mdi100 is the master-down interval of priority 100 at 1 s (v3): 3 s + 156/256 s.
 	mdi100  = 3*time.Second + 609375*time.Microsecond
@@ -58,6 +46,10 @@ const (
 )
 
 func TestMachine(t *testing.T) {
+	self := netip.MustParseAddr("192.0.2.11")
+	lowPeer := netip.MustParseAddr("192.0.2.10")
+	highPeer := netip.MustParseAddr("192.0.2.12")
+	add, remove, announce := Action{Kind: ActAddVIPs}, Action{Kind: ActRemoveVIPs}, Action{Kind: ActAnnounce}
 	base := MachineConfig{Version: 3, Priority: 100, AdvertInterval: time.Second, Preempt: true, Primary: self}
 	with := func(f func(*MachineConfig)) MachineConfig { c := base; f(&c); return c }
 	owner := with(func(c *MachineConfig) { c.Priority = 255 })
@@ -154,7 +146,7 @@ func TestMachine(t *testing.T) {
 			step{mdi100 + time.Second/2, resign, StateBackup, []Action{send(0), remove}, mdi100 + time.Second/2 + mdi100},
 			step{mdi100 + time.Second, advert(lowPeer, 50, time.Second), StateBackup, nil, mdi100 + time.Second + mdi100},
 			// The new master dies: take the role back, and preempt again afterwards.
-			step{2 * mdi100 + time.Second, timeout, StateMaster, []Action{send(100), add, announce}, 2*mdi100 + 2*time.Second},
+			step{2*mdi100 + time.Second, timeout, StateMaster, []Action{send(100), add, announce}, 2*mdi100 + 2*time.Second},
 		)},
 		{"backup: resign stops preemption", base, []step{
 			{0, start, StateBackup, nil, mdi100},

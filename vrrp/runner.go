@@ -1,0 +1,740 @@
+package vrrp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Options are an instance's dependencies.
+type Options struct {
+	// Logger receives the instance's log lines; it is given the attribute instance=<name>.
+	// Nil: discard.
+	Logger *slog.Logger
+	// Transport carries adverts; nil: raw sockets on the instance's interface, opened by
+	// Run. Run closes it when it returns.
+	Transport Transport
+	// Owner holds the VIPs; nil: netlink and AF_PACKET (NewNetlinkOwner).
+	Owner Owner
+	// OnTransition is called for every state change, in order, from a goroutine of its
+	// own: a slow callback delays later callbacks, never the state machine. Up to
+	// maxPendingTransitions wait; beyond that the oldest are dropped and counted.
+	OnTransition func(Transition)
+}
+
+// maxPendingTransitions bounds the transitions queued for a stalled OnTransition callback.
+const maxPendingTransitions = 1024
+
+// Transition is one state change of an instance.
+type Transition struct {
+	Instance string
+	From, To State
+	At       time.Time
+	// Reason is why, in lower_snake words: "start", "master_down", "priority_0",
+	// "preempted", "fault", "fault_cleared", "resign", "maintenance", "shutdown".
+	Reason string
+}
+
+// StateChange keys the transition counters.
+type StateChange struct{ From, To State }
+
+// Counters are an instance's event counts since it was created.
+type Counters struct {
+	// AdvertsSent and AdvertsReceived count adverts of this virtual router (received:
+	// valid ones only), PriorityZero* the resignations among them.
+	AdvertsSent, AdvertsReceived           uint64
+	PriorityZeroSent, PriorityZeroReceived uint64
+	// Invalid counts dropped packets by reason: "ttl", "too_short", "checksum",
+	// "version", "type", "length", "interval", "address_family", "vrid", "auth",
+	// "peer".
+	Invalid map[string]uint64
+	// OtherVRID counts packets of other virtual routers, ignored.
+	OtherVRID uint64
+	// AddressMismatch counts accepted adverts whose address list differs from ours
+	// (RFC 5798 §7.1 says log, not drop; keepalived does the same).
+	AddressMismatch uint64
+	// SendErrors and VIPErrors count failed sends and failed VIP operations.
+	SendErrors, VIPErrors uint64
+	// Transitions counts state changes by from and to.
+	Transitions map[StateChange]uint64
+	// DroppedTransitions counts transitions the OnTransition queue had no room for.
+	DroppedTransitions uint64
+}
+
+// Snapshot is an instance's state at one moment, for the status and metrics.
+type Snapshot struct {
+	Name      string
+	Interface string
+	VRID      int
+	Version   int
+	State     State
+	// Since is when the instance entered State.
+	Since time.Time
+	// Priority is the configured priority, EffectivePriority the one advertised.
+	Priority, EffectivePriority int
+	// VIPs are the configured virtual addresses; HoldsVIPs says they are on the interface.
+	VIPs      []netip.Prefix
+	HoldsVIPs bool
+	// Source is the primary address adverts go out from.
+	Source netip.Addr
+	// MasterSeen is the current master: this node's address while MASTER, the sender of
+	// the last accepted advert in BACKUP; zero when none is known.
+	MasterSeen     netip.Addr
+	MasterPriority int
+	// Faults are the names of the faults set, sorted; Weights the trackers' deltas.
+	Faults      []string
+	Weights     map[string]int
+	Maintenance bool
+	Counters    Counters
+}
+
+// Instance is one VRRP instance: it joins the codec, the state machine, a transport and a
+// VIP owner. Create it with NewInstance, run it with Run; the control methods may be
+// called from any goroutine, before or during Run.
+type Instance struct {
+	cfg  InstanceConfig
+	opts Options
+	log  *slog.Logger
+	vips []netip.Addr
+
+	wake chan struct{} // poked by the control methods; capacity 1
+
+	mu       sync.Mutex // guards everything below
+	ctl      control
+	snap     Snapshot
+	running  bool
+	pending  []Transition
+	notify   chan struct{} // poked when pending grows; capacity 1
+	counters Counters
+}
+
+// control is what the supervisor asks for; the Run loop applies it to the machine.
+type control struct {
+	weights     map[string]int
+	faults      map[string]bool
+	maintenance bool
+	resigns     int // Resign calls not yet applied
+}
+
+// NewInstance checks cfg (defaults applied) and returns an instance that has not started.
+func NewInstance(cfg InstanceConfig, opts Options) (*Instance, error) {
+	c := Config{Instances: []InstanceConfig{cfg}}
+	c.ApplyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("vrrp: instance %q: %w", cfg.Name, err)
+	}
+	cfg = c.Instances[0]
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	in := &Instance{
+		cfg:    cfg,
+		opts:   opts,
+		log:    log.With("instance", cfg.Name),
+		wake:   make(chan struct{}, 1),
+		notify: make(chan struct{}, 1),
+		ctl:    control{weights: map[string]int{}, faults: map[string]bool{}},
+	}
+	for _, v := range cfg.VIPs {
+		in.vips = append(in.vips, v.Prefix.Addr())
+		in.snap.VIPs = append(in.snap.VIPs, v.Prefix)
+	}
+	in.snap.Name, in.snap.Interface, in.snap.VRID, in.snap.Version = cfg.Name, cfg.Interface, cfg.VRID, cfg.Version
+	in.snap.State = StateInit
+	in.snap.Priority, in.snap.EffectivePriority = cfg.Priority, cfg.Priority
+	in.counters = Counters{Invalid: map[string]uint64{}, Transitions: map[StateChange]uint64{}}
+	return in, nil
+}
+
+// Name returns the instance's name.
+func (in *Instance) Name() string { return in.cfg.Name }
+
+// Config returns the instance's configuration, defaults applied.
+func (in *Instance) Config() InstanceConfig { return in.cfg }
+
+func (in *Instance) poke() {
+	select {
+	case in.wake <- struct{}{}:
+	default:
+	}
+}
+
+// SetTrackWeight sets the priority delta of the named tracker (a keepalived weighted
+// track: applied while the tracked condition fails); 0 removes it. The effective priority
+// is the configured one plus every delta, kept within 1..254; an address owner's 255 is
+// never changed.
+func (in *Instance) SetTrackWeight(name string, delta int) {
+	in.mu.Lock()
+	if delta == 0 {
+		delete(in.ctl.weights, name)
+	} else {
+		in.ctl.weights[name] = delta
+	}
+	in.mu.Unlock()
+	in.poke()
+}
+
+// SetFault sets or clears the named fault. While any fault is set the instance is in
+// FAULT: it holds no VIP and, if it was master, it sent priority 0 on the way.
+func (in *Instance) SetFault(name string, fault bool) {
+	in.mu.Lock()
+	if fault {
+		in.ctl.faults[name] = true
+	} else {
+		delete(in.ctl.faults, name)
+	}
+	in.mu.Unlock()
+	in.poke()
+}
+
+// Resign makes a master leave the role now: it sends priority 0, removes its VIPs and
+// lets the new master keep the role until that one fails. On a backup it stops
+// preemption in the same way.
+func (in *Instance) Resign() {
+	in.mu.Lock()
+	in.ctl.resigns++
+	in.mu.Unlock()
+	in.poke()
+}
+
+// SetMaintenance keeps the instance out of MASTER (on: a master resigns, a backup never
+// takes over) or lets it compete again.
+func (in *Instance) SetMaintenance(on bool) {
+	in.mu.Lock()
+	in.ctl.maintenance = on
+	in.mu.Unlock()
+	in.poke()
+}
+
+// Snapshot returns a copy of the instance's current state and counters.
+func (in *Instance) Snapshot() Snapshot {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	s := in.snap
+	s.VIPs = slices.Clone(s.VIPs)
+	s.Faults = slices.Sorted(maps.Keys(in.ctl.faults))
+	s.Weights = maps.Clone(in.ctl.weights)
+	s.Maintenance = in.ctl.maintenance
+	s.Counters = in.counters
+	s.Counters.Invalid = maps.Clone(in.counters.Invalid)
+	s.Counters.Transitions = maps.Clone(in.counters.Transitions)
+	return s
+}
+
+// effectivePriority applies the trackers' weights as keepalived does.
+func (in *Instance) effectivePriority(weights map[string]int) uint8 {
+	if in.cfg.Priority >= 255 {
+		return 255
+	}
+	p := in.cfg.Priority
+	for _, w := range weights {
+		p += w
+	}
+	return uint8(min(max(p, 1), 254))
+}
+
+// received is a validated advert handed from the reader to the loop.
+type received struct {
+	src netip.Addr
+	adv Advert
+}
+
+// Run speaks VRRP until ctx ends, then shuts down gracefully: a master sends priority 0
+// and every VIP is removed. It returns nil after a graceful shutdown, or the error that
+// stopped it (the transport could not be opened, or failed for good).
+func (in *Instance) Run(ctx context.Context) error {
+	in.mu.Lock()
+	if in.running {
+		in.mu.Unlock()
+		return fmt.Errorf("vrrp: instance %s is already running", in.cfg.Name)
+	}
+	in.running = true
+	in.mu.Unlock()
+	defer func() {
+		in.mu.Lock()
+		in.running = false
+		in.mu.Unlock()
+	}()
+
+	tr := in.opts.Transport
+	if tr == nil {
+		var err error
+		tr, err = ListenTransport(ctx, in.transportConfig())
+		if err != nil {
+			return err
+		}
+	}
+	owner := in.opts.Owner
+	if owner == nil {
+		owner = NewNetlinkOwner(in.cfg.Interface, in.cfg.VIPs)
+	}
+	defer owner.Close()
+
+	// A crashed earlier run may have left the VIPs behind; a backup must not hold them.
+	if err := owner.RemoveVIPs(); err != nil {
+		in.log.Warn("removing stale VIPs", "err", err)
+	}
+
+	var wg sync.WaitGroup
+	deliverDone := make(chan struct{})
+	if in.opts.OnTransition != nil {
+		wg.Go(func() { in.deliver(deliverDone) })
+	}
+
+	l := &loop{in: in, tr: tr, owner: owner, rx: make(chan received, 16), rxErr: make(chan error, 1)}
+	l.src = tr.Source()
+	in.mu.Lock()
+	in.snap.Source = l.src
+	in.mu.Unlock()
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		l.read(ctx)
+	}()
+	err := l.run(ctx)
+	tr.Close()
+	<-readerDone
+	// The delivery goroutine drains what is queued, the shutdown transition included.
+	close(deliverDone)
+	wg.Wait()
+	return err
+}
+
+func (in *Instance) transportConfig() TransportConfig {
+	tc := TransportConfig{Interface: in.cfg.Interface, IPv6: in.cfg.IPv6()}
+	for _, v := range in.cfg.VIPs {
+		tc.VIPs = append(tc.VIPs, v.Prefix)
+	}
+	if u := in.cfg.Unicast; u != nil {
+		if u.Source != "" {
+			tc.Source, _ = netip.ParseAddr(u.Source) // checked by Validate
+		}
+		for _, p := range u.Peers {
+			a, _ := netip.ParseAddr(p)
+			tc.Peers = append(tc.Peers, a)
+		}
+	}
+	return tc
+}
+
+// deliver calls OnTransition for queued transitions, in order, until done is closed and
+// the queue is empty.
+func (in *Instance) deliver(done <-chan struct{}) {
+	for {
+		in.mu.Lock()
+		batch := in.pending
+		in.pending = nil
+		in.mu.Unlock()
+		for _, t := range batch {
+			in.opts.OnTransition(t)
+		}
+		if len(batch) > 0 {
+			continue
+		}
+		select {
+		case <-in.notify:
+		case <-done:
+			in.mu.Lock()
+			empty := len(in.pending) == 0
+			in.mu.Unlock()
+			if empty {
+				return
+			}
+		}
+	}
+}
+
+// loop is the state of one Run: only its goroutine touches the machine.
+type loop struct {
+	in    *Instance
+	tr    Transport
+	owner Owner
+	src   netip.Addr
+	m     *Machine
+	rx    chan received
+	rxErr chan error
+
+	applied   control // the control state last applied to the machine
+	holds     bool
+	garpAt    time.Time // next announcement burst; zero: none
+	garpFirst bool      // the next burst is the delayed second one
+	buf       []byte
+}
+
+func (l *loop) run(ctx context.Context) error {
+	in := l.in
+	cfg := in.cfg
+	l.m = NewMachine(MachineConfig{
+		Version:        cfg.Version,
+		Priority:       in.effectivePriority(nil),
+		AdvertInterval: cfg.AdvertInterval,
+		Preempt:        cfg.PreemptEnabled(),
+		PreemptDelay:   cfg.PreemptDelay,
+		Primary:        l.src,
+	})
+	l.applied = control{weights: map[string]int{}, faults: map[string]bool{}}
+	now := time.Now()
+	l.applyControl(now)
+	l.step(now, "start", l.m.Start(now))
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	garp := time.NewTimer(time.Hour)
+	defer garp.Stop()
+	for {
+		arm(timer, l.m.Deadline())
+		arm(garp, l.garpAt)
+		select {
+		case <-ctx.Done():
+			now := time.Now()
+			l.step(now, "shutdown", l.m.Shutdown(now))
+			if l.holds {
+				l.removeVIPs()
+			}
+			return nil
+		case err := <-l.rxErr:
+			now := time.Now()
+			l.step(now, "shutdown", l.m.Shutdown(now))
+			l.removeVIPs()
+			return err
+		case r := <-l.rx:
+			now := time.Now()
+			in.mu.Lock()
+			in.counters.AdvertsReceived++
+			if r.adv.Priority == 0 {
+				in.counters.PriorityZeroReceived++
+			}
+			in.mu.Unlock()
+			reason := "preempted"
+			if r.adv.Priority == 0 {
+				reason = "priority_0"
+			}
+			l.step(now, reason, l.m.Advert(now, r.src, &r.adv))
+		case <-timer.C:
+			now := time.Now()
+			l.step(now, "master_down", l.m.Timeout(now))
+		case <-garp.C:
+			l.garpBurst(time.Now())
+		case <-in.wake:
+			l.applyControl(time.Now())
+		}
+	}
+}
+
+// arm sets t to fire at when, or effectively never when when is zero.
+func arm(t *time.Timer, when time.Time) {
+	d := time.Hour
+	if !when.IsZero() {
+		d = max(time.Until(when), 0)
+	}
+	t.Reset(d)
+}
+
+// applyControl brings the machine in line with what the supervisor asked for.
+func (l *loop) applyControl(now time.Time) {
+	in := l.in
+	in.mu.Lock()
+	c := control{
+		weights:     maps.Clone(in.ctl.weights),
+		faults:      maps.Clone(in.ctl.faults),
+		maintenance: in.ctl.maintenance,
+		resigns:     in.ctl.resigns,
+	}
+	in.ctl.resigns = 0
+	in.mu.Unlock()
+
+	if !maps.Equal(c.weights, l.applied.weights) {
+		p := in.effectivePriority(c.weights)
+		if p != l.m.Priority() {
+			in.log.Info("priority changed", "from", l.m.Priority(), "to", p, "weights", c.weights)
+		}
+		l.step(now, "priority", l.m.SetPriority(now, p))
+	}
+	if (len(c.faults) > 0) != (len(l.applied.faults) > 0) {
+		reason := "fault"
+		if len(c.faults) == 0 {
+			reason = "fault_cleared"
+		}
+		l.step(now, reason, l.m.SetFault(now, len(c.faults) > 0))
+	}
+	if c.maintenance != l.applied.maintenance {
+		in.log.Info("maintenance", "on", c.maintenance)
+		l.step(now, "maintenance", l.m.SetMaintenance(now, c.maintenance))
+	}
+	if c.resigns > 0 {
+		in.log.Info("resigning")
+		l.step(now, "resign", l.m.Resign(now))
+	}
+	c.resigns = 0
+	l.applied = c
+}
+
+// step performs the machine's actions and records a state change.
+func (l *loop) step(now time.Time, reason string, acts []Action) {
+	in := l.in
+	for _, a := range acts {
+		switch a.Kind {
+		case ActSendAdvert:
+			l.send(a.Priority)
+		case ActAddVIPs:
+			if err := l.owner.AddVIPs(); err != nil {
+				in.log.Error("adding VIPs", "err", err)
+				in.mu.Lock()
+				in.counters.VIPErrors++
+				in.mu.Unlock()
+			}
+			l.holds = true
+		case ActRemoveVIPs:
+			l.removeVIPs()
+		case ActAnnounce:
+			l.garpFirst = true
+			l.garpBurst(now)
+		}
+	}
+	st := l.m.State()
+	master, mprio := l.m.Master()
+	in.mu.Lock()
+	from := in.snap.State
+	changed := st != from
+	if changed {
+		in.snap.State, in.snap.Since = st, now
+		in.counters.Transitions[StateChange{from, st}]++
+		t := Transition{Instance: in.cfg.Name, From: from, To: st, At: now, Reason: reason}
+		if in.opts.OnTransition != nil {
+			if len(in.pending) >= maxPendingTransitions {
+				in.pending = in.pending[1:]
+				in.counters.DroppedTransitions++
+			}
+			in.pending = append(in.pending, t)
+			select {
+			case in.notify <- struct{}{}:
+			default:
+			}
+		}
+	}
+	in.snap.EffectivePriority = int(l.m.Priority())
+	in.snap.HoldsVIPs = l.holds
+	in.snap.MasterSeen, in.snap.MasterPriority = master, int(mprio)
+	in.mu.Unlock()
+	if changed {
+		// The line operators grep keepalived's logs for.
+		in.log.Info(fmt.Sprintf("VRRP_Instance(%s) Entering %s STATE", in.cfg.Name, st),
+			"from", from.String(), "reason", reason, "priority", l.m.Priority())
+		if st != StateMaster {
+			l.garpAt = time.Time{}
+		}
+	}
+}
+
+func (l *loop) removeVIPs() {
+	if err := l.owner.RemoveVIPs(); err != nil {
+		l.in.log.Error("removing VIPs", "err", err)
+		l.in.mu.Lock()
+		l.in.counters.VIPErrors++
+		l.in.mu.Unlock()
+	}
+	l.holds = false
+	l.garpAt = time.Time{}
+}
+
+// garpBurst sends one burst of announcements and schedules the next: a second burst
+// after the GARP delay, then one every refresh interval (keepalived's
+// vrrp_garp_master_delay, _repeat and garp_master_refresh).
+func (l *loop) garpBurst(now time.Time) {
+	if l.m.State() != StateMaster || !l.holds {
+		l.garpAt = time.Time{}
+		return
+	}
+	g := l.in.cfg.GARP
+	var err error
+	for range g.Repeat {
+		if err = l.owner.Announce(); err != nil {
+			break
+		}
+	}
+	if err != nil {
+		l.in.log.Warn("announcing VIPs", "err", err)
+	}
+	switch {
+	case l.garpFirst && g.GARPDelay() > 0:
+		l.garpAt = now.Add(g.GARPDelay())
+	case g.Refresh > 0:
+		l.garpAt = now.Add(g.Refresh)
+	default:
+		l.garpAt = time.Time{}
+	}
+	l.garpFirst = false
+}
+
+// send builds and sends an advert with priority p to every destination.
+func (l *loop) send(p uint8) {
+	in := l.in
+	a := Advert{Version: in.cfg.Version, VRID: uint8(in.cfg.VRID), Priority: p,
+		Interval: in.cfg.AdvertInterval, Addresses: in.vips}
+	if in.cfg.Version == 2 && in.cfg.AuthPass != "" {
+		a.SetPassword(in.cfg.AuthPass)
+	}
+	var sent, failed uint64
+	for _, dst := range l.tr.Destinations() {
+		var err error
+		l.buf, err = a.AppendMarshal(l.buf[:0], l.src, dst)
+		if err == nil {
+			err = l.tr.WriteTo(l.buf, dst)
+		}
+		if err != nil {
+			failed++
+			in.log.Warn("sending advert", "dst", dst, "err", err)
+			continue
+		}
+		sent++
+	}
+	in.mu.Lock()
+	in.counters.AdvertsSent += sent
+	if p == 0 {
+		in.counters.PriorityZeroSent += sent
+	}
+	in.counters.SendErrors += failed
+	in.mu.Unlock()
+}
+
+// read receives packets, drops what RFC 5798 §7.1 says to drop, counting why, and hands
+// the rest to the loop.
+func (l *loop) read(ctx context.Context) {
+	in := l.in
+	buf := make([]byte, 8192)
+	peers := map[netip.Addr]bool{}
+	if in.cfg.Unicast != nil {
+		for _, p := range l.tr.Destinations() {
+			peers[p] = true
+		}
+	}
+	var adv Advert
+	for {
+		pk, err := l.tr.ReadPacket(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			select {
+			case l.rxErr <- fmt.Errorf("vrrp: instance %s: receive: %w", in.cfg.Name, err):
+			default:
+			}
+			return
+		}
+		if vrid, ok := PeekVRID(pk.Data); ok && int(vrid) != in.cfg.VRID {
+			in.mu.Lock()
+			in.counters.OtherVRID++
+			in.mu.Unlock()
+			continue
+		}
+		if pk.Src == l.src {
+			continue // our own advert, looped back
+		}
+		if reason := l.check(pk, peers, &adv); reason != "" {
+			in.mu.Lock()
+			in.counters.Invalid[reason]++
+			in.mu.Unlock()
+			in.log.Debug("dropped advert", "src", pk.Src, "reason", reason)
+			continue
+		}
+		r := received{src: pk.Src, adv: adv}
+		r.adv.Addresses = slices.Clone(adv.Addresses)
+		if !sameAddrs(r.adv.Addresses, in.vips) {
+			in.mu.Lock()
+			in.counters.AddressMismatch++
+			in.mu.Unlock()
+		}
+		select {
+		case l.rx <- r:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// check validates a packet per RFC 5798 §7.1 and RFC 3768 §7.1, returning the reason to
+// drop it or "" to accept it (parsed into adv).
+func (l *loop) check(pk Packet, peers map[netip.Addr]bool, adv *Advert) string {
+	cfg := &l.in.cfg
+	if len(peers) > 0 {
+		if !peers[pk.Src] {
+			return "peer"
+		}
+	} else if pk.TTL >= 0 && pk.TTL != TTL {
+		// The TTL check is what keeps adverts from off-link senders out; keepalived
+		// applies it to multicast only, since unicast peers may be routed.
+		return "ttl"
+	}
+	dst := pk.Dst
+	if !dst.IsValid() {
+		dst = MulticastGroup(cfg.IPv6())
+	}
+	if err := adv.Unmarshal(pk.Data, pk.Src, dst); err != nil {
+		return invalidReason(err)
+	}
+	if adv.Version != cfg.Version {
+		return "version"
+	}
+	if adv.Version == 2 {
+		want := AuthNone
+		if cfg.AuthPass != "" {
+			want = AuthSimple
+		}
+		if adv.AuthType != want || (want == AuthSimple && adv.Password() != truncPass(cfg.AuthPass)) {
+			return "auth"
+		}
+		if adv.Interval != cfg.AdvertInterval {
+			// RFC 3768 §7.1: v2 intervals must match; v3 adopts the master's instead.
+			return "interval"
+		}
+	}
+	return ""
+}
+
+func truncPass(s string) string {
+	if len(s) > authDataLen {
+		return s[:authDataLen]
+	}
+	return s
+}
+
+func sameAddrs(a, b []netip.Addr) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
+}
+
+// invalidReason maps a codec error to its counter label.
+func invalidReason(err error) string {
+	for _, r := range []struct {
+		err    error
+		reason string
+	}{
+		{ErrTooShort, "too_short"}, {ErrChecksum, "checksum"}, {ErrVersion, "version"},
+		{ErrType, "type"}, {ErrLength, "length"}, {ErrInterval, "interval"},
+		{ErrAddressFamily, "address_family"}, {ErrVRID, "vrid"},
+	} {
+		if errors.Is(err, r.err) {
+			return r.reason
+		}
+	}
+	return "other"
+}
