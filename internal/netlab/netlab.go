@@ -20,7 +20,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/halo-lb/halo/internal/tier"
@@ -47,7 +46,7 @@ type Lab struct {
 	// Nodes are the node namespaces, n1, n2, ...
 	Nodes []*Node
 
-	t        testing.TB
+	t        tier.TB
 	networks int
 
 	mu     sync.Mutex
@@ -89,7 +88,7 @@ func Addr6(k, host int) netip.Addr {
 
 // New builds a lab and registers its cleanup with t. It needs root and iproute2; where they
 // are missing it skips (fails under CI=true).
-func New(t testing.TB, opt Options) *Lab {
+func New(t tier.TB, opt Options) *Lab {
 	t.Helper()
 	tier.Root(t)
 	if opt.Nodes == 0 {

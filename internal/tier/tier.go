@@ -7,14 +7,24 @@ package tier
 import (
 	"os"
 	"os/exec"
-	"testing"
 )
+
+// TB is the part of testing.TB the tiers need; *testing.T and *testing.B satisfy it, and
+// programs such as the demo supply their own.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Logf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+	Failed() bool
+}
 
 // CI reports whether the tests run under CI (CI=true), where missing prerequisites fail.
 func CI() bool { return os.Getenv("CI") == "true" }
 
 // Missing skips t, or fails it under CI, explaining what is missing and how to get it.
-func Missing(t testing.TB, what, fix string) {
+func Missing(t TB, what, fix string) {
 	t.Helper()
 	if CI() {
 		t.Fatalf("CI=true and %s is missing: %s", what, fix)
@@ -24,7 +34,7 @@ func Missing(t testing.TB, what, fix string) {
 
 // Binary returns the path of a program the test needs, or skips/fails naming the Debian
 // package that provides it.
-func Binary(t testing.TB, name, debianPackage string) string {
+func Binary(t TB, name, debianPackage string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
@@ -34,7 +44,7 @@ func Binary(t testing.TB, name, debianPackage string) string {
 }
 
 // HAProxy returns the path of the haproxy binary (tier 2).
-func HAProxy(t testing.TB) string {
+func HAProxy(t TB) string {
 	t.Helper()
 	for _, p := range []string{"/usr/sbin/haproxy", "/usr/local/sbin/haproxy"} {
 		if _, err := os.Stat(p); err == nil {
@@ -45,7 +55,7 @@ func HAProxy(t testing.TB) string {
 }
 
 // Keepalived returns the path of the keepalived binary (tier 3 interop).
-func Keepalived(t testing.TB) string {
+func Keepalived(t TB) string {
 	t.Helper()
 	if _, err := os.Stat("/usr/sbin/keepalived"); err == nil {
 		return "/usr/sbin/keepalived"
@@ -54,7 +64,7 @@ func Keepalived(t testing.TB) string {
 }
 
 // Root requires root and iproute2's ip, for the network-namespace tier.
-func Root(t testing.TB) {
+func Root(t TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		Missing(t, "root", "run the namespace tier as root (sudo make test)")

@@ -1,0 +1,440 @@
+// Package cluster builds a halo cluster in a netlab for the end-to-end tests, make demo and
+// make bench: load-balancer nodes running halod (which runs HAProxy), HTTP backends, and a
+// client namespace that polls the VIP.
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"text/template"
+	"time"
+
+	"github.com/halo-lb/halo/internal/netlab"
+	"github.com/halo-lb/halo/internal/tier"
+	"github.com/halo-lb/halo/supervisor"
+)
+
+// VIP is the cluster's virtual address.
+var VIP = netip.MustParseAddr("192.0.2.100")
+
+// Options shape a cluster.
+type Options struct {
+	// LBs is the number of load-balancer nodes (default 2); lb1 has the highest priority.
+	LBs int
+	// Backends is the number of HTTP backends (default 2).
+	Backends int
+	// AdvertInterval of the VRRP instance (default 1s).
+	AdvertInterval time.Duration
+	// Track is the track_haproxy setting as YAML (default "{fault: true}").
+	Track string
+	// Bin holds halod, haloctl and labtool; Build fills it when empty.
+	Bin string
+	// Extra is appended to each node's vrrp instance in halo.yaml (indented YAML lines).
+	Extra string
+}
+
+// Cluster is a running lab: nodes lb1.., be1.., client.
+type Cluster struct {
+	Lab      *netlab.Lab
+	LBs      []*LB
+	Backends []*netlab.Node
+	Client   *netlab.Node
+	Bin      string
+	opt      Options
+	t        tier.TB
+}
+
+// LB is one load-balancer node.
+type LB struct {
+	Name       string
+	Node       *netlab.Node
+	Dir        string // holds halo.yaml, haproxy.cfg and the sockets
+	Config     string // halo.yaml
+	HAProxyCfg string
+	Socket     string // control socket
+	Priority   int
+	Halod      *netlab.Proc
+}
+
+// Build compiles halod, haloctl and labtool into dir.
+func Build(ctx context.Context, dir string) error {
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+"/", "./cmd/halod", "./cmd/haloctl", "./internal/cmd/labtool")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return nil
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", err
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("not inside the halo module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// New builds the lab and writes every node's configuration; it starts nothing but the
+// backends. dir holds the files (a t.TempDir() in tests).
+func New(t tier.TB, dir string, opt Options) *Cluster {
+	t.Helper()
+	tier.HAProxy(t)
+	if opt.LBs == 0 {
+		opt.LBs = 2
+	}
+	if opt.Backends == 0 {
+		opt.Backends = 2
+	}
+	if opt.AdvertInterval == 0 {
+		opt.AdvertInterval = time.Second
+	}
+	if opt.Track == "" {
+		opt.Track = "{fault: true}"
+	}
+	if opt.Bin == "" {
+		opt.Bin = filepath.Join(dir, "bin")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if err := Build(ctx, opt.Bin); err != nil {
+			t.Fatalf("cluster: %v", err)
+		}
+	}
+	lab := netlab.New(t, netlab.Options{Nodes: opt.LBs + opt.Backends + 1})
+	c := &Cluster{Lab: lab, Bin: opt.Bin, opt: opt, t: t}
+	c.Backends = lab.Nodes[opt.LBs : opt.LBs+opt.Backends]
+	c.Client = lab.Nodes[len(lab.Nodes)-1]
+	for i := 0; i < opt.LBs; i++ {
+		n := lab.Nodes[i]
+		lb := &LB{Name: fmt.Sprintf("lb%d", i+1), Node: n, Dir: filepath.Join(dir, fmt.Sprintf("lb%d", i+1)), Priority: 101 - i}
+		if err := os.MkdirAll(lb.Dir, 0o755); err != nil {
+			t.Fatalf("cluster: %v", err)
+		}
+		lb.Config = filepath.Join(lb.Dir, "halo.yaml")
+		lb.HAProxyCfg = filepath.Join(lb.Dir, "haproxy.cfg")
+		lb.Socket = filepath.Join(lb.Dir, "halo.sock")
+		// HAProxy binds the VIP on every node, master or not.
+		if _, err := n.Exec(context.Background(), "sysctl", "-qw", "net.ipv4.ip_nonlocal_bind=1"); err != nil {
+			t.Fatalf("cluster: %v", err)
+		}
+		if err := c.writeConfigs(lb); err != nil {
+			t.Fatalf("cluster: %v", err)
+		}
+		c.LBs = append(c.LBs, lb)
+	}
+	for i, be := range c.Backends {
+		addr := fmt.Sprintf("%s:8080", be.IPv4[0].Addr())
+		if _, err := be.Start(filepath.Join(c.Bin, "labtool"), "serve", "-addr", addr, "-name", fmt.Sprintf("be%d", i+1)); err != nil {
+			t.Fatalf("cluster: %v", err)
+		}
+	}
+	return c
+}
+
+var haproxyCfg = template.Must(template.New("haproxy.cfg").Parse(`# written by internal/cluster for {{.LB.Name}}
+global
+    log stderr format short local0 notice
+    stats socket {{.LB.Dir}}/admin.sock mode 600 level admin
+    stats timeout 30s
+    pidfile {{.LB.Dir}}/haproxy.pid
+
+defaults
+    mode http
+    log global
+    option httplog
+    option dontlognull
+    # Close idle keep-alive connections on reload only after a response, so that no client
+    # sends a request on a connection the old worker is closing.
+    option idle-close-on-response
+    timeout connect 1s
+    timeout client 10s
+    timeout server 10s
+    timeout http-keep-alive 2s
+    retries 2
+    option redispatch
+
+frontend main
+    bind {{.VIP}}:80
+    http-response set-header X-LB {{.LB.Name}}
+    default_backend app
+
+backend app
+    balance roundrobin
+{{- range .Backends}}
+    server {{.Name}} {{.Addr}}:8080 check inter 500ms fall 2 rise 1
+{{- end}}
+`))
+
+var haloYAML = template.Must(template.New("halo.yaml").Parse(`# written by internal/cluster for {{.LB.Name}}
+haproxy:
+  mode: managed
+  config: [{{.LB.HAProxyCfg}}]
+  master_socket: {{.LB.Dir}}/master.sock
+  stats_socket: {{.LB.Dir}}/admin.sock
+  check: {frontends: [main], backends: {app: 1}}
+vrrp:
+  instances:
+    - name: VI_1
+      interface: eth0
+      vrid: 51
+      priority: {{.LB.Priority}}
+      advert_interval: {{.Advert}}
+      vips: [{{.VIP}}/24]
+      track_haproxy: {{.Track}}
+{{.Extra}}
+control: {socket: {{.LB.Socket}}}
+metrics: {listen: "{{.Addr}}:9110"}
+log: {level: debug}
+`))
+
+func (c *Cluster) writeConfigs(lb *LB) error {
+	type be struct {
+		Name string
+		Addr netip.Addr
+	}
+	var bes []be
+	for i, n := range c.Backends {
+		bes = append(bes, be{fmt.Sprintf("be%d", i+1), n.IPv4[0].Addr()})
+	}
+	data := map[string]any{"LB": lb, "VIP": VIP, "Backends": bes, "Advert": c.opt.AdvertInterval.String(),
+		"Track": c.opt.Track, "Extra": c.opt.Extra, "Addr": lb.Node.IPv4[0].Addr()}
+	var b strings.Builder
+	if err := haproxyCfg.Execute(&b, data); err != nil {
+		return err
+	}
+	if err := os.WriteFile(lb.HAProxyCfg, []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	b.Reset()
+	if err := haloYAML.Execute(&b, data); err != nil {
+		return err
+	}
+	return os.WriteFile(lb.Config, []byte(b.String()), 0o644)
+}
+
+// StartHalod starts halod on lb and waits until its control socket answers.
+func (c *Cluster) StartHalod(ctx context.Context, lb *LB) error {
+	p, err := lb.Node.Start(filepath.Join(c.Bin, "halod"), "-config", lb.Config)
+	if err != nil {
+		return err
+	}
+	lb.Halod = p
+	for {
+		if _, err := lb.Status(ctx); err == nil {
+			return nil
+		}
+		select {
+		case <-p.Done():
+			return fmt.Errorf("halod on %s exited:\n%s", lb.Name, p.Output())
+		case <-ctx.Done():
+			return fmt.Errorf("halod on %s: control socket not answering: %w", lb.Name, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Status asks lb's halod for its snapshot.
+func (lb *LB) Status(ctx context.Context) (supervisor.Status, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	resp, err := supervisor.Call(ctx, lb.Socket, supervisor.Request{Cmd: "status"})
+	if err != nil {
+		return supervisor.Status{}, err
+	}
+	if !resp.OK || resp.Status == nil {
+		return supervisor.Status{}, fmt.Errorf("status: %s", resp.Error)
+	}
+	return *resp.Status, nil
+}
+
+// Ctl runs a control command on lb's halod.
+func (lb *LB) Ctl(ctx context.Context, cmd string, args ...string) (supervisor.Response, error) {
+	return supervisor.Call(ctx, lb.Socket, supervisor.Request{Cmd: cmd, Args: args})
+}
+
+// State returns lb's state for instance, "" when halod does not answer.
+func (lb *LB) State(ctx context.Context, instance string) string {
+	st, err := lb.Status(ctx)
+	if err != nil {
+		return ""
+	}
+	for _, in := range st.Instances {
+		if in.Name == instance {
+			return in.State
+		}
+	}
+	return ""
+}
+
+// HAProxyPIDs returns the PIDs of lb's HAProxy master and workers, from the node's
+// namespace (its processes are the only haproxy processes in it).
+func (lb *LB) HAProxyPIDs(ctx context.Context) (master int, workers []int, err error) {
+	st, err := lb.Status(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	master = st.HAProxy.PID
+	if master == 0 {
+		return 0, nil, errors.New("haproxy not running")
+	}
+	out, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", master, master))
+	if err != nil {
+		return master, nil, err
+	}
+	for _, f := range strings.Fields(string(out)) {
+		var pid int
+		fmt.Sscan(f, &pid)
+		workers = append(workers, pid)
+	}
+	return master, workers, nil
+}
+
+// Master returns the LB whose halod reports MASTER of VI_1 (nil when none does) and checks
+// that it is the only one holding the VIP.
+func (c *Cluster) Master(ctx context.Context) *LB {
+	var m *LB
+	for _, lb := range c.LBs {
+		if lb.State(ctx, "VI_1") == "MASTER" {
+			m = lb
+		}
+	}
+	return m
+}
+
+// Holder returns the LB whose namespace carries the VIP, nil when none does.
+func (c *Cluster) Holder(ctx context.Context) (*LB, error) {
+	var h *LB
+	for _, lb := range c.LBs {
+		ok, err := lb.Node.HasAddr(ctx, VIP)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if h != nil {
+				return nil, fmt.Errorf("VIP held twice: %s and %s", h.Name, lb.Name)
+			}
+			h = lb
+		}
+	}
+	return h, nil
+}
+
+// Poller polls the VIP from the client node and records every change of answer.
+type Poller struct {
+	mu   sync.Mutex
+	evs  []PollEvent
+	done chan struct{}
+}
+
+// PollEvent is labtool poll's output line.
+type PollEvent struct {
+	At       int64  `json:"at"`
+	OK       bool   `json:"ok"`
+	LastOK   int64  `json:"last_ok"`
+	LB       string `json:"lb"`
+	Backend  string `json:"backend"`
+	Err      string `json:"err"`
+	Requests uint64 `json:"requests"`
+	Failures uint64 `json:"failures"`
+}
+
+// StartPoller polls http://VIP/ every interval with the given timeout, for at most d.
+func (c *Cluster) StartPoller(interval, timeout, d time.Duration) (*Poller, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	cmd := exec.Command("ip", "netns", "exec", c.Client.NS, filepath.Join(c.Bin, "labtool"), "poll",
+		"-url", fmt.Sprintf("http://%s/", VIP), "-interval", interval.String(), "-timeout", timeout.String(), "-duration", d.String())
+	cmd.Stdout = w
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		r.Close()
+		return nil, err
+	}
+	p := &Poller{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		defer r.Close()
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			var ev PollEvent
+			if json.Unmarshal(sc.Bytes(), &ev) == nil {
+				p.mu.Lock()
+				p.evs = append(p.evs, ev)
+				p.mu.Unlock()
+			}
+		}
+	}()
+	go func() { _ = cmd.Wait(); w.Close() }()
+	c.t.Cleanup(func() {
+		_ = syscall.Kill(cmd.Process.Pid, syscall.SIGTERM)
+		<-p.done
+	})
+	return p, nil
+}
+
+// Last returns the latest event.
+func (p *Poller) Last() (PollEvent, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.evs) == 0 {
+		return PollEvent{}, false
+	}
+	return p.evs[len(p.evs)-1], true
+}
+
+// Events returns a copy of every event so far.
+func (p *Poller) Events() []PollEvent {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]PollEvent(nil), p.evs...)
+}
+
+// Outage returns how long the VIP was dark around a fault at time t0: from the last
+// success before t0 to the first success after it, once clients are served again
+// (ok=false while they are not).
+func (p *Poller) Outage(t0 time.Time) (d time.Duration, served string, ok bool) {
+	evs := p.Events()
+	var lastOK int64
+	failed := false
+	for _, ev := range evs {
+		if !ev.OK && ev.Err != "done" && ev.LastOK > 0 && ev.At >= t0.UnixNano()-int64(time.Second) {
+			if !failed {
+				lastOK = ev.LastOK
+			}
+			failed = true
+			continue
+		}
+		if ev.OK && failed && ev.At >= t0.UnixNano() {
+			return time.Duration(ev.At - lastOK), ev.LB, true
+		}
+	}
+	if !failed {
+		// No failed request at all: the switch-over fitted between two polls.
+		for _, ev := range evs {
+			if ev.OK && ev.At >= t0.UnixNano() {
+				return 0, ev.LB, true
+			}
+		}
+	}
+	return 0, "", false
+}
