@@ -1,0 +1,376 @@
+package vrrp_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/halo-lb/halo/internal/netlab"
+	"github.com/halo-lb/halo/internal/poll"
+	"github.com/halo-lb/halo/internal/tier"
+)
+
+// The tier-3 tests: real raw sockets, netlink and ARP between network namespaces, with
+// the internal/vrrpnode binary as the halo node and Debian's keepalived beside it.
+
+// vrrpnode builds the test node binary into the test's temporary directory.
+func vrrpnode(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		tier.Missing(t, "the go command", "put go in PATH")
+	}
+	bin := filepath.Join(t.TempDir(), "vrrpnode")
+	out, err := exec.Command(goBin, "build", "-o", bin, "../internal/vrrpnode").CombinedOutput()
+	if err != nil {
+		t.Fatalf("building vrrpnode: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// lab is a netlab lab with the node binary at hand.
+type lab struct {
+	*netlab.Lab
+	t   *testing.T
+	bin string
+	dir string
+}
+
+func newLab(t *testing.T, nodes int) *lab {
+	t.Helper()
+	tier.Root(t)
+	bin := vrrpnode(t)
+	return &lab{Lab: netlab.New(t, netlab.Options{Nodes: nodes, Networks: 1}), t: t, bin: bin, dir: t.TempDir()}
+}
+
+// halo starts vrrpnode on node n with the given vrrp instances (YAML list items).
+func (l *lab) halo(n *netlab.Node, instances string, args ...string) *netlab.Proc {
+	l.t.Helper()
+	path := filepath.Join(l.dir, fmt.Sprintf("%s-%d.yaml", n.Name, time.Now().UnixNano()))
+	if err := os.WriteFile(path, []byte("vrrp:\n  instances:\n"+instances), 0o600); err != nil {
+		l.t.Fatal(err)
+	}
+	p, err := n.Start(l.bin, append([]string{"-v", "-config", path}, args...)...)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return p
+}
+
+// keepalived starts Debian's keepalived on node n with the given configuration.
+func (l *lab) keepalived(n *netlab.Node, conf string) *netlab.Proc {
+	l.t.Helper()
+	bin := tier.Keepalived(l.t)
+	dir := filepath.Join(l.dir, n.Name+"-keepalived")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		l.t.Fatal(err)
+	}
+	path := filepath.Join(dir, "keepalived.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		l.t.Fatal(err)
+	}
+	// -n: stay in the foreground so that the recorded PID is keepalived's own; private
+	// PID files so that nothing outside the lab is touched.
+	p, err := n.Start(bin, "-n", "-l", "-D", "-f", path,
+		"-p", filepath.Join(dir, "keepalived.pid"), "-r", filepath.Join(dir, "vrrp.pid"))
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return p
+}
+
+// instance renders one instance of a halo.yaml vrrp section.
+func instance(name string, vrid, version, prio int, interval string, extra ...string) string {
+	s := fmt.Sprintf("    - name: %s\n      interface: eth0\n      vrid: %d\n      version: %d\n      priority: %d\n      advert_interval: %s\n      garp: {delay: 0s, repeat: 3}\n",
+		name, vrid, version, prio, interval)
+	for _, e := range extra {
+		s += "      " + e + "\n"
+	}
+	return s
+}
+
+// holders returns the nodes that carry addr.
+func (l *lab) holders(addr netip.Addr, nodes ...*netlab.Node) ([]string, error) {
+	var out []string
+	for _, n := range nodes {
+		ok, err := n.HasAddr(l.t.Context(), addr)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, n.Name)
+		}
+	}
+	return out, nil
+}
+
+// waitHolder waits until exactly node want (among nodes) carries addr, and returns how
+// long that took.
+func (l *lab) waitHolder(timeout time.Duration, addr netip.Addr, want *netlab.Node, nodes ...*netlab.Node) time.Duration {
+	l.t.Helper()
+	return poll.Until(l.t, timeout, fmt.Sprintf("%s held by %s alone", addr, want.Name), func() error {
+		got, err := l.holders(addr, nodes...)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(got, []string{want.Name}) {
+			return fmt.Errorf("held by %v", got)
+		}
+		return nil
+	})
+}
+
+// reach checks from node c that the server on addr answers as want.
+func (l *lab) reach(c *netlab.Node, addr string, want string) {
+	l.t.Helper()
+	poll.Until(l.t, 5*time.Second, "the VIP's server answering as "+want, func() error {
+		ctx, cancel := context.WithTimeout(l.t.Context(), 3*time.Second)
+		defer cancel()
+		out, err := c.Exec(ctx, l.bin, "-get", addr)
+		if err != nil {
+			return err
+		}
+		if got := strings.TrimSpace(string(out)); got != want {
+			return fmt.Errorf("answered %q", got)
+		}
+		return nil
+	})
+}
+
+// stays checks that addr stays with node want for d (a negative condition cannot be
+// awaited, so it is sampled).
+func (l *lab) stays(d time.Duration, addr netip.Addr, want *netlab.Node, nodes ...*netlab.Node) {
+	l.t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		got, err := l.holders(addr, nodes...)
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		if !slices.Equal(got, []string{want.Name}) {
+			l.t.Fatalf("%s moved: held by %v, want %s", addr, got, want.Name)
+		}
+		time.Sleep(poll.Interval)
+	}
+}
+
+func TestLabFailover(t *testing.T) {
+	l := newLab(t, 3)
+	n1, n2, client := l.Nodes[0], l.Nodes[1], l.Nodes[2]
+	vip := netip.MustParseAddr("192.0.2.100")
+	const server = "192.0.2.100:8080"
+	cfg := func(prio int) string {
+		return instance("VI_1", 51, 3, prio, "100ms", "vips: [192.0.2.100/24]")
+	}
+	p1 := l.halo(n1, cfg(150), "-serve", server, "-name", "n1")
+	l.halo(n2, cfg(100), "-serve", server, "-name", "n2")
+	l.waitHolder(10*time.Second, vip, n1, n1, n2)
+	l.reach(client, server, "n1")
+
+	// Graceful stop: priority 0, the backup takes over after its skew time.
+	start := time.Now()
+	p1.Stop(5 * time.Second)
+	took := l.waitHolder(5*time.Second, vip, n2, n1, n2)
+	t.Logf("graceful stop: n2 holds the VIP %v after SIGTERM returned (%v after it was sent)", took, time.Since(start))
+	l.reach(client, server, "n2")
+	if !strings.Contains(p1.Output(), "VRRP_Instance(VI_1) Entering MASTER STATE") {
+		t.Errorf("no keepalived-style transition line in the log:\n%s", p1.Output())
+	}
+
+	// Back with preempt (the default): n1 takes the VIP back.
+	p1 = l.halo(n1, cfg(150), "-serve", server, "-name", "n1")
+	l.waitHolder(10*time.Second, vip, n1, n1, n2)
+	l.reach(client, server, "n1")
+
+	// Hard kill: n1 leaves its VIP behind and goes silent; n2 takes over after the
+	// master-down interval and its gratuitous ARP moves the client.
+	if err := p1.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p1.Done()
+	start = time.Now()
+	poll.Until(t, 5*time.Second, "n2 holding the VIP", func() error {
+		ok, err := n2.HasAddr(t.Context(), vip)
+		if err == nil && !ok {
+			err = fmt.Errorf("not yet")
+		}
+		return err
+	})
+	t.Logf("hard kill: n2 holds the VIP %v after SIGKILL", time.Since(start))
+	l.reach(client, server, "n2")
+
+	// n1 restarts: it removes the VIP its crashed run left, then preempts.
+	l.halo(n1, cfg(150), "-serve", server, "-name", "n1")
+	l.waitHolder(10*time.Second, vip, n1, n1, n2)
+	l.reach(client, server, "n1")
+}
+
+func TestLabNoPreempt(t *testing.T) {
+	l := newLab(t, 2)
+	n1, n2 := l.Nodes[0], l.Nodes[1]
+	vip := netip.MustParseAddr("192.0.2.100")
+	cfg := func(prio int) string {
+		return instance("VI_1", 51, 3, prio, "100ms", "vips: [192.0.2.100/24]", "preempt: false")
+	}
+	p1 := l.halo(n1, cfg(150))
+	l.waitHolder(10*time.Second, vip, n1, n1, n2)
+	l.halo(n2, cfg(100))
+	l.stays(time.Second, vip, n1, n1, n2)
+	p1.Stop(5 * time.Second)
+	l.waitHolder(5*time.Second, vip, n2, n1, n2)
+	l.halo(n1, cfg(150))
+	// Ten master-down intervals: with preempt n1 would have taken over long before.
+	l.stays(4*time.Second, vip, n2, n1, n2)
+}
+
+func TestLabIPv6(t *testing.T) {
+	l := newLab(t, 2)
+	n1, n2 := l.Nodes[0], l.Nodes[1]
+	vip := netip.MustParseAddr("2001:db8::100")
+	cfg := func(prio int) string {
+		return instance("VI_6", 61, 3, prio, "100ms", "vips: [2001:db8::100/64]")
+	}
+	p1 := l.halo(n1, cfg(150))
+	l.halo(n2, cfg(100))
+	l.waitHolder(10*time.Second, vip, n1, n1, n2)
+	out, err := n1.Exec(t.Context(), "ip", "-6", "addr", "show", "dev", "eth0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "tentative") {
+		t.Errorf("VIP added without nodad:\n%s", out)
+	}
+	p1.Stop(5 * time.Second)
+	l.waitHolder(5*time.Second, vip, n2, n1, n2)
+}
+
+// keepalivedConf renders a keepalived.conf with one instance beside a halo node.
+func keepalivedConf(version, prio int, pass string) string {
+	auth := ""
+	if pass != "" {
+		auth = fmt.Sprintf("\tauthentication {\n\t\tauth_type PASS\n\t\tauth_pass %s\n\t}\n", pass)
+	}
+	return fmt.Sprintf(`global_defs {
+	router_id halo_interop
+}
+vrrp_instance VI_1 {
+	state BACKUP
+	interface eth0
+	virtual_router_id 51
+	version %d
+	priority %d
+	advert_int 1
+%s	virtual_ipaddress {
+		192.0.2.100/24
+	}
+}
+`, version, prio, auth)
+}
+
+// TestLabKeepalivedInterop runs a halo node beside Debian's keepalived, VRRPv2 with PASS
+// authentication and VRRPv3, each side master in turn: the right node holds the VIP, it
+// is held once, and it moves both ways.
+func TestLabKeepalivedInterop(t *testing.T) {
+	tier.Keepalived(t)
+	for _, tc := range []struct {
+		version   int
+		pass      string
+		haloFirst bool
+	}{
+		{2, "s3cret", true}, {2, "s3cret", false}, {3, "", true}, {3, "", false},
+	} {
+		name := fmt.Sprintf("v%d/halo_master=%v", tc.version, tc.haloFirst)
+		t.Run(name, func(t *testing.T) {
+			l := newLab(t, 2)
+			h, k := l.Nodes[0], l.Nodes[1]
+			vip := netip.MustParseAddr("192.0.2.100")
+			haloPrio, kaPrio := 100, 150
+			if tc.haloFirst {
+				haloPrio, kaPrio = 150, 100
+			}
+			extra := []string{"vips: [192.0.2.100/24]"}
+			if tc.pass != "" {
+				extra = append(extra, "auth_pass: "+tc.pass)
+			}
+			haloCfg := instance("VI_1", 51, tc.version, haloPrio, "1s", extra...)
+			startHalo := func() *netlab.Proc { return l.halo(h, haloCfg) }
+			startKA := func() *netlab.Proc { return l.keepalived(k, keepalivedConf(tc.version, kaPrio, tc.pass)) }
+			hp, kp := startHalo(), startKA()
+			master, backup := h, k
+			stopMaster, restartMaster := func() { hp.Stop(5 * time.Second) }, func() { hp = startHalo() }
+			if !tc.haloFirst {
+				master, backup = k, h
+				stopMaster, restartMaster = func() { kp.Stop(5 * time.Second) }, func() { kp = startKA() }
+			}
+			l.waitHolder(15*time.Second, vip, master, h, k)
+			l.stays(2*time.Second, vip, master, h, k)
+
+			// Graceful stop of the master: the other implementation takes over in skew time.
+			start := time.Now()
+			stopMaster()
+			l.waitHolder(5*time.Second, vip, backup, h, k)
+			took := time.Since(start)
+			t.Logf("%s took over %v after SIGTERM to the master", backup.Name, took)
+			if took > 2*time.Second {
+				t.Errorf("takeover took %v: the priority-0 advert was not understood", took)
+			}
+			// And back: the higher-priority node preempts.
+			restartMaster()
+			l.waitHolder(15*time.Second, vip, master, h, k)
+			l.stays(2*time.Second, vip, master, h, k)
+		})
+	}
+}
+
+// TestLabTshark captures a halo node's adverts (VRRPv3 over IPv4 and IPv6, VRRPv2 with
+// PASS) and has Debian's tshark decode them: no malformed packet, every checksum good.
+func TestLabTshark(t *testing.T) {
+	tshark := tier.Binary(t, "tshark", "tshark")
+	l := newLab(t, 1)
+	n := l.Nodes[0]
+	l.halo(n, instance("V3_4", 51, 3, 150, "100ms", "vips: [192.0.2.100/24]")+
+		instance("V3_6", 61, 3, 150, "100ms", "vips: [2001:db8::100/64]")+
+		instance("V2", 52, 2, 150, "1s", "vips: [192.0.2.101/24, 192.0.2.102/24]", "auth_pass: s3cret"))
+	l.waitHolder(10*time.Second, netip.MustParseAddr("192.0.2.101"), n, n)
+	file := filepath.Join(l.dir, "halo.pcap")
+	p, err := n.Start(tshark, "-i", "eth0", "-a", "duration:3", "-f", "ip proto 112 or ip6 proto 112", "-w", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if err := p.Wait(ctx); err != nil {
+		t.Fatalf("tshark capture: %v\n%s", err, p.Output())
+	}
+	out, err := exec.CommandContext(t.Context(), tshark, "-r", file, "-Y", "vrrp", "-T", "fields",
+		"-E", "separator=,", "-e", "vrrp.version", "-e", "vrrp.virt_rtr_id", "-e", "vrrp.checksum.status",
+		"-e", "_ws.malformed", "-e", "_ws.expert.severity").Output()
+	if err != nil {
+		t.Fatalf("tshark decode: %v", err)
+	}
+	seen := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(line, ",")
+		if len(f) != 5 {
+			t.Fatalf("unexpected tshark line %q", line)
+		}
+		seen["v"+f[0]+"/vrid "+f[1]]++
+		if f[2] != "1" || f[3] != "" || f[4] != "" {
+			t.Errorf("tshark flags an advert (checksum status %q, malformed %q, expert %q): %s", f[2], f[3], f[4], line)
+		}
+	}
+	t.Logf("decoded adverts: %v", seen)
+	for _, k := range []string{"v3/vrid 51", "v3/vrid 61", "v2/vrid 52"} {
+		if seen[k] == 0 {
+			t.Errorf("no %s advert decoded (saw %v)", k, seen)
+		}
+	}
+}
