@@ -162,6 +162,33 @@ func (l *lab) stays(d time.Duration, addr netip.Addr, want *netlab.Node, nodes .
 	}
 }
 
+// mac returns the hardware address of node n's eth0.
+func (l *lab) mac(n *netlab.Node) string {
+	l.t.Helper()
+	out, err := n.Exec(l.t.Context(), "cat", "/sys/class/net/eth0/address")
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// arpPointsTo waits (briefly: the gratuitous ARP is sent on takeover) until client's
+// neighbour entry for addr names owner's MAC address.
+func (l *lab) arpPointsTo(client *netlab.Node, addr netip.Addr, owner *netlab.Node) {
+	l.t.Helper()
+	want := l.mac(owner)
+	poll.Until(l.t, time.Second, "the client's ARP entry for "+addr.String()+" naming "+owner.Name, func() error {
+		out, err := client.Exec(l.t.Context(), "ip", "neigh", "show", addr.String())
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(out), want) {
+			return fmt.Errorf("neighbour entry %q, want lladdr %s", strings.TrimSpace(string(out)), want)
+		}
+		return nil
+	})
+}
+
 func TestLabFailover(t *testing.T) {
 	l := newLab(t, 3)
 	n1, n2, client := l.Nodes[0], l.Nodes[1], l.Nodes[2]
@@ -180,6 +207,8 @@ func TestLabFailover(t *testing.T) {
 	p1.Stop(5 * time.Second)
 	took := l.waitHolder(5*time.Second, vip, n2, n1, n2)
 	t.Logf("graceful stop: n2 holds the VIP %v after SIGTERM returned (%v after it was sent)", took, time.Since(start))
+	// The client's ARP entry moved with the gratuitous ARP, not after a stale timeout.
+	l.arpPointsTo(client, vip, n2)
 	l.reach(client, server, "n2")
 	if !strings.Contains(p1.Output(), "VRRP_Instance(VI_1) Entering MASTER STATE") {
 		t.Errorf("no keepalived-style transition line in the log:\n%s", p1.Output())
@@ -372,5 +401,77 @@ func TestLabTshark(t *testing.T) {
 		if seen[k] == 0 {
 			t.Errorf("no %s advert decoded (saw %v)", k, seen)
 		}
+	}
+}
+
+// TestLabUnicast runs two nodes with unicast peers on a network that carries no
+// multicast, as in a cloud.
+func TestLabUnicast(t *testing.T) {
+	l := newLab(t, 2)
+	n1, n2 := l.Nodes[0], l.Nodes[1]
+	if err := l.BlockMulticast(0, true); err != nil {
+		t.Fatal(err)
+	}
+	vip := netip.MustParseAddr("192.0.2.100")
+	cfg := func(prio int, self, peer *netlab.Node) string {
+		return instance("VI_1", 51, 3, prio, "100ms", "vips: [192.0.2.100/24]",
+			fmt.Sprintf("unicast: {source: %s, peers: [%s]}", self.IPv4[0].Addr(), peer.IPv4[0].Addr()))
+	}
+	p1 := l.halo(n1, cfg(150, n1, n2))
+	l.halo(n2, cfg(100, n2, n1))
+	l.waitHolder(10*time.Second, vip, n1, n1, n2)
+	l.stays(time.Second, vip, n1, n1, n2)
+	p1.Stop(5 * time.Second)
+	l.waitHolder(2*time.Second, vip, n2, n1, n2)
+}
+
+// TestLabFailoverTimings measures, median of five, how long after the master is stopped
+// (SIGTERM: priority 0) or killed (SIGKILL: silence) the backup holds the VIP, at advert
+// intervals of 1 s and 100 ms. It takes about a minute, so it runs only when asked:
+// HALO_LAB_TIMINGS=1 go test -run TestLabFailoverTimings ./vrrp/
+func TestLabFailoverTimings(t *testing.T) {
+	if os.Getenv("HALO_LAB_TIMINGS") == "" {
+		t.Skip("set HALO_LAB_TIMINGS=1 to measure failover times (about a minute)")
+	}
+	const runs = 5
+	l := newLab(t, 2)
+	n1, n2 := l.Nodes[0], l.Nodes[1]
+	vip := netip.MustParseAddr("192.0.2.100")
+	for _, interval := range []string{"1s", "100ms"} {
+		cfg := func(prio int) string { return instance("VI_1", 51, 3, prio, interval, "vips: [192.0.2.100/24]") }
+		p2 := l.halo(n2, cfg(100))
+		var stop, kill []time.Duration
+		for range runs {
+			for _, hard := range []bool{false, true} {
+				p1 := l.halo(n1, cfg(150))
+				l.waitHolder(15*time.Second, vip, n1, n1, n2)
+				start := time.Now()
+				if hard {
+					if err := p1.Signal(syscall.SIGKILL); err != nil {
+						t.Fatal(err)
+					}
+					poll.Until(t, 10*time.Second, "n2 holding the VIP", func() error {
+						if ok, err := n2.HasAddr(t.Context(), vip); err != nil || !ok {
+							return fmt.Errorf("not yet (%v)", err)
+						}
+						return nil
+					})
+					kill = append(kill, time.Since(start))
+					<-p1.Done()
+				} else {
+					if err := p1.Signal(syscall.SIGTERM); err != nil {
+						t.Fatal(err)
+					}
+					l.waitHolder(10*time.Second, vip, n2, n1, n2)
+					stop = append(stop, time.Since(start))
+					<-p1.Done()
+				}
+			}
+		}
+		p2.Stop(5 * time.Second)
+		slices.Sort(stop)
+		slices.Sort(kill)
+		t.Logf("advert_interval %s: SIGTERM -> backup holds the VIP: median %v (min %v, max %v); SIGKILL: median %v (min %v, max %v)",
+			interval, stop[runs/2], stop[0], stop[runs-1], kill[runs/2], kill[0], kill[runs-1])
 	}
 }
