@@ -14,6 +14,9 @@ import (
 	"github.com/halo-lb/halo/vrrp"
 )
 
+// maxVIPs is the most addresses an advert carries (RFC 5798 §5.2.5, an 8-bit count).
+const maxVIPs = 255
+
 // keepalived's own defaults where they differ from halo's, so that the output says what
 // keepalived did rather than what halo would assume.
 const (
@@ -608,11 +611,21 @@ func (c *converter) vrrpInstance(n *Node) {
 		c.add(at, in.at["unicast.source"], Warn, "unicast_src_ip without unicast_peer: keepalived before 2.2.4 silently sent multicast; halo would refuse an empty peer list, so the instance stays multicast")
 		in.cfg.Unicast = nil
 	}
+	// One family per instance, in halo as in keepalived (which moves the odd ones to
+	// virtual_ipaddress_excluded): keep the family of the first VIP.
+	var vips []vrrp.VIP
+	var vipAt []Pos
 	for i, v := range in.cfg.VIPs {
 		if v.Dev == in.cfg.Interface {
-			in.cfg.VIPs[i].Dev = ""
+			v.Dev = ""
 		}
+		if v.Prefix.Addr().Is6() != in.cfg.VIPs[0].Prefix.Addr().Is6() {
+			c.add(at, in.vipAt[i], Warn, "virtual_ipaddress %s: not of the family of %s, and an instance carries one family (keepalived treats it as excluded): not carried over; give it an instance of its own", v.Prefix, in.cfg.VIPs[0].Prefix)
+			continue
+		}
+		vips, vipAt = append(vips, v), append(vipAt, in.vipAt[i])
 	}
+	in.cfg.VIPs, in.vipAt = vips, vipAt
 }
 
 // seconds converts keepalived's decimal seconds, rounded to the centisecond VRRPv3 carries.
@@ -699,6 +712,10 @@ func (c *converter) vips(in *instance, d *Node) {
 			default:
 				c.add(at, l.Pos, Warn, "virtual_ipaddress %s: %s %s not carried over", w[0], opt, val)
 			}
+		}
+		if len(in.cfg.VIPs)+len(addrs) > maxVIPs {
+			c.add(at, l.Pos, Error, "virtual_ipaddress: more than %d addresses, which one VRRP advert cannot list (its count field is 8 bits): split them over several instances", maxVIPs)
+			return
 		}
 		for _, a := range addrs {
 			p, err := vrrp.ParseVIP(a)

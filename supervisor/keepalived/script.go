@@ -104,7 +104,7 @@ func probe(argv []string) (string, bool) {
 		a := argv[i]
 		if strings.HasPrefix(a, "-") {
 			flags = append(flags, a)
-			if (a == "-s" || a == "--signal") && i+1 < len(argv) {
+			if (base == "killall" || base == "pkill") && (a == "-s" || a == "--signal") && i+1 < len(argv) {
 				i++
 				flags = append(flags, a+" "+argv[i])
 			}
@@ -260,8 +260,11 @@ func stripShellSyntax(words []string) []string {
 
 // glue: commands that only test values, count lines or exit.
 func glue(words []string) bool {
+	if w := words[0]; strings.HasPrefix(w, "-") || strings.HasPrefix(w, "$") || w[0] >= '0' && w[0] <= '9' {
+		return true // the rest of an enclosing test after a cut substitution: "-eq 0 ]"
+	}
 	switch words[0] {
-	case "exit", "return", "[", "[[", "]", "]]", "test", "true", "false", ":", "wc", "echo", "printf", "set", "fi", "then", "else", "head", "cat":
+	case "exit", "return", "[", "[[", "]", "]]", "test", "true", "false", ":", "wc", "echo", "printf", "set", "fi", "then", "else", "head", "cat", "ps", "grep", "egrep":
 		return words[0] != "cat" || (len(words) == 2 && strings.Contains(words[1], "haproxy") && strings.HasSuffix(words[1], ".pid"))
 	}
 	return false

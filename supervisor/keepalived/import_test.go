@@ -1,0 +1,225 @@
+package keepalived
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/halo-lb/halo/vrrp"
+)
+
+func writeConf(t *testing.T, src string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "keepalived.conf")
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const minimal = `vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    virtual_ipaddress {
+        192.0.2.100/24
+    }
+%s
+}
+`
+
+func TestImportUnusable(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		// want is a message the warnings must hold, at "keepalived.conf:LINE: error: ..."
+		want string
+	}{
+		{"AH", strings.Replace(minimal, "%s", "authentication {\n auth_type AH\n auth_pass x\n}", 1), "keepalived.conf:8: error: auth_type AH refused"},
+		{"no interface", "vrrp_instance VI_1 {\n virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n", "keepalived.conf:1: error: vrrp_instance VI_1 has no interface"},
+		{"no vips", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n}\n", "keepalived.conf:1: error: vrrp_instance VI_1 has no virtual_ipaddress"},
+		{"bad priority", strings.Replace(minimal, "%s", "priority 300", 1), "keepalived.conf:7: error: priority 300: not a whole number in 1..255"},
+		{"bad vip", strings.Replace(minimal, "192.0.2.100/24", "192.0.2.300/24", 1), "keepalived.conf:5: error: virtual_ipaddress"},
+		{"nothing", "global_defs {\n router_id x\n}\n", "error: no vrrp_instance to convert"},
+		{"unknown group member", minimal + "vrrp_sync_group G {\n group {\n VI_1\n VI_2\n }\n}\n", "keepalived.conf:10: error: sync group G names VI_2"},
+		{"duplicate", minimal + minimal, "keepalived.conf:9: error: vrrp_instance VI_1 is defined twice (first at keepalived.conf:1)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := strings.ReplaceAll(tc.src, "%s", "")
+			res, err := Import(writeConf(t, src), Options{})
+			if !errors.Is(err, ErrUnusable) {
+				t.Fatalf("err = %v, want ErrUnusable", err)
+			}
+			if res.YAML != nil {
+				t.Error("an unusable result carries YAML")
+			}
+			var all []string
+			for _, w := range res.Warnings {
+				all = append(all, w.String())
+			}
+			if !strings.Contains(strings.Join(all, "\n"), tc.want) {
+				t.Errorf("warnings:\n%s\nwant one containing %q", strings.Join(all, "\n"), tc.want)
+			}
+		})
+	}
+}
+
+// TestImportDetails checks conversions the golden files do not pin down one by one.
+func TestImportDetails(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		check      func(t *testing.T, in vrrp.InstanceConfig)
+	}{
+		{"notify quoted with args", `notify_master "/etc/keepalived/notify.sh MASTER"`, func(t *testing.T, in vrrp.InstanceConfig) {
+			if diff := cmp.Diff([]string{"/etc/keepalived/notify.sh", "MASTER"}, in.Notify.Master); diff != "" {
+				t.Error(diff)
+			}
+		}},
+		{"notify unquoted: user", `notify_backup /etc/keepalived/notify.sh nobody`, func(t *testing.T, in vrrp.InstanceConfig) {
+			if diff := cmp.Diff([]string{"/etc/keepalived/notify.sh"}, in.Notify.Backup); diff != "" {
+				t.Error(diff)
+			}
+		}},
+		{"generic notify", "priority 120\nnotify \"/bin/n.sh 'a b'\"\nnotify_fault /bin/f.sh", func(t *testing.T, in vrrp.InstanceConfig) {
+			want := vrrp.Notify{
+				Master: []string{"/bin/n.sh", "a b", "INSTANCE", "VI_1", "MASTER", "120"},
+				Backup: []string{"/bin/n.sh", "a b", "INSTANCE", "VI_1", "BACKUP", "120"},
+				Fault:  []string{"/bin/f.sh"},
+				Stop:   []string{"/bin/n.sh", "a b", "INSTANCE", "VI_1", "STOP", "120"},
+			}
+			in.Notify.Timeout = 0
+			if diff := cmp.Diff(want, in.Notify); diff != "" {
+				t.Error(diff)
+			}
+		}},
+		{"fractional advert", "advert_int 0.25", func(t *testing.T, in vrrp.InstanceConfig) {
+			if in.Version != 3 || in.AdvertInterval.Milliseconds() != 250 {
+				t.Errorf("version %d interval %s, want 3 and 250ms", in.Version, in.AdvertInterval)
+			}
+		}},
+		{"v3 drops auth", "version 3\nauthentication {\n auth_type PASS\n auth_pass x\n}", func(t *testing.T, in vrrp.InstanceConfig) {
+			if in.AuthPass != "" {
+				t.Errorf("auth_pass %q kept with VRRPv3", in.AuthPass)
+			}
+		}},
+		{"owner", "priority 255", func(t *testing.T, in vrrp.InstanceConfig) {
+			if !in.AddressOwner || in.Priority != 255 {
+				t.Errorf("owner %v priority %d", in.AddressOwner, in.Priority)
+			}
+		}},
+		{"positive weight capped", "priority 250\ntrack_script {\n chk weight 10\n}", func(t *testing.T, in vrrp.InstanceConfig) {
+			if in.Priority != 254 || in.TrackHAProxy == nil || in.TrackHAProxy.Weight != -4 {
+				t.Errorf("priority %d track %+v, want 254 and weight -4", in.Priority, in.TrackHAProxy)
+			}
+		}},
+		{"nopreempt and delay", "nopreempt\npreempt_delay 30", func(t *testing.T, in vrrp.InstanceConfig) {
+			if in.PreemptEnabled() || in.PreemptDelay.Seconds() != 30 {
+				t.Errorf("preempt %v delay %s", in.PreemptEnabled(), in.PreemptDelay)
+			}
+		}},
+		{"range and dev", "virtual_ipaddress {\n 198.51.100.10-12/24 dev eth1\n}", func(t *testing.T, in vrrp.InstanceConfig) {
+			var got []string
+			for _, v := range in.VIPs {
+				got = append(got, v.Prefix.String()+"@"+v.Dev)
+			}
+			want := []string{"192.0.2.100/24@", "198.51.100.10/24@eth1", "198.51.100.11/24@eth1", "198.51.100.12/24@eth1"}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Error(diff)
+			}
+		}},
+		{"mixed family dropped", "virtual_ipaddress {\n 2001:db8::1/64\n}", func(t *testing.T, in vrrp.InstanceConfig) {
+			if len(in.VIPs) != 1 || in.VIPs[0].Prefix.Addr().Is6() {
+				t.Errorf("vips %v, want only the IPv4 one", in.VIPs)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "vrrp_script chk {\n script \"killall -0 haproxy\"\n}\n" + strings.Replace(minimal, "%s", tc.body, 1)
+			res, err := Import(writeConf(t, src), Options{})
+			if err != nil {
+				for _, w := range res.Warnings {
+					t.Log(w)
+				}
+				t.Fatal(err)
+			}
+			tc.check(t, res.Config.VRRP.Instances[0])
+		})
+	}
+}
+
+func TestRun(t *testing.T) {
+	good := writeConf(t, strings.Replace(minimal, "%s", "", 1))
+	bad := writeConf(t, strings.Replace(minimal, "%s", "authentication {\n auth_type AH\n}", 1))
+	dir := t.TempDir()
+
+	t.Run("stdout", func(t *testing.T) {
+		var out, errb bytes.Buffer
+		if code := Run([]string{good}, &out, &errb); code != ExitOK {
+			t.Fatalf("exit %d, stderr:\n%s", code, errb.String())
+		}
+		if !strings.Contains(out.String(), "vrid: 51") {
+			t.Errorf("stdout lacks the instance:\n%s", out.String())
+		}
+		if !strings.Contains(errb.String(), "keepalived.conf:1: note: version: 2") {
+			t.Errorf("stderr lacks the notes:\n%s", errb.String())
+		}
+	})
+	t.Run("file", func(t *testing.T) {
+		dst := filepath.Join(dir, "halo.yaml")
+		var out, errb bytes.Buffer
+		if code := Run([]string{"-o", dst, good}, &out, &errb); code != ExitOK {
+			t.Fatalf("exit %d, stderr:\n%s", code, errb.String())
+		}
+		data, err := os.ReadFile(dst)
+		if err != nil || !strings.Contains(string(data), "vrid: 51") || out.Len() != 0 {
+			t.Fatalf("file %q err %v stdout %q", data, err, out.String())
+		}
+		if st, _ := os.Stat(dst); st.Mode().Perm() != 0o600 {
+			t.Errorf("mode %v, want 0600 (auth_pass may be inside)", st.Mode().Perm())
+		}
+	})
+	t.Run("unusable leaves the file alone", func(t *testing.T) {
+		dst := filepath.Join(dir, "keep.yaml")
+		if err := os.WriteFile(dst, []byte("old"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out, errb bytes.Buffer
+		if code := Run([]string{"-o", dst, bad}, &out, &errb); code != ExitUnusable {
+			t.Fatalf("exit %d, want %d", code, ExitUnusable)
+		}
+		if data, _ := os.ReadFile(dst); string(data) != "old" {
+			t.Errorf("file rewritten: %q", data)
+		}
+		if !strings.Contains(errb.String(), "error: auth_type AH refused") || !strings.Contains(errb.String(), "not written") {
+			t.Errorf("stderr:\n%s", errb.String())
+		}
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if strings.Contains(e.Name(), ".tmp") {
+				t.Errorf("temporary file left: %s", e.Name())
+			}
+		}
+	})
+	t.Run("missing file", func(t *testing.T) {
+		var out, errb bytes.Buffer
+		if code := Run([]string{filepath.Join(dir, "nope.conf")}, &out, &errb); code != ExitUnusable || out.Len() != 0 {
+			t.Errorf("exit %d stdout %q", code, out.String())
+		}
+	})
+	t.Run("parse error", func(t *testing.T) {
+		var out, errb bytes.Buffer
+		p := writeConf(t, "vrrp_instance A {\n")
+		if code := Run([]string{p}, &out, &errb); code != ExitUnusable || !strings.Contains(errb.String(), "keepalived.conf:1: block") {
+			t.Errorf("exit %d stderr %q", code, errb.String())
+		}
+	})
+	for _, args := range [][]string{{}, {"a", "b"}, {"-haproxy-mode", "bogus", good}, {"-nope", good}} {
+		var out, errb bytes.Buffer
+		if code := Run(args, &out, &errb); code != ExitUsage {
+			t.Errorf("Run(%q) = %d, want %d", args, code, ExitUsage)
+		}
+	}
+}
