@@ -7,4 +7,20 @@
 // (raw IP protocol 112 sockets, netlink for VIPs and link state, gratuitous ARP and
 // unsolicited neighbour advertisements). It knows nothing of HAProxy: the supervisor drives
 // priority and fault from outside.
+//
+// The files follow the layers:
+//   - packet.go: Advert, its Marshal/Unmarshal and checksums, the Err* sentinels.
+//   - machine.go: Machine, RFC 5798 §6 plus FAULT, maintenance and resignation; it returns
+//     Actions and a Deadline and never reads a clock.
+//   - transport.go: Transport and its raw-socket implementation (ListenTransport), and the
+//     choice of the primary address (PrimaryAddress), as keepalived makes it.
+//   - owner.go: Owner and its netlink + AF_PACKET implementation (NewNetlinkOwner).
+//   - runner.go: Instance, which joins them: Run, Snapshot and the supervisor's controls
+//     (SetTrackWeight, SetFault, Resign, SetMaintenance).
+//
+// Where the RFCs leave a choice, the package does what keepalived does: the skew time and
+// master-down interval use the master's advertised interval in v3; a master answers a
+// lower-priority master's advert at once and re-announces its VIPs
+// (vrrp_higher_prio_send_advert, garp_lower_prio_repeat); the TTL check applies to
+// multicast only; adverts go out with TOS 0xc0; IPv6 VIPs are added with IFA_F_NODAD.
 package vrrp

@@ -327,7 +327,7 @@ func fold(sum uint32) uint16 {
 	return ^uint16(sum)
 }
 
-// Checksum is the Internet checksum of b with the pseudo-header of src and dst (skipped when
+// checksum is the Internet checksum of b with the pseudo-header of src and dst (skipped when
 // src is not valid), for the other messages this package sends (ICMPv6 neighbour
 // advertisements use the same algorithm, RFC 4443 §2.3).
 func checksum(b []byte, src, dst netip.Addr, proto uint8) uint16 {

@@ -367,6 +367,8 @@ type loop struct {
 	garpAt    time.Time // next announcement burst; zero: none
 	garpFirst bool      // the next burst is the delayed second one
 	buf       []byte
+
+	sendFailing bool // the last send failed; its error was logged
 }
 
 func (l *loop) run(ctx context.Context) error {
@@ -591,10 +593,19 @@ func (l *loop) send(p uint8) {
 		}
 		if err != nil {
 			failed++
-			in.log.Warn("sending advert", "dst", dst, "err", err)
+			// Logged when sends start failing and when they recover, not at every
+			// interval: a link that is down would flood the log ten times a second.
+			if !l.sendFailing {
+				in.log.Warn("sending advert", "dst", dst, "err", err)
+			}
+			l.sendFailing = true
 			continue
 		}
 		sent++
+	}
+	if failed == 0 && l.sendFailing {
+		l.sendFailing = false
+		in.log.Info("sending adverts again")
 	}
 	in.mu.Lock()
 	in.counters.AdvertsSent += sent

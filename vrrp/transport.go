@@ -105,11 +105,11 @@ func ListenTransport(ctx context.Context, cfg TransportConfig) (Transport, error
 		}
 		return serr
 	}}
-	network, any := "ip4:112", "0.0.0.0"
+	network, wildcard := "ip4:112", "0.0.0.0"
 	if cfg.IPv6 {
-		network, any = "ip6:112", "::"
+		network, wildcard = "ip6:112", "::"
 	}
-	pc, err := lc.ListenPacket(ctx, network, any)
+	pc, err := lc.ListenPacket(ctx, network, wildcard)
 	if err != nil {
 		return nil, fmt.Errorf("vrrp: listen %s on %s: %w", network, ifi.Name, err)
 	}
