@@ -88,7 +88,7 @@ func (c *converter) readHAProxy(path string) *haproxyInfo {
 		}
 		switch {
 		case h.statsSocket == "" && len(plain) > 0:
-			c.add(anchorHAProxy, lines["stats socket "+plain[0].Path], Warn, "stats socket %s has no \"level admin\": halo needs an admin-level runtime API (it reads server states and, in maintenance, changes them); add \"level admin\" to it, then stats_socket below applies", plain[0].Path)
+			c.add(anchorHAProxy, lines["stats socket "+plain[0].Path], Warn, "stats socket %s has no \"level admin\": halo needs an admin-level runtime API (it reads server states and, in maintenance, changes them); add \"level admin\" to it (stats_socket names it already)", plain[0].Path)
 			h.statsSocket, h.statsPos = plain[0].Path, lines["stats socket "+plain[0].Path]
 		case h.statsSocket != "" && !strings.HasPrefix(h.statsSocket, "/"):
 			c.add(anchorHAProxy, h.statsPos, Warn, "stats socket %s is not a unix socket path: halo talks to the runtime API over a unix socket; declare one such as \"stats socket /run/haproxy/admin.sock mode 660 level admin\"", h.statsSocket)
