@@ -282,7 +282,7 @@ func TestLabIPv6(t *testing.T) {
 }
 
 // keepalivedConf renders a keepalived.conf with one instance beside a halo node.
-func keepalivedConf(version, prio int, pass string) string {
+func keepalivedConf(version, prio int, pass, vip string) string {
 	auth := ""
 	if pass != "" {
 		auth = fmt.Sprintf("\tauthentication {\n\t\tauth_type PASS\n\t\tauth_pass %s\n\t}\n", pass)
@@ -298,40 +298,47 @@ vrrp_instance VI_1 {
 	priority %d
 	advert_int 1
 %s	virtual_ipaddress {
-		192.0.2.100/24
+		%s
 	}
 }
-`, version, prio, auth)
+`, version, prio, auth, vip)
 }
 
 // TestLabKeepalivedInterop runs a halo node beside Debian's keepalived, VRRPv2 with PASS
-// authentication and VRRPv3, each side master in turn: the right node holds the VIP, it
+// authentication and VRRPv3 over IPv4 and IPv6, each side master in turn: the right node holds the VIP, it
 // is held once, and it moves both ways.
 func TestLabKeepalivedInterop(t *testing.T) {
 	tier.Keepalived(t)
 	for _, tc := range []struct {
 		version   int
 		pass      string
+		vip       string
 		haloFirst bool
 	}{
-		{2, "s3cret", true}, {2, "s3cret", false}, {3, "", true}, {3, "", false},
+		{2, "s3cret", "192.0.2.100/24", true}, {2, "s3cret", "192.0.2.100/24", false},
+		{3, "", "192.0.2.100/24", true}, {3, "", "192.0.2.100/24", false},
+		{3, "", "2001:db8::100/64", true}, {3, "", "2001:db8::100/64", false},
 	} {
-		name := fmt.Sprintf("v%d/halo_master=%v", tc.version, tc.haloFirst)
+		family := "ipv4"
+		if strings.Contains(tc.vip, ":") {
+			family = "ipv6"
+		}
+		name := fmt.Sprintf("v%d_%s/halo_master=%v", tc.version, family, tc.haloFirst)
 		t.Run(name, func(t *testing.T) {
 			l := newLab(t, 2)
 			h, k := l.Nodes[0], l.Nodes[1]
-			vip := netip.MustParseAddr("192.0.2.100")
+			vip := netip.MustParsePrefix(tc.vip).Addr()
 			haloPrio, kaPrio := 100, 150
 			if tc.haloFirst {
 				haloPrio, kaPrio = 150, 100
 			}
-			extra := []string{"vips: [192.0.2.100/24]"}
+			extra := []string{"vips: [" + tc.vip + "]"}
 			if tc.pass != "" {
 				extra = append(extra, "auth_pass: "+tc.pass)
 			}
 			haloCfg := instance("VI_1", 51, tc.version, haloPrio, "1s", extra...)
 			startHalo := func() *netlab.Proc { return l.halo(h, haloCfg) }
-			startKA := func() *netlab.Proc { return l.keepalived(k, keepalivedConf(tc.version, kaPrio, tc.pass)) }
+			startKA := func() *netlab.Proc { return l.keepalived(k, keepalivedConf(tc.version, kaPrio, tc.pass, tc.vip)) }
 			hp, kp := startHalo(), startKA()
 			master, backup := h, k
 			stopMaster, restartMaster := func() { hp.Stop(5 * time.Second) }, func() { hp = startHalo() }
