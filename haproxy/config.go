@@ -51,6 +51,11 @@ type CheckConfig struct {
 	Interval time.Duration `yaml:"interval"`
 	// Timeout bounds one check; an overrun counts as a failure (default 100ms).
 	Timeout time.Duration `yaml:"timeout"`
+	// FastInterval is the interval while the verdict may be about to flip (a failure
+	// counted while healthy, a success while unhealthy), as HAProxy's fastinter: a hung
+	// HAProxy is then called unhealthy within interval + fall × fast_interval, not
+	// fall × interval + timeout (default: check.timeout; between timeout and interval).
+	FastInterval time.Duration `yaml:"fast_interval"`
 	// Rise is how many passing checks in a row make HAProxy healthy again (default 2).
 	Rise int `yaml:"rise"`
 	// Fall is how many failing checks in a row make HAProxy unhealthy (default 3).
@@ -110,6 +115,9 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Check.Timeout == 0 {
 		c.Check.Timeout = DefaultCheckTimeout
+	}
+	if c.Check.FastInterval == 0 {
+		c.Check.FastInterval = c.Check.Timeout
 	}
 	if c.Check.Rise == 0 {
 		c.Check.Rise = DefaultRise
@@ -174,6 +182,9 @@ func (c *Config) Validate() error {
 		bad("check.timeout", "%s: must be positive", ck.Timeout)
 	} else if ck.Timeout > ck.Interval {
 		bad("check.timeout", "%s is longer than check.interval %s: checks would overlap", ck.Timeout, ck.Interval)
+	}
+	if ck.FastInterval < ck.Timeout || ck.FastInterval > ck.Interval {
+		bad("check.fast_interval", "%s not between check.timeout %s and check.interval %s", ck.FastInterval, ck.Timeout, ck.Interval)
 	}
 	if ck.Rise < 1 || ck.Rise > 100 {
 		bad("check.rise", "%d not in 1..100", ck.Rise)
