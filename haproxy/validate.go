@@ -403,7 +403,9 @@ func lintDaemon(files []parsedFile) []Finding {
 
 // lintBinds: an address this namespace does not have (a VIP that only the VRRP master
 // holds) cannot be bound unless net.ipv4.ip_nonlocal_bind=1 (ipv6 likewise) or the bind
-// line says transparent or freebind; `haproxy -c` does not bind, so it cannot tell.
+// line says transparent (HAProxy sets IP_TRANSPARENT or, failing that, IP_FREEBIND on the
+// socket; 2.6 has no separate freebind keyword); `haproxy -c` does not bind, so it cannot
+// tell.
 func (v validator) lintBinds(files []parsedFile) []Finding {
 	local, lerr := v.env.localAddrs()
 	var fs []Finding
@@ -439,7 +441,7 @@ func (v validator) lintBinds(files []parsedFile) []Finding {
 						sysctl := strings.ReplaceAll(key, "/", ".")
 						fs = append(fs, Finding{File: f.path, Line: f.idx.find(string(sec), name, "bind", b.Path), Severity: SeverityError,
 							Msg: fmt.Sprintf("%s %s: bind %s: %s is not an address of this host (a VIP held only by the VRRP master?) and %s %s here: "+
-								"set %s=1 (sysctl -w, and in /etc/sysctl.d) or add \"transparent\" or \"freebind\" to the bind line", sec, name, b.Path, a, sysctl, state, sysctl)})
+								"set %s=1 (sysctl -w, and in /etc/sysctl.d) or add \"transparent\" to the bind line (IP_TRANSPARENT/IP_FREEBIND)", sec, name, b.Path, a, sysctl, state, sysctl)})
 					}
 				}
 			}
