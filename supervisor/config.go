@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -171,10 +172,25 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		}
 	}
 	c.ApplyDefaults()
+	c.resolvePaths()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// resolvePaths makes relative haproxy.cfg paths relative to halo.yaml's directory, so that
+// a directory holding both files is self-contained wherever it is run from.
+func (c *Config) resolvePaths() {
+	if c.path == "" {
+		return
+	}
+	dir := filepath.Dir(c.path)
+	for i, p := range c.HAProxy.Config {
+		if p != "" && !filepath.IsAbs(p) {
+			c.HAProxy.Config[i] = filepath.Join(dir, p)
+		}
+	}
 }
 
 // Validate checks every section and returns all problems, located.

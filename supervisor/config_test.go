@@ -121,3 +121,13 @@ func TestExplicitZeroRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestRelativeHAProxyConfig(t *testing.T) {
+	c, err := ParseConfig("/etc/halo/halo.yaml", []byte("haproxy: {config: [haproxy.cfg, /etc/haproxy/conf.d]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.HAProxy.Config; got[0] != "/etc/halo/haproxy.cfg" || got[1] != "/etc/haproxy/conf.d" {
+		t.Errorf("config paths %v", got)
+	}
+}

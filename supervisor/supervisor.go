@@ -2,78 +2,588 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
 	"sync"
+	"time"
+
+	"github.com/halo-lb/halo/vrrp"
 )
+
+// HAProxyEvent is what the HAProxy side reports to the supervisor.
+type HAProxyEvent struct {
+	// Healthy is the verdict after rise/fall; Reason says why when it is false.
+	Healthy bool
+	Reason  string
+}
+
+// HAProxy is what the supervisor needs of the HAProxy manager; NewHAProxy adapts
+// *haproxy.Manager to it, tests use fakes.
+type HAProxy interface {
+	// Run supervises HAProxy until ctx ends (then stops a managed one gracefully),
+	// calling report on every change of health. report must not block for long.
+	Run(ctx context.Context, report func(HAProxyEvent)) error
+	// Reload validates the configuration and reloads HAProxy, verified.
+	Reload(ctx context.Context) (Reload, error)
+	// Validate checks the configuration without reloading.
+	Validate(ctx context.Context) error
+	// Status returns HAProxy's part of the snapshot.
+	Status() HAProxyStatus
+}
 
 // Deps are what the supervisor is built from; cmd/halod fills them.
 type Deps struct {
 	Logger  *slog.Logger
 	Version string
+	// HAProxy is the HAProxy side; nil builds one from the config (NewHAProxy).
+	HAProxy HAProxy
+	// VRRPOptions returns the options of one instance; nil gives every instance the real
+	// transport and VIP owner. Tests use it to run instances in memory.
+	VRRPOptions func(cfg vrrp.InstanceConfig) vrrp.Options
+	// Notify sends sd_notify states ("READY=1", "WATCHDOG=1", "STOPPING=1"); nil: none.
+	Notify func(state string)
+	// Watchdog is systemd's watchdog interval (0: off); WATCHDOG=1 is sent every half of
+	// it while the loop is healthy.
+	Watchdog time.Duration
+	// StateDir keeps the maintenance flag across restarts; empty: the control socket's
+	// directory.
+	StateDir string
 }
 
-// Supervisor owns the daemon's state: one Run loop, one status snapshot.
+// Supervisor owns the daemon's state: one Run loop; other goroutines talk to it through
+// channels and read the snapshot through Status.
 type Supervisor struct {
-	cfg  *Config
 	deps Deps
+	log  *slog.Logger
+	hap  HAProxy
 
-	mu     sync.Mutex
-	status Status
+	reqs chan request // control requests, served by the Run loop in order
+
+	mu          sync.Mutex // guards what Status reads
+	cfg         *Config
+	instances   []*instance
+	byName      map[string]*instance
+	maintenance bool
+	healthy     bool // HAProxy's last verdict
+	healthKnown bool
+	configValid bool
+}
+
+type instance struct {
+	vi     *vrrp.Instance
+	cfg    vrrp.InstanceConfig
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+type request struct {
+	ctx  context.Context
+	req  Request
+	resp chan Response
 }
 
 // New builds a supervisor for cfg; it starts nothing.
 func New(cfg *Config, deps Deps) (*Supervisor, error) {
 	if deps.Logger == nil {
-		return nil, fmt.Errorf("supervisor: a logger is required")
+		return nil, errors.New("supervisor: a logger is required")
 	}
-	s := &Supervisor{cfg: cfg, deps: deps}
-	s.status = Status{
-		Version:     deps.Version,
-		ConfigFile:  cfg.Path(),
-		ConfigValid: true,
-		HAProxy:     HAProxyStatus{Mode: string(cfg.HAProxy.Mode)},
-	}
-	for _, in := range cfg.VRRP.Instances {
-		st := InstanceStatus{
-			Name: in.Name, Interface: in.Interface, VRID: in.VRID, Version: in.Version,
-			State: "INIT", Priority: in.Priority, EffectivePriority: in.Priority,
+	s := &Supervisor{deps: deps, log: deps.Logger, cfg: cfg, reqs: make(chan request), configValid: true, byName: map[string]*instance{}}
+	s.hap = deps.HAProxy
+	if s.hap == nil {
+		h, err := NewHAProxy(cfg.HAProxy, deps.Logger)
+		if err != nil {
+			return nil, err
 		}
-		for _, v := range in.VIPs {
-			st.VIPs = append(st.VIPs, v.String())
-		}
-		s.status.Instances = append(s.status.Instances, st)
+		s.hap = h
 	}
+	if s.deps.StateDir == "" {
+		s.deps.StateDir = filepath.Dir(cfg.Control.Socket)
+	}
+	s.maintenance = s.loadMaintenance()
 	return s, nil
 }
 
-// Status returns a copy of the current snapshot.
-func (s *Supervisor) Status() Status {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := s.status
-	st.Instances = append([]InstanceStatus(nil), s.status.Instances...)
-	return st
+func (s *Supervisor) maintenanceFile() string {
+	return filepath.Join(s.deps.StateDir, "maintenance")
 }
 
-// Run serves the control socket until ctx ends.
+// loadMaintenance reads the flag an earlier run left: an operator who put the node in
+// maintenance wants it kept out of MASTER across a restart of halod too.
+func (s *Supervisor) loadMaintenance() bool {
+	_, err := os.Stat(s.maintenanceFile())
+	return err == nil
+}
+
+func (s *Supervisor) notify(state string) {
+	if s.deps.Notify != nil {
+		s.deps.Notify(state)
+	}
+}
+
+// Run starts HAProxy supervision and every VRRP instance, joins them, serves the control
+// socket, and on ctx's end shuts down in the order that loses the least: masters resign
+// first (priority 0, VIPs removed) so a backup takes over at once, then HAProxy drains.
 func (s *Supervisor) Run(ctx context.Context) error {
-	srv, err := NewControlServer(s.cfg.Control, HandlerFunc(s.handle), s.deps.Logger)
+	srv, err := NewControlServer(s.cfg.Control, HandlerFunc(s.submit), s.log)
 	if err != nil {
 		return err
 	}
-	s.deps.Logger.Info("halod running", "config", s.cfg.Path(), "control", s.cfg.Control.Socket)
-	return srv.Serve(ctx)
+	healthCh := make(chan HAProxyEvent, 16)
+	var wg sync.WaitGroup
+	hapCtx, stopHAProxy := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHAProxy()
+	hapErr := make(chan error, 1)
+	wg.Go(func() {
+		hapErr <- s.hap.Run(hapCtx, func(ev HAProxyEvent) {
+			// Keep only the newest verdicts if the loop lags: health is a level, not a log.
+			for {
+				select {
+				case healthCh <- ev:
+					return
+				default:
+				}
+				select {
+				case <-healthCh:
+				default:
+				}
+			}
+		})
+	})
+
+	vrrpCtx, stopVRRP := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopVRRP()
+	s.mu.Lock()
+	cfg := s.cfg
+	s.mu.Unlock()
+	for _, ic := range cfg.VRRP.Instances {
+		if err := s.startInstance(vrrpCtx, ic); err != nil {
+			s.log.Error("VRRP instance cannot start", "instance", ic.Name, "err", err)
+			stopVRRP()
+			s.stopInstances()
+			stopHAProxy()
+			wg.Wait()
+			return err
+		}
+	}
+	srvCtx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServer()
+	srvErr := make(chan error, 1)
+	wg.Go(func() { srvErr <- srv.Serve(srvCtx) })
+
+	s.notify("READY=1")
+	s.log.Info("halod running", "config", cfg.Path(), "control", cfg.Control.Socket,
+		"instances", len(cfg.VRRP.Instances), "maintenance", s.maintenance)
+
+	var watchdog <-chan time.Time
+	if s.deps.Watchdog > 0 {
+		t := time.NewTicker(s.deps.Watchdog / 2)
+		defer t.Stop()
+		watchdog = t.C
+	}
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case ev := <-healthCh:
+			s.applyHealth(ev)
+		case r := <-s.reqs:
+			r.resp <- s.handle(r.ctx, vrrpCtx, r.req)
+		case err := <-hapErr:
+			// The manager only returns early when it cannot work at all (an external
+			// HAProxy's sockets are not even configured, say); VRRP goes on with HAProxy
+			// judged unhealthy, so tracked instances leave MASTER.
+			s.log.Error("HAProxy supervision stopped", "err", err)
+			s.applyHealth(HAProxyEvent{Healthy: false, Reason: fmt.Sprintf("supervision stopped: %v", err)})
+			hapErr = nil
+		case err := <-srvErr:
+			runErr = err
+			break loop
+		case <-watchdog:
+			s.notify("WATCHDOG=1")
+		}
+	}
+	s.notify("STOPPING=1")
+	s.log.Info("halod stopping: resigning VRRP instances, then stopping HAProxy")
+	stopServer()
+	stopVRRP()
+	s.stopInstances()
+	stopHAProxy()
+	wg.Wait()
+	return runErr
 }
 
-func (s *Supervisor) handle(ctx context.Context, req Request) Response {
+// submit hands a control request to the Run loop, which serves one at a time, so that no
+// two commands interleave.
+func (s *Supervisor) submit(ctx context.Context, req Request) Response {
+	if req.Cmd == "status" || req.Cmd == "version" {
+		// Reads need not queue behind a reload.
+		return s.handle(ctx, nil, req)
+	}
+	r := request{ctx: ctx, req: req, resp: make(chan Response, 1)}
+	select {
+	case s.reqs <- r:
+	case <-ctx.Done():
+		return Response{Error: "halod is shutting down"}
+	}
+	select {
+	case resp := <-r.resp:
+		return resp
+	case <-ctx.Done():
+		return Response{Error: "halod is shutting down"}
+	}
+}
+
+func (s *Supervisor) startInstance(ctx context.Context, ic vrrp.InstanceConfig) error {
+	var opts vrrp.Options
+	if s.deps.VRRPOptions != nil {
+		opts = s.deps.VRRPOptions(ic)
+	}
+	if opts.Logger == nil {
+		opts.Logger = s.log
+	}
+	vi, err := vrrp.NewInstance(ic, opts)
+	if err != nil {
+		return err
+	}
+	in := &instance{vi: vi, cfg: ic, done: make(chan struct{})}
+	s.mu.Lock()
+	maint := s.maintenance
+	healthy, known := s.healthy, s.healthKnown
+	s.mu.Unlock()
+	if maint {
+		vi.SetMaintenance(true)
+	}
+	// Until HAProxy's first verdict, a tracked instance counts it as failing: a node must
+	// not take the VIP before its HAProxy can serve.
+	s.trackHealth(in, known && healthy, false)
+	ictx, cancel := context.WithCancel(ctx)
+	in.cancel = cancel
+	go func() {
+		defer close(in.done)
+		if err := vi.Run(ictx); err != nil {
+			s.log.Error("VRRP instance stopped", "instance", ic.Name, "err", err)
+		}
+	}()
+	s.mu.Lock()
+	s.instances = append(s.instances, in)
+	s.byName[ic.Name] = in
+	s.mu.Unlock()
+	return nil
+}
+
+// stopInstances stops every instance and waits: each master sends priority 0 and removes
+// its VIPs on the way out.
+func (s *Supervisor) stopInstances() {
+	s.mu.Lock()
+	ins := s.instances
+	s.instances, s.byName = nil, map[string]*instance{}
+	s.mu.Unlock()
+	for _, in := range ins {
+		in.cancel()
+	}
+	for _, in := range ins {
+		<-in.done
+	}
+}
+
+// applyHealth acts on a change of HAProxy's health.
+func (s *Supervisor) applyHealth(ev HAProxyEvent) {
+	s.mu.Lock()
+	changed := !s.healthKnown || s.healthy != ev.Healthy
+	s.healthy, s.healthKnown = ev.Healthy, true
+	ins := append([]*instance(nil), s.instances...)
+	s.mu.Unlock()
+	if !changed {
+		return
+	}
+	if ev.Healthy {
+		s.log.Info("HAProxy healthy")
+	} else {
+		s.log.Warn("HAProxy unhealthy", "reason", ev.Reason)
+	}
+	for _, in := range ins {
+		s.trackHealth(in, ev.Healthy, true)
+	}
+}
+
+// trackHealth applies HAProxy's health to one instance per its track_haproxy setting.
+// resign: when HAProxy fails on a master with a weighted track, resign at once (priority 0)
+// instead of waiting for a backup's master-down timer: the headline difference from
+// keepalived's weighted track_script.
+func (s *Supervisor) trackHealth(in *instance, healthy, resign bool) {
+	t := in.cfg.TrackHAProxy
+	if t == nil {
+		return
+	}
+	if t.Fault {
+		in.vi.SetFault("haproxy", !healthy)
+		return
+	}
+	if healthy {
+		in.vi.SetTrackWeight("haproxy", 0)
+		return
+	}
+	in.vi.SetTrackWeight("haproxy", t.Weight)
+	if resign && in.vi.Snapshot().State == vrrp.StateMaster {
+		in.vi.Resign()
+	}
+}
+
+// Status returns the one snapshot, built now from the live parts.
+func (s *Supervisor) Status() Status {
+	s.mu.Lock()
+	cfg := s.cfg
+	ins := append([]*instance(nil), s.instances...)
+	st := Status{
+		Version:     s.deps.Version,
+		ConfigFile:  cfg.Path(),
+		ConfigValid: s.configValid,
+		Maintenance: s.maintenance,
+	}
+	s.mu.Unlock()
+	st.HAProxy = s.hap.Status()
+	groupOf := map[string]string{}
+	for _, g := range cfg.VRRP.SyncGroups {
+		for _, n := range g.Instances {
+			groupOf[n] = g.Name
+		}
+	}
+	for _, in := range ins {
+		st.Instances = append(st.Instances, instanceStatus(in.vi.Snapshot(), groupOf[in.cfg.Name]))
+	}
+	for _, g := range cfg.VRRP.SyncGroups {
+		gs := SyncGroupStatus{Name: g.Name, Instances: g.Instances}
+		for _, in := range st.Instances {
+			if in.SyncGroup == g.Name && (gs.State == "" || in.State != "MASTER") {
+				gs.State = in.State
+			}
+		}
+		st.SyncGroups = append(st.SyncGroups, gs)
+	}
+	return st
+}
+
+func instanceStatus(sn vrrp.Snapshot, group string) InstanceStatus {
+	is := InstanceStatus{
+		Name: sn.Name, Interface: sn.Interface, VRID: sn.VRID, Version: sn.Version,
+		State: sn.State.String(), Since: sn.Since,
+		Priority: sn.Priority, EffectivePriority: sn.EffectivePriority,
+		HoldsVIPs: sn.HoldsVIPs, Faults: sn.Faults, SyncGroup: group,
+		AdvertsSent: sn.Counters.AdvertsSent, AdvertsReceived: sn.Counters.AdvertsReceived,
+		InvalidByReason: sn.Counters.Invalid,
+	}
+	for _, v := range sn.VIPs {
+		is.VIPs = append(is.VIPs, v.String())
+	}
+	if sn.MasterSeen.IsValid() {
+		is.MasterSeen = sn.MasterSeen.String()
+	}
+	for _, n := range sn.Counters.Invalid {
+		is.InvalidPackets += n
+	}
+	for k, n := range sn.Counters.Transitions {
+		is.Transitions += n
+		is.TransitionCounts = append(is.TransitionCounts, TransitionCount{From: k.From.String(), To: k.To.String(), Count: n})
+	}
+	sort.Slice(is.TransitionCounts, func(i, j int) bool {
+		a, b := is.TransitionCounts[i], is.TransitionCounts[j]
+		return a.From < b.From || a.From == b.From && a.To < b.To
+	})
+	if sn.Maintenance {
+		is.Faults = append(is.Faults, "maintenance")
+	}
+	return is
+}
+
+// handle serves one control request. Mutating requests run on the Run loop (vrrpCtx set).
+func (s *Supervisor) handle(ctx, vrrpCtx context.Context, req Request) Response {
 	switch req.Cmd {
 	case "status":
 		st := s.Status()
 		return Response{OK: true, Status: &st}
 	case "version":
 		return Response{OK: true, Version: s.deps.Version, Message: "halod " + s.deps.Version}
+	case "validate":
+		return s.validate(ctx)
+	case "reload":
+		return s.reload(ctx, vrrpCtx)
+	case "maintenance":
+		if len(req.Args) != 1 || (req.Args[0] != "on" && req.Args[0] != "off") {
+			return Response{Error: "usage: maintenance on|off"}
+		}
+		return s.setMaintenance(req.Args[0] == "on")
+	case "resign":
+		if len(req.Args) != 1 {
+			return Response{Error: "usage: resign INSTANCE"}
+		}
+		s.mu.Lock()
+		in := s.byName[req.Args[0]]
+		s.mu.Unlock()
+		if in == nil {
+			return Response{Error: fmt.Sprintf("no instance named %q", req.Args[0])}
+		}
+		if in.vi.Snapshot().State != vrrp.StateMaster {
+			return Response{Error: fmt.Sprintf("%s is not MASTER here (state %s): nothing to resign", req.Args[0], in.vi.Snapshot().State)}
+		}
+		in.vi.Resign()
+		s.log.Info("resigning on request", "instance", req.Args[0])
+		return Response{OK: true, Message: fmt.Sprintf("%s resigned: priority 0 sent, a backup takes over", req.Args[0])}
 	default:
 		return Response{Error: fmt.Sprintf("unknown command %q (status, reload, validate, maintenance on|off, resign INSTANCE, version)", req.Cmd)}
+	}
+}
+
+func (s *Supervisor) setMaintenance(on bool) Response {
+	s.mu.Lock()
+	s.maintenance = on
+	ins := append([]*instance(nil), s.instances...)
+	s.mu.Unlock()
+	var err error
+	if on {
+		err = os.WriteFile(s.maintenanceFile(), []byte("maintenance on: halod keeps this node out of MASTER until `haloctl maintenance off`\n"), 0o644)
+	} else if err = os.Remove(s.maintenanceFile()); errors.Is(err, os.ErrNotExist) {
+		err = nil
+	}
+	if err != nil {
+		s.log.Warn("maintenance flag not persisted", "err", err)
+	}
+	for _, in := range ins {
+		in.vi.SetMaintenance(on)
+	}
+	if on {
+		s.log.Info("maintenance on: leaving MASTER for every instance")
+		return Response{OK: true, Message: "maintenance on: this node leaves MASTER and stays out until `haloctl maintenance off`"}
+	}
+	s.log.Info("maintenance off")
+	return Response{OK: true, Message: "maintenance off: this node competes for MASTER again"}
+}
+
+// validate checks halo.yaml (as it is on disk now) and haproxy.cfg.
+func (s *Supervisor) validate(ctx context.Context) Response {
+	s.mu.Lock()
+	path := s.cfg.Path()
+	s.mu.Unlock()
+	var msgs []error
+	if _, err := LoadConfig(path); err != nil {
+		msgs = append(msgs, Problems(err)...)
+	}
+	if err := s.hap.Validate(ctx); err != nil {
+		msgs = append(msgs, err)
+	}
+	if len(msgs) > 0 {
+		return Response{Error: errors.Join(msgs...).Error()}
+	}
+	return Response{OK: true, Message: fmt.Sprintf("%s and haproxy.cfg are valid", path)}
+}
+
+// Reload re-reads halo.yaml and reloads HAProxy, as SIGHUP asks. It returns the answer a
+// control client would get.
+func (s *Supervisor) Reload(ctx context.Context) Response {
+	return s.submit(ctx, Request{Cmd: "reload"})
+}
+
+// reload applies a new halo.yaml (instances whose config did not change keep running
+// untouched, VIPs and all: no switchover by reload) and then reloads HAProxy, each
+// validated first: a bad halo.yaml changes nothing.
+func (s *Supervisor) reload(ctx, vrrpCtx context.Context) Response {
+	s.mu.Lock()
+	old := s.cfg
+	s.mu.Unlock()
+	cfg, err := LoadConfig(old.Path())
+	if err != nil {
+		s.mu.Lock()
+		s.configValid = false
+		s.mu.Unlock()
+		s.log.Error("reload refused: halo.yaml is invalid, nothing changed", "err", err)
+		return Response{Error: "halo.yaml invalid, nothing changed:\n" + errors.Join(Problems(err)...).Error()}
+	}
+	var notes []string
+	if !reflect.DeepEqual(cfg.HAProxy, old.HAProxy) {
+		notes = append(notes, "the haproxy section changed: it takes effect when halod restarts")
+	}
+	if !reflect.DeepEqual(cfg.Control, old.Control) || !reflect.DeepEqual(cfg.Metrics, old.Metrics) || !reflect.DeepEqual(cfg.Log, old.Log) {
+		notes = append(notes, "control, metrics and log sections take effect when halod restarts")
+	}
+	changed := s.applyVRRP(vrrpCtx, old, cfg)
+	s.mu.Lock()
+	// Keep the sections that only a restart applies, so Status shows what runs.
+	cfg.HAProxy, cfg.Control, cfg.Metrics, cfg.Log = old.HAProxy, old.Control, old.Metrics, old.Log
+	s.cfg = cfg
+	s.configValid = true
+	s.mu.Unlock()
+	r, err := s.hap.Reload(ctx)
+	msg := fmt.Sprintf("halo.yaml: %s", changed)
+	for _, n := range notes {
+		msg += "; " + n
+	}
+	if err != nil {
+		return Response{Error: fmt.Sprintf("%s; HAProxy reload %s: %v", msg, r.Result, err)}
+	}
+	return Response{OK: true, Message: fmt.Sprintf("%s; HAProxy reloaded in %.0f ms", msg, r.Seconds*1000)}
+}
+
+// applyVRRP starts, stops or restarts the instances whose config changed, and touches
+// nothing else. keepalived's reload drops every VIP and can switch over (its issues #2159,
+// #754); halo's does neither for an unchanged instance.
+func (s *Supervisor) applyVRRP(ctx context.Context, old, cfg *Config) string {
+	oldBy := map[string]vrrp.InstanceConfig{}
+	for _, ic := range old.VRRP.Instances {
+		oldBy[ic.Name] = ic
+	}
+	newBy := map[string]bool{}
+	var added, removed, restarted, kept []string
+	for _, ic := range cfg.VRRP.Instances {
+		newBy[ic.Name] = true
+		prev, ok := oldBy[ic.Name]
+		switch {
+		case !ok:
+			added = append(added, ic.Name)
+		case !reflect.DeepEqual(prev, ic):
+			restarted = append(restarted, ic.Name)
+		default:
+			kept = append(kept, ic.Name)
+		}
+	}
+	for _, ic := range old.VRRP.Instances {
+		if !newBy[ic.Name] {
+			removed = append(removed, ic.Name)
+		}
+	}
+	for _, name := range append(append([]string(nil), removed...), restarted...) {
+		s.stopInstance(name)
+	}
+	for _, ic := range cfg.VRRP.Instances {
+		if slices.Contains(added, ic.Name) || slices.Contains(restarted, ic.Name) {
+			if err := s.startInstance(ctx, ic); err != nil {
+				s.log.Error("VRRP instance cannot start", "instance", ic.Name, "err", err)
+			}
+		}
+	}
+	s.log.Info("halo.yaml reloaded", "kept", kept, "added", added, "removed", removed, "restarted", restarted)
+	return fmt.Sprintf("%d instances kept, %d added, %d removed, %d restarted", len(kept), len(added), len(removed), len(restarted))
+}
+
+func (s *Supervisor) stopInstance(name string) {
+	s.mu.Lock()
+	in := s.byName[name]
+	delete(s.byName, name)
+	for i, x := range s.instances {
+		if x == in {
+			s.instances = append(s.instances[:i:i], s.instances[i+1:]...)
+			break
+		}
+	}
+	s.mu.Unlock()
+	if in != nil {
+		in.cancel()
+		<-in.done
 	}
 }

@@ -9,11 +9,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/halo-lb/halo/metrics"
 	"github.com/halo-lb/halo/supervisor"
+	"github.com/halo-lb/halo/supervisor/keepalived"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -24,10 +32,17 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "import-keepalived" {
+		return keepalived.Run(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("halod", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: halod [-config FILE] [-t] [-version]\n       halod import-keepalived [-o FILE] [-haproxy-config FILE] keepalived.conf")
+		fs.PrintDefaults()
+	}
 	configPath := fs.String("config", "/etc/halo/halo.yaml", "halo.yaml to run with")
-	check := fs.Bool("t", false, "check the configuration, print every problem and exit (non-zero when invalid)")
+	check := fs.Bool("t", false, "check halo.yaml and the haproxy.cfg it names, print every problem and exit (non-zero when invalid)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -46,23 +61,92 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	if *check {
-		fmt.Fprintf(stdout, "%s: configuration valid\n", *configPath)
-		return 0
-	}
 	log := newLogger(cfg.Log, stderr)
-	sup, err := supervisor.New(cfg, supervisor.Deps{Logger: log, Version: version})
-	if err != nil {
-		log.Error("halod cannot start", "err", err)
-		return 1
+	if *check {
+		return checkHAProxy(cfg, *configPath, log, stdout, stderr)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := sup.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	if err := serve(cfg, log); err != nil {
 		log.Error("halod stopped", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// checkHAProxy runs the haproxy.cfg half of `halod -t`.
+func checkHAProxy(cfg *supervisor.Config, path string, log *slog.Logger, stdout, stderr io.Writer) int {
+	hap, err := supervisor.NewHAProxy(cfg.HAProxy, log)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err = hap.Validate(ctx)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		fmt.Fprintf(stderr, "%s: configuration invalid\n", path)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: configuration valid (haproxy.cfg too)\n", path)
+	return 0
+}
+
+func serve(cfg *supervisor.Config, log *slog.Logger) error {
+	deps := supervisor.Deps{Logger: log, Version: version}
+	if os.Getenv("NOTIFY_SOCKET") != "" {
+		deps.Notify = func(state string) {
+			if _, err := daemon.SdNotify(false, state); err != nil {
+				log.Warn("sd_notify", "state", state, "err", err)
+			}
+		}
+		deps.Watchdog, _ = daemon.SdWatchdogEnabled(false)
+	}
+	sup, err := supervisor.New(cfg, deps)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	if cfg.Metrics.Listen != "off" {
+		reg := prometheus.NewRegistry()
+		if err := metrics.New(reg, sup); err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			return fmt.Errorf("metrics.listen: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle(cfg.Metrics.Path, metrics.Handler(reg))
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				log.Info("SIGHUP: reloading halo.yaml and HAProxy")
+				rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+				resp := sup.Reload(rctx)
+				cancel()
+				if resp.OK {
+					log.Info("reload done", "result", resp.Message)
+				} else {
+					log.Error("reload refused or failed", "err", resp.Error)
+				}
+			}
+		}
+	}()
+	if err := sup.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
 }
 
 func newLogger(c supervisor.LogConfig, w io.Writer) *slog.Logger {

@@ -1,0 +1,246 @@
+package supervisor_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/halo-lb/halo/internal/cluster"
+	"github.com/halo-lb/halo/internal/poll"
+	"github.com/halo-lb/halo/supervisor"
+)
+
+// The tier-3 tests: two halod nodes with real HAProxy in a namespace lab.
+
+func startCluster(t *testing.T, opt cluster.Options) (*cluster.Cluster, *cluster.Poller) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("namespace tier skipped in -short mode")
+	}
+	c := cluster.New(t, t.TempDir(), opt)
+	for _, lb := range c.LBs {
+		if err := c.StartHalod(t.Context(), lb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitMaster(t, c, c.LBs[0])
+	p, err := c.StartPoller(10*time.Millisecond, 200*time.Millisecond, 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitServedBy(t, p, c.LBs[0].Name)
+	return c, p
+}
+
+func waitMaster(t *testing.T, c *cluster.Cluster, want *cluster.LB) {
+	t.Helper()
+	poll.Until(t, 30*time.Second, want.Name+" MASTER holding the VIP", func() error {
+		if m := c.Master(t.Context()); m != want {
+			return fmt.Errorf("master is %v", m)
+		}
+		h, err := c.Holder(t.Context())
+		if err != nil {
+			return err
+		}
+		if h != want {
+			return fmt.Errorf("VIP held by %v", h)
+		}
+		return nil
+	})
+}
+
+func waitServedBy(t *testing.T, p *cluster.Poller, lb string) {
+	t.Helper()
+	poll.Until(t, 30*time.Second, "the client served by "+lb, func() error {
+		if ev, ok := p.Last(); !ok || !ev.OK || ev.LB != lb {
+			return fmt.Errorf("last answer %+v", ev)
+		}
+		return nil
+	})
+}
+
+// haloctlJSON runs the real haloctl binary against lb.
+func haloctlJSON(t *testing.T, c *cluster.Cluster, lb *cluster.LB) supervisor.Status {
+	t.Helper()
+	out, err := exec.Command(filepath.Join(c.Bin, "haloctl"), "-socket", lb.Socket, "status", "--json").Output()
+	var ee *exec.ExitError
+	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 3) {
+		t.Fatalf("haloctl status --json: %v", err)
+	}
+	var st supervisor.Status
+	if err := json.Unmarshal(out, &st); err != nil {
+		t.Fatalf("haloctl status --json: %v\n%s", err, out)
+	}
+	return st
+}
+
+func instanceState(st supervisor.Status) string {
+	if len(st.Instances) == 0 {
+		return ""
+	}
+	return st.Instances[0].State
+}
+
+func killHAProxy(t *testing.T, lb *cluster.LB, sig syscall.Signal, workersOnly bool) []int {
+	t.Helper()
+	m, workers, err := lb.HAProxyPIDs(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := workers
+	if !workersOnly {
+		pids = append([]int{m}, workers...)
+	}
+	for _, p := range pids {
+		if err := syscall.Kill(p, sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return pids
+}
+
+func TestE2EHAProxyKilled(t *testing.T) {
+	c, p := startCluster(t, cluster.Options{})
+	lb1, lb2 := c.LBs[0], c.LBs[1]
+	t0 := time.Now()
+	killHAProxy(t, lb1, syscall.SIGKILL, false)
+	waitServedBy(t, p, lb2.Name)
+	d, _, _ := p.Outage(t0)
+	t.Logf("client outage after HAProxy SIGKILL: %s", d)
+	if st := haloctlJSON(t, c, lb2); instanceState(st) != "MASTER" || !st.Instances[0].HoldsVIPs {
+		t.Errorf("lb2 status: %+v", st.Instances)
+	}
+	// halod restarts HAProxy; lb1 comes back and preempts.
+	waitMaster(t, c, lb1)
+	st := haloctlJSON(t, c, lb1)
+	if st.HAProxy.Restarts < 1 || !st.HAProxy.Healthy {
+		t.Errorf("lb1 HAProxy after restart: %+v", st.HAProxy)
+	}
+	if st := haloctlJSON(t, c, lb2); instanceState(st) != "BACKUP" {
+		t.Errorf("lb2 after lb1 is back: %s", instanceState(st))
+	}
+}
+
+func TestE2EHAProxyHung(t *testing.T) {
+	c, p := startCluster(t, cluster.Options{})
+	lb1, lb2 := c.LBs[0], c.LBs[1]
+	stopped := killHAProxy(t, lb1, syscall.SIGSTOP, true)
+	t.Cleanup(func() {
+		for _, pid := range stopped {
+			_ = syscall.Kill(pid, syscall.SIGCONT)
+		}
+	})
+	waitServedBy(t, p, lb2.Name)
+	st := haloctlJSON(t, c, lb1)
+	if st.HAProxy.Healthy || instanceState(st) != "FAULT" || !strings.Contains(st.HAProxy.Reason, "timeout") {
+		t.Errorf("lb1 with a hung HAProxy: haproxy %+v, state %s", st.HAProxy, instanceState(st))
+	}
+	for _, pid := range stopped {
+		_ = syscall.Kill(pid, syscall.SIGCONT)
+	}
+	waitMaster(t, c, lb1)
+}
+
+func TestE2EBrokenReloadRefused(t *testing.T) {
+	c, p := startCluster(t, cluster.Options{})
+	lb1 := c.LBs[0]
+	good, err := os.ReadFile(lb1.HAProxyCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(string(good), "balance roundrobin", "balance roundrobin\n    server be9 192.0.2.99:8080 chek", 1)
+	os.WriteFile(lb1.HAProxyCfg, []byte(broken), 0o644)
+	ev0, _ := p.Last()
+	out, err := exec.Command(filepath.Join(c.Bin, "haloctl"), "-socket", lb1.Socket, "reload").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "chek") {
+		t.Errorf("broken reload: err %v, output %s", err, out)
+	}
+	os.WriteFile(lb1.HAProxyCfg, good, 0o644)
+	ev1, _ := p.Last()
+	if ev1.Failures != ev0.Failures || !ev1.OK || ev1.LB != lb1.Name {
+		t.Errorf("client during the refused reload: before %+v after %+v", ev0, ev1)
+	}
+	if m := c.Master(t.Context()); m != lb1 {
+		t.Errorf("master moved to %v", m)
+	}
+	st := haloctlJSON(t, c, lb1)
+	if st.HAProxy.LastReload == nil || st.HAProxy.LastReload.OK {
+		t.Errorf("last reload: %+v", st.HAProxy.LastReload)
+	}
+}
+
+func TestE2EMaintenance(t *testing.T) {
+	c, p := startCluster(t, cluster.Options{AdvertInterval: 100 * time.Millisecond})
+	lb1, lb2 := c.LBs[0], c.LBs[1]
+	ev0, _ := p.Last()
+	resp, err := lb1.Ctl(t.Context(), "maintenance", "on")
+	if err != nil || !resp.OK {
+		t.Fatalf("maintenance on: %+v %v", resp, err)
+	}
+	waitMaster(t, c, lb2)
+	waitServedBy(t, p, lb2.Name)
+	resp, err = lb1.Ctl(t.Context(), "maintenance", "off")
+	if err != nil || !resp.OK {
+		t.Fatalf("maintenance off: %+v %v", resp, err)
+	}
+	waitMaster(t, c, lb1)
+	waitServedBy(t, p, lb1.Name)
+	ev1, _ := p.Last()
+	if n := ev1.Failures - ev0.Failures; n != 0 {
+		t.Errorf("%d client requests failed across maintenance on/off", n)
+	}
+}
+
+func TestE2EGracefulStop(t *testing.T) {
+	c, p := startCluster(t, cluster.Options{})
+	lb1, lb2 := c.LBs[0], c.LBs[1]
+	t0 := time.Now()
+	if err := lb1.Halod.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitServedBy(t, p, lb2.Name)
+	d, _, _ := p.Outage(t0)
+	t.Logf("client outage after SIGTERM of the master's halod: %s", d)
+	// Priority 0: lb2 takes over within its skew time (0.61 s at 1 s adverts), far from
+	// the 3.6 s of a master-down interval.
+	if d > 2*time.Second {
+		t.Errorf("outage %s after a graceful stop", d)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := lb1.Halod.Wait(ctx); err != nil {
+		t.Errorf("halod exit: %v\n%s", err, lb1.Halod.Output())
+	}
+	if ok, _ := lb1.Node.HasAddr(t.Context(), cluster.VIP); ok {
+		t.Error("lb1 kept the VIP after stopping")
+	}
+}
+
+func TestE2EMetrics(t *testing.T) {
+	c, _ := startCluster(t, cluster.Options{})
+	lb1 := c.LBs[0]
+	url := fmt.Sprintf("http://%s:9110/metrics", lb1.Node.IPv4[0].Addr())
+	out, err := c.Client.Exec(t.Context(), "curl", "-sf", "--max-time", "5", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`halo_vrrp_state{state="MASTER",vrrp_instance="VI_1"} 1`,
+		`halo_vrrp_transitions_total{from="BACKUP",to="MASTER",vrrp_instance="VI_1"}`,
+		"halo_haproxy_healthy 1",
+		"halo_haproxy_check_duration_seconds_bucket",
+		"halo_build_info",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}

@@ -1,0 +1,303 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/halo-lb/halo/internal/poll"
+	"github.com/halo-lb/halo/internal/vrrptest"
+	"github.com/halo-lb/halo/vrrp"
+)
+
+type fakeHAProxy struct {
+	mu          sync.Mutex
+	report      func(HAProxyEvent)
+	ev          HAProxyEvent
+	reloads     int
+	validateErr error
+}
+
+func (f *fakeHAProxy) Run(ctx context.Context, report func(HAProxyEvent)) error {
+	f.mu.Lock()
+	f.report = report
+	ev := f.ev
+	f.mu.Unlock()
+	report(ev)
+	<-ctx.Done()
+	return nil
+}
+
+func (f *fakeHAProxy) set(healthy bool, reason string) {
+	f.mu.Lock()
+	f.ev = HAProxyEvent{Healthy: healthy, Reason: reason}
+	r := f.report
+	f.mu.Unlock()
+	if r != nil {
+		r(HAProxyEvent{Healthy: healthy, Reason: reason})
+	}
+}
+
+func (f *fakeHAProxy) Reload(ctx context.Context) (Reload, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.validateErr != nil {
+		return Reload{Result: "invalid"}, f.validateErr
+	}
+	f.reloads++
+	return Reload{OK: true, Result: "ok", Seconds: 0.01}, nil
+}
+
+func (f *fakeHAProxy) Validate(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.validateErr
+}
+
+func (f *fakeHAProxy) Status() HAProxyStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return HAProxyStatus{Mode: "managed", Running: true, Healthy: f.ev.Healthy, Reason: f.ev.Reason, Reloads: f.reloads}
+}
+
+type testNode struct {
+	name string
+	dir  string
+	sup  *Supervisor
+	hap  *fakeHAProxy
+	stop context.CancelFunc
+	done chan error
+	cfg  string
+}
+
+const nodeYAML = `vrrp:
+  instances:
+    - name: VI_1
+      interface: eth0
+      vrid: 51
+      priority: %d
+      advert_interval: 20ms
+      vips: [192.0.2.100/24]
+      track_haproxy: %s
+%s
+control: {socket: %s/halo.sock}
+`
+
+// startNode runs a supervisor whose VRRP instances speak on link.
+func startNode(t *testing.T, link *vrrptest.Link, name string, addr string, prio int, track, extra string) *testNode {
+	return startNodeHealth(t, link, name, addr, prio, track, extra, HAProxyEvent{Healthy: true})
+}
+
+func startNodeHealth(t *testing.T, link *vrrptest.Link, name string, addr string, prio int, track, extra string, health HAProxyEvent) *testNode {
+	t.Helper()
+	dir := t.TempDir()
+	n := &testNode{name: name, dir: dir, hap: &fakeHAProxy{ev: health}, cfg: filepath.Join(dir, "halo.yaml")}
+	if err := os.WriteFile(n.cfg, []byte(fmt.Sprintf(nodeYAML, prio, track, extra, dir)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(n.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := netip.MustParseAddr(addr)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("node", name)
+	}
+	n.sup, err = New(cfg, Deps{Logger: log, Version: "test", HAProxy: n.hap,
+		VRRPOptions: func(ic vrrp.InstanceConfig) vrrp.Options {
+			return vrrp.Options{Transport: link.Port(a), Owner: link.Owner(name, ic.VIPs)}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n.stop, n.done = cancel, make(chan error, 1)
+	go func() { n.done <- n.sup.Run(ctx) }()
+	t.Cleanup(n.shutdown)
+	return n
+}
+
+func (n *testNode) shutdown() {
+	if n.stop != nil {
+		n.stop()
+		<-n.done
+		n.stop = nil
+	}
+}
+
+func (n *testNode) state(name string) string {
+	for _, in := range n.sup.Status().Instances {
+		if in.Name == name {
+			return in.State
+		}
+	}
+	return ""
+}
+
+func waitState(t *testing.T, n *testNode, inst, want string) {
+	t.Helper()
+	poll.Until(t, 5*time.Second, n.name+" "+inst+" "+want, func() error {
+		if got := n.state(inst); got != want {
+			return fmt.Errorf("state %s", got)
+		}
+		return nil
+	})
+}
+
+func TestHealthDrivesFault(t *testing.T) {
+	link := vrrptest.NewLink()
+	a := startNode(t, link, "a", "192.0.2.11", 101, "{fault: true}", "")
+	b := startNode(t, link, "b", "192.0.2.12", 100, "{fault: true}", "")
+	waitState(t, a, "VI_1", "MASTER")
+	waitState(t, b, "VI_1", "BACKUP")
+
+	a.hap.set(false, "backend app: 0/2 servers UP")
+	waitState(t, a, "VI_1", "FAULT")
+	waitState(t, b, "VI_1", "MASTER")
+	st := a.sup.Status()
+	if st.Healthy() || !strings.Contains(strings.Join(st.Instances[0].Faults, ","), "haproxy") {
+		t.Errorf("status of the faulty node: %+v", st.Instances[0])
+	}
+	if got := link.Holders(netip.MustParseAddr("192.0.2.100")); len(got) != 1 || got[0] != "b" {
+		t.Errorf("VIP holders %v, want [b]", got)
+	}
+
+	a.hap.set(true, "")
+	waitState(t, a, "VI_1", "MASTER") // preempt: a has the higher priority
+	waitState(t, b, "VI_1", "BACKUP")
+}
+
+// TestWeightedResignsAtOnce: with a weighted track the master does not wait for the
+// backup's master-down timer: it resigns (priority 0) as soon as HAProxy fails.
+func TestWeightedResignsAtOnce(t *testing.T) {
+	link := vrrptest.NewLink()
+	a := startNode(t, link, "a", "192.0.2.11", 101, "{weight: -10}", "")
+	b := startNode(t, link, "b", "192.0.2.12", 100, "{weight: -10}", "")
+	waitState(t, a, "VI_1", "MASTER")
+	waitState(t, b, "VI_1", "BACKUP")
+	a.hap.set(false, "stats socket: timeout after 100ms")
+	waitState(t, b, "VI_1", "MASTER")
+	waitState(t, a, "VI_1", "BACKUP")
+	if p := a.sup.Status().Instances[0].EffectivePriority; p != 91 {
+		t.Errorf("effective priority %d, want 91", p)
+	}
+	snap := a.sup.Status().Instances[0]
+	if snap.Priority != 101 {
+		t.Errorf("base priority %d", snap.Priority)
+	}
+}
+
+func TestStartsOnlyOnceHealthy(t *testing.T) {
+	link := vrrptest.NewLink()
+	n := startNodeHealth(t, link, "a", "192.0.2.11", 101, "{fault: true}", "", HAProxyEvent{Reason: "starting"})
+	// Alone on the link and unhealthy from the start: it must never take the VIP.
+	waitState(t, n, "VI_1", "FAULT")
+	if tc := n.sup.Status().Instances[0].TransitionCounts; len(tc) != 1 || tc[0].To != "FAULT" {
+		t.Errorf("transitions before HAProxy was healthy: %+v", tc)
+	}
+	n.hap.set(true, "")
+	waitState(t, n, "VI_1", "MASTER")
+}
+
+func TestMaintenanceAndResign(t *testing.T) {
+	link := vrrptest.NewLink()
+	a := startNode(t, link, "a", "192.0.2.11", 101, "{fault: true}", "")
+	b := startNode(t, link, "b", "192.0.2.12", 100, "{fault: true}", "")
+	waitState(t, a, "VI_1", "MASTER")
+	waitState(t, b, "VI_1", "BACKUP")
+	ctx := t.Context()
+	sock := filepath.Join(a.dir, "halo.sock")
+	resp, err := Call(ctx, sock, Request{Cmd: "maintenance", Args: []string{"on"}})
+	if err != nil || !resp.OK {
+		t.Fatalf("maintenance on: %+v %v", resp, err)
+	}
+	waitState(t, b, "VI_1", "MASTER")
+	waitState(t, a, "VI_1", "BACKUP")
+	if !a.sup.Status().Maintenance {
+		t.Error("status does not show maintenance")
+	}
+	if _, err := os.Stat(filepath.Join(a.dir, "maintenance")); err != nil {
+		t.Errorf("maintenance flag not persisted: %v", err)
+	}
+	// HAProxy going through a restart (unhealthy, healthy) keeps maintenance.
+	a.hap.set(false, "restarting")
+	waitState(t, a, "VI_1", "FAULT")
+	a.hap.set(true, "")
+	waitState(t, a, "VI_1", "BACKUP")
+
+	resp, _ = Call(ctx, sock, Request{Cmd: "maintenance", Args: []string{"off"}})
+	if !resp.OK {
+		t.Fatalf("maintenance off: %+v", resp)
+	}
+	waitState(t, a, "VI_1", "MASTER")
+
+	resp, _ = Call(ctx, sock, Request{Cmd: "resign", Args: []string{"VI_9"}})
+	if resp.OK || !strings.Contains(resp.Error, `no instance named "VI_9"`) {
+		t.Errorf("resign of an unknown instance: %+v", resp)
+	}
+	resp, _ = Call(ctx, sock, Request{Cmd: "resign", Args: []string{"VI_1"}})
+	if !resp.OK {
+		t.Fatalf("resign: %+v", resp)
+	}
+	waitState(t, b, "VI_1", "MASTER")
+}
+
+// TestReloadKeepsUnchangedInstances: a halo.yaml reload that adds an instance leaves the
+// running one alone: no transition, VIP kept.
+func TestReloadKeepsUnchangedInstances(t *testing.T) {
+	link := vrrptest.NewLink()
+	a := startNode(t, link, "a", "192.0.2.11", 101, "{fault: true}", "")
+	waitState(t, a, "VI_1", "MASTER")
+	before := a.sup.Status().Instances[0].Transitions
+	extra := "    - {name: VI_2, interface: eth0, vrid: 52, advert_interval: 20ms, vips: [192.0.2.101/24]}\n"
+	os.WriteFile(a.cfg, []byte(fmt.Sprintf(nodeYAML, 101, "{fault: true}", extra, a.dir)), 0o644)
+	resp := a.sup.Reload(t.Context())
+	if !resp.OK || !strings.Contains(resp.Message, "1 instances kept, 1 added") {
+		t.Fatalf("reload: %+v", resp)
+	}
+	waitState(t, a, "VI_2", "MASTER")
+	st := a.sup.Status()
+	if st.Instances[0].Name != "VI_1" || st.Instances[0].Transitions != before || st.Instances[0].State != "MASTER" {
+		t.Errorf("VI_1 was touched by the reload: %+v (transitions before %d)", st.Instances[0], before)
+	}
+	if a.hap.Status().Reloads != 1 {
+		t.Errorf("HAProxy reloads %d, want 1", a.hap.Status().Reloads)
+	}
+
+	// A broken file changes nothing and says why.
+	os.WriteFile(a.cfg, []byte("vrrp:\n  instances:\n    - {name: VI_1, vrid: 999}\n"), 0o644)
+	resp = a.sup.Reload(t.Context())
+	if resp.OK || !strings.Contains(resp.Error, "vrid: 999 not in 1..255") {
+		t.Fatalf("bad reload answered %+v", resp)
+	}
+	if len(a.sup.Status().Instances) != 2 || a.sup.Status().ConfigValid {
+		t.Errorf("after a refused reload: %+v", a.sup.Status())
+	}
+}
+
+func TestShutdownResigns(t *testing.T) {
+	link := vrrptest.NewLink()
+	a := startNode(t, link, "a", "192.0.2.11", 101, "{fault: true}", "")
+	b := startNode(t, link, "b", "192.0.2.12", 100, "{fault: true}", "")
+	waitState(t, a, "VI_1", "MASTER")
+	waitState(t, b, "VI_1", "BACKUP")
+	start := time.Now()
+	a.shutdown()
+	waitState(t, b, "VI_1", "MASTER")
+	// Priority 0 lets b take over after its skew time (< 20ms here), not 3 intervals.
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("takeover after graceful stop took %s", d)
+	}
+	if got := link.Holders(netip.MustParseAddr("192.0.2.100")); len(got) != 1 || got[0] != "b" {
+		t.Errorf("VIP holders %v, want [b]", got)
+	}
+}
