@@ -31,7 +31,9 @@ type Config struct {
 	// managed mode halod passes it with -S.
 	MasterSocket string `yaml:"master_socket"`
 	// StatsSocket is the runtime API socket declared in haproxy.cfg with level admin
-	// (default /run/haproxy/admin.sock).
+	// (default /run/haproxy/admin.sock). In external mode, when master_socket is given and
+	// stats_socket is not, there is no default: the checks reach the current worker
+	// through the master CLI (@1), for an HAProxy that shares only its master socket.
 	StatsSocket string `yaml:"stats_socket"`
 	// Check tunes the health check.
 	Check CheckConfig `yaml:"check"`
@@ -104,10 +106,11 @@ func (c *Config) ApplyDefaults() {
 	if len(c.Config) == 0 {
 		c.Config = []string{DefaultConfigFile}
 	}
+	masterOnly := c.Mode == External && c.MasterSocket != "" && c.StatsSocket == ""
 	if c.MasterSocket == "" {
 		c.MasterSocket = DefaultMasterSocket
 	}
-	if c.StatsSocket == "" {
+	if c.StatsSocket == "" && !masterOnly {
 		c.StatsSocket = DefaultStatsSocket
 	}
 	if c.Check.Interval == 0 {

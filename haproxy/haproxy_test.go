@@ -26,8 +26,6 @@ func healthy(m *Manager) func() error {
 	}
 }
 
-func serving(addr string) func() error { return func() error { return get(addr) } }
-
 func TestManagedStartAndServe(t *testing.T) {
 	l := newLab(t)
 	r := start(t, l.cfg)
@@ -312,8 +310,8 @@ func TestReloadUnderLoad(t *testing.T) {
 
 // reloadsUnderLoad runs n reloads, each once both kinds of clients made progress, while
 // two keep-alive and two close-mode clients run; it returns the clients' tallies and the
-// reload durations.
-func reloadsUnderLoad(t testing.TB, m *Manager, addr string, n int) (ka, cl *load, durations []time.Duration, err error) {
+// reload results.
+func reloadsUnderLoad(t testing.TB, m *Manager, addr string, n int) (ka, cl *load, results []ReloadResult, err error) {
 	ka, cl = &load{}, &load{}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Duration(n)*2*time.Second+10*time.Second)
 	defer cancel()
@@ -335,12 +333,12 @@ func reloadsUnderLoad(t testing.TB, m *Manager, addr string, n int) (ka, cl *loa
 		poll.Until(t, 10*time.Second, "client progress", progress(int64(20*(i+1))))
 		res, err := m.Reload(ctx)
 		if err != nil {
-			return ka, cl, durations, fmt.Errorf("reload %d: %w", i, err)
+			return ka, cl, results, fmt.Errorf("reload %d: %w", i, err)
 		}
-		durations = append(durations, res.Duration)
+		results = append(results, res)
 	}
 	poll.Until(t, 10*time.Second, "client progress", progress(int64(20*(n+1))))
-	return ka, cl, durations, nil
+	return ka, cl, results, nil
 }
 
 // TestExternalMode attaches to an HAProxy the test runs itself: the Manager must never
@@ -412,4 +410,34 @@ func TestManagedStartFailureBacksOff(t *testing.T) {
 	if _, ok := r.log.find("unknown keyword 'this-is-not-a-keyword'", "source", "haproxy"); !ok {
 		t.Error("HAProxy's alert not logged")
 	}
+}
+
+// TestExternalMasterSocketOnly: without a stats socket in halo.yaml, the check reaches the
+// current worker through the master CLI (@1).
+func TestExternalMasterSocketOnly(t *testing.T) {
+	l := newLab(t)
+	cmd := exec.Command(l.cfg.Binary, l.cfg.args()...)
+	cmd.Env = childEnv()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGKILL) // the PID this test started
+		<-waited
+	})
+	cfg := l.cfg
+	cfg.Mode, cfg.StatsSocket = External, ""
+	r := start(t, cfg)
+	poll.Until(t, 10*time.Second, "healthy through the master socket", healthy(r.m))
+	for _, b := range l.backends {
+		b.Close()
+	}
+	poll.Until(t, 10*time.Second, "unhealthy, all servers down", func() error {
+		if s := r.m.Snapshot(); s.Healthy || s.Reason != "backend app: 0/2 servers UP" {
+			return fmt.Errorf("healthy %v, reason %q", s.Healthy, s.Reason)
+		}
+		return nil
+	})
 }

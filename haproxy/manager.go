@@ -162,6 +162,8 @@ type Manager struct {
 	proc     *child
 	reloadSq uint64
 
+	bg sync.WaitGroup // background work Run waits for (log pumps of exited processes)
+
 	rmu         sync.Mutex // guards the reload coalescing
 	rcur, rnext *reloadCall
 }
@@ -243,11 +245,18 @@ func (m *Manager) Run(ctx context.Context) error {
 	if m.cfg.Mode == Managed {
 		err = m.supervise(ctx)
 	} else {
-		m.log.Info("attached to an external haproxy", "stats_socket", m.cfg.StatsSocket, "master_socket", m.cfg.MasterSocket)
+		attrs := []any{"stats_socket", m.cfg.StatsSocket, "master_socket", m.cfg.MasterSocket}
+		if p, err := m.showProc(ctx, time.Second); err == nil {
+			attrs = append(attrs, "master_pid", p.MasterPID, "version", p.Version)
+		} else if m.cfg.MasterSocket != "" {
+			attrs = append(attrs, "err", err)
+		}
+		m.log.Info("attached to an external haproxy", attrs...)
 		<-ctx.Done()
 	}
 	cancel()
 	wg.Wait()
+	m.bg.Wait()
 	return err
 }
 

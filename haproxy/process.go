@@ -199,7 +199,9 @@ func (m *Manager) supervise(ctx context.Context) error {
 				delay = m.cfg.Restart.Initial
 			}
 			m.exited(c, exitErr, delay, false)
-			c.drain(time.Second)
+			// A worker that outlives its master keeps the pipes open: never let that
+			// delay the restart.
+			m.bg.Go(func() { c.drain(2 * time.Second) })
 		}
 		t := time.NewTimer(delay)
 		select {

@@ -47,6 +47,8 @@ type ReloadResult struct {
 	Outcome  ReloadOutcome
 	Started  time.Time
 	Duration time.Duration
+	// Validation is the part of Duration spent validating (`haproxy -c` and the lint).
+	Validation time.Duration
 	// Reason says why the reload did not succeed: HAProxy's own message for an invalid
 	// configuration.
 	Reason string
@@ -161,7 +163,9 @@ func (m *Manager) doReload(ctx context.Context, res *ReloadResult) error {
 	if m.cfg.MasterSocket == "" {
 		return fail(ReloadFailed, ErrReloadFailed, "no master socket configured: halo reloads through the master CLI")
 	}
+	vstart := time.Now()
 	rep, err := m.ValidateReport(ctx)
+	res.Validation = time.Since(vstart)
 	for _, w := range rep.Warnings() {
 		res.Warnings = append(res.Warnings, w.String())
 	}
