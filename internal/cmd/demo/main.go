@@ -60,6 +60,12 @@ func (r *run) cleanup() {
 func main() {
 	bin := flag.String("bin", "", "directory holding halod, haloctl and labtool (default: build them)")
 	flag.Parse()
+	if *bin != "" {
+		abs, err := filepath.Abs(*bin)
+		if err == nil {
+			*bin = abs
+		}
+	}
 	r := &run{}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := 0
@@ -77,10 +83,10 @@ func main() {
 			code = 1
 		}
 	}()
-	stop()
 	if ctx.Err() != nil {
 		fmt.Println("\ninterrupted")
 	}
+	stop()
 	fmt.Println("\n== cleaning up: ending every process by its PID, deleting the namespaces")
 	r.cleanup()
 	fmt.Println("   done: nothing of the demo is left (ip netns list shows none of it).")
@@ -92,6 +98,7 @@ func note(format string, args ...any) { fmt.Printf("   "+format+"\n", args...) }
 
 func demo(ctx context.Context, r *run, bin string) error {
 	start := time.Now()
+	var summary []string
 	dir, err := os.MkdirTemp("", "halo-demo-")
 	if err != nil {
 		return err
@@ -132,10 +139,11 @@ func demo(ctx context.Context, r *run, bin string) error {
 	for _, p := range append([]int{mpid}, workers...) {
 		_ = syscall.Kill(p, syscall.SIGKILL)
 	}
-	backup, err := outage(ctx, c, poller, t0, master)
+	backup, d, err := outage(ctx, c, poller, t0, master)
 	if err != nil {
 		return err
 	}
+	summary = append(summary, fmt.Sprintf("HAProxy killed on the master: VIP dark %d ms, then served by %s", d.Milliseconds(), backup.Name))
 	haloctl(c, backup)
 	say("HAProxy comes back on %s (halod restarts it); with preempt the VIP returns home", master.Name)
 	if _, err := waitMaster(ctx, c, master, 30*time.Second); err != nil {
@@ -156,9 +164,11 @@ func demo(ctx context.Context, r *run, bin string) error {
 	for _, p := range workers {
 		_ = syscall.Kill(p, syscall.SIGSTOP)
 	}
-	if _, err := outage(ctx, c, poller, t0, master); err != nil {
+	backup, d, err = outage(ctx, c, poller, t0, master)
+	if err != nil {
 		return err
 	}
+	summary = append(summary, fmt.Sprintf("HAProxy hung (SIGSTOP) on the master: VIP dark %d ms, then served by %s", d.Milliseconds(), backup.Name))
 	st, _ := master.Status(ctx)
 	note("%s says: haproxy %s", master.Name, st.HAProxy.Reason)
 	say("kill -CONT: HAProxy answers again, %s turns healthy and takes the VIP back", master.Name)
@@ -198,6 +208,11 @@ func demo(ctx context.Context, r *run, bin string) error {
 	m := c.Master(ctx)
 	note("refused: the running HAProxy kept serving the old config; client failures meanwhile: %d; MASTER still %s", failed, name(m))
 
+	say("summary, as the client saw it (polling every 10 ms)")
+	for _, line := range summary {
+		note("%s", line)
+	}
+	note("broken haproxy.cfg: reload refused, %d failed requests, no VIP move", failed)
 	say("done in %s", time.Since(start).Round(time.Second))
 	return nil
 }
@@ -225,20 +240,23 @@ func lastLB(p *cluster.Poller) string {
 
 // outage waits for the client to be served by another node after a fault at t0 and reports
 // the gap; it returns the new master.
-func outage(ctx context.Context, c *cluster.Cluster, p *cluster.Poller, t0 time.Time, old *cluster.LB) (*cluster.LB, error) {
+func outage(ctx context.Context, c *cluster.Cluster, p *cluster.Poller, t0 time.Time, old *cluster.LB) (*cluster.LB, time.Duration, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, 0, ctx.Err()
 		}
 		if d, lb, ok := p.Outage(t0); ok && lb != "" && lb != old.Name {
 			holder, _ := c.Holder(ctx)
 			note("client outage: %d ms; now served by %s; VIP on %s", d.Milliseconds(), lb, name(holder))
-			return holder, nil
+			if holder == nil {
+				return nil, d, fmt.Errorf("served by %s but no node holds the VIP", lb)
+			}
+			return holder, d, nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return nil, fmt.Errorf("no failover within 30 s")
+	return nil, 0, fmt.Errorf("no failover within 30 s")
 }
 
 func waitMaster(ctx context.Context, c *cluster.Cluster, want *cluster.LB, d time.Duration) (*cluster.LB, error) {
