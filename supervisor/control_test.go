@@ -3,13 +3,17 @@ package supervisor
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -164,4 +168,67 @@ func TestStatusTable(t *testing.T) {
 	if st.Healthy() {
 		t.Error("FAULT judged healthy")
 	}
+}
+
+// TestControlPeerCredentials connects as an unprivileged user (the test binary re-run
+// under uid 65534): it may read the status but not change state.
+func TestControlPeerCredentials(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run a client under another uid")
+	}
+	dir, err := os.MkdirTemp("", "halo-cred-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755) // the unprivileged client must reach the socket
+	sock := filepath.Join(dir, "halo.sock")
+	srv, err := NewControlServer(ControlConfig{Socket: sock, Mode: "0666"}, HandlerFunc(func(ctx context.Context, req Request) Response {
+		return Response{OK: true, Message: "done " + req.Cmd}
+	}), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go srv.Serve(ctx)
+	// go test's build directory is private to root: run a copy from the shared one.
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "client")
+	if err := os.WriteFile(bin, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ cmd, want string }{
+		{"status", `"ok":true`},
+		{"resign", "permission denied"},
+		{"maintenance", "permission denied"},
+	} {
+		cmd := exec.Command(bin, "-test.run=TestHelperControlClient")
+		cmd.Env = append(os.Environ(), "HALO_HELPER_SOCKET="+sock, "HALO_HELPER_CMD="+tc.cmd)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s as nobody: %v\n%s", tc.cmd, err, out)
+		}
+		if !strings.Contains(string(out), tc.want) {
+			t.Errorf("%s as nobody answered %s, want %q", tc.cmd, out, tc.want)
+		}
+	}
+}
+
+// TestHelperControlClient is not a test: TestControlPeerCredentials runs it as another user.
+func TestHelperControlClient(t *testing.T) {
+	sock := os.Getenv("HALO_HELPER_SOCKET")
+	if sock == "" {
+		t.Skip("helper process only")
+	}
+	resp, err := Call(context.Background(), sock, Request{Cmd: os.Getenv("HALO_HELPER_CMD"), Args: []string{"x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(resp)
+	fmt.Println(string(b))
 }

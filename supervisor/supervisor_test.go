@@ -301,3 +301,42 @@ func TestShutdownResigns(t *testing.T) {
 		t.Errorf("VIP holders %v, want [b]", got)
 	}
 }
+
+func TestSdNotify(t *testing.T) {
+	var mu sync.Mutex
+	var states []string
+	dir := t.TempDir()
+	cfg, err := ParseConfig(filepath.Join(dir, "halo.yaml"), []byte(fmt.Sprintf("control: {socket: %s/halo.sock}\n", dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup, err := New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), HAProxy: &fakeHAProxy{},
+		Watchdog: 20 * time.Millisecond, Notify: func(s string) {
+			mu.Lock()
+			states = append(states, s)
+			mu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sup.Run(ctx) }()
+	poll.Until(t, 5*time.Second, "READY and a WATCHDOG ping", func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(states) < 2 || states[0] != "READY=1" || states[1] != "WATCHDOG=1" {
+			return fmt.Errorf("states %v", states)
+		}
+		return nil
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if last := states[len(states)-1]; last != "STOPPING=1" {
+		t.Errorf("last state %q, want STOPPING=1", last)
+	}
+}
