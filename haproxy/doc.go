@@ -2,4 +2,60 @@
 // (or attaches to one run elsewhere), judges its health through the runtime API with a
 // bounded timeout, validates haproxy.cfg before every reload and verifies each reload
 // through the master CLI. It knows nothing of VRRP.
+//
+// # Use
+//
+//	m, err := haproxy.New(cfg, log) // starts nothing
+//	go func() { for e := range m.Events() { ... } }() // *Started, *Exited, *HealthChanged, *Reloaded
+//	err = m.Run(ctx)               // until ctx ends; a managed HAProxy is then soft-stopped
+//	res, err := m.Reload(ctx)      // validate, reload, verify; concurrent calls coalesce
+//	err = m.Validate(ctx)          // `haproxy -c` + lint, no reload
+//	st := m.Snapshot()             // mode, pid, healthy, reason, last check, last reload...
+//	c := m.Counters()              // checks by kind, check-duration histogram, reloads by outcome, restarts
+//
+// # Managed mode
+//
+// Run starts `haproxy -W -S <master_socket> -f <config>...` (master-worker without
+// sd_notify: -W, not -Ws, and no NOTIFY_SOCKET in its environment, since halod is the
+// unit's main process), in its own process group, with SIGUSR1 (soft stop) as its
+// parent-death signal. Its stdout and stderr go to the logger with source=haproxy, at the
+// level HAProxy gave each line. Its exit is known at once (Wait in a goroutine) and it is
+// restarted after restart.initial, doubled per restart up to restart.max, and reset once
+// it ran restart.stable. When ctx ends it is soft-stopped (SIGUSR1 to the master: workers
+// stop listening and finish their connections) and killed after stop_timeout. Only the
+// PID halod started is ever signalled.
+//
+// # External mode
+//
+// Only the stats and master sockets are used; nothing is started or signalled.
+//
+// # Health
+//
+// Every check.interval one exchange on the stats socket asks `show info` and
+// `show stat <proxy> -1 -1` for each checked proxy (the filter keeps the answer small on
+// a config of thousands of backends). It is bounded by check.timeout through a deadline
+// on the unix socket itself, and runs one at a time: a hung HAProxy costs one timeout per
+// check and never a pile of goroutines (client-native's runtime client has a fixed 30s
+// deadline, so it is not used on this path; its typed models are). HAProxy is healthy
+// when it answers, is not stopping, every checked frontend is OPEN and every checked
+// backend has at least its minimum of UP servers. rise/fall hysteresis filters the
+// verdict, with checks at check.fast_interval while it may be about to flip (as HAProxy's
+// fastinter), so that a SIGSTOPped HAProxy is unhealthy within interval × fall. A managed
+// HAProxy that exits is unhealthy at once.
+//
+// # Validation and reload
+//
+// `haproxy -c` keeps HAProxy's own messages, located by file and line; the lint, through
+// client-native's config-parser, adds what `haproxy -c` cannot know: the stats socket
+// halo reads must exist with level admin, binds on addresses this network namespace does
+// not have need net.ipv4.ip_nonlocal_bind=1 (read from /proc/sys) or transparent, a
+// managed HAProxy must not daemonize, the checked proxies must exist, and HTTP proxies
+// should have option idle-close-on-response: without it the old worker closes idle
+// keep-alive connections at a reload and a client that sends on one at that moment loses
+// its request (15 lost in 100 reloads measured; none with it).
+//
+// Reload refuses an invalid configuration (nothing is sent; HAProxy keeps serving the
+// old one), sends `reload` on the master CLI, and verifies with `show proc` that the
+// master's reload counter moved, its failed counter did not and a new worker runs
+// (HAProxy 2.6 answers nothing to reload; 2.7+ also answers Success=).
 package haproxy

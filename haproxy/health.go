@@ -89,10 +89,10 @@ func newCheckPlan(ck CheckConfig, viaMaster bool) checkPlan {
 	return p
 }
 
-// probe runs one check through the socket at path, bounded by ctx.
-func (p checkPlan) probe(ctx context.Context, name, path string) CheckResult {
+// probe runs one check through the socket at path, bounded by timeout (and ctx).
+func (p checkPlan) probe(ctx context.Context, timeout time.Duration, name, path string) CheckResult {
 	start := time.Now()
-	ans, err := exchange(ctx, name, path, p.cmd)
+	ans, err := exchange(ctx, timeout, name, path, p.cmd)
 	var r CheckResult
 	if err != nil {
 		r = CheckResult{Kind: KindProtocol, Reason: err.Error()}

@@ -342,7 +342,7 @@ func (m *Manager) checkLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		r := m.checkOnce(ctx)
-		if ctx.Err() != nil {
+		if dl, ok := ctx.Deadline(); ctx.Err() != nil || ok && !time.Now().Before(dl) {
 			return // a check cut short by shutdown says nothing about HAProxy
 		}
 		next := m.cfg.Check.Interval
@@ -363,12 +363,10 @@ func (m *Manager) checkOnce(ctx context.Context) CheckResult {
 			return CheckResult{At: time.Now(), Kind: KindNotRunning, Reason: "haproxy is not running"}
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.Check.Timeout)
-	defer cancel()
 	if m.cfg.StatsSocket == "" {
-		return m.plan.probe(ctx, "master socket", m.cfg.MasterSocket)
+		return m.plan.probe(ctx, m.cfg.Check.Timeout, "master socket", m.cfg.MasterSocket)
 	}
-	return m.plan.probe(ctx, "stats socket", m.cfg.StatsSocket)
+	return m.plan.probe(ctx, m.cfg.Check.Timeout, "stats socket", m.cfg.StatsSocket)
 }
 
 // record feeds a check into the counters and the hysteresis; it reports whether the

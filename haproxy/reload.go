@@ -188,7 +188,7 @@ func (m *Manager) doReload(ctx context.Context, res *ReloadResult) error {
 		res.OldWorkers = append(res.OldWorkers, w.PID)
 	}
 	sent := time.Now()
-	ans, err := masterCommand(ctx, m.cfg.MasterSocket, "reload")
+	ans, err := masterCommand(ctx, m.cfg.ReloadTimeout, m.cfg.MasterSocket, "reload")
 	if err != nil {
 		var se *SocketError
 		// The master re-executes itself and may cut the connection; only a reload that
@@ -273,9 +273,7 @@ func (m *Manager) showProc(ctx context.Context, timeout time.Duration) (Proc, er
 	if m.cfg.MasterSocket == "" {
 		return Proc{}, errors.New("no master socket")
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	out, err := masterCommand(ctx, m.cfg.MasterSocket, "show proc")
+	out, err := masterCommand(ctx, timeout, m.cfg.MasterSocket, "show proc")
 	if err != nil {
 		return Proc{}, err
 	}

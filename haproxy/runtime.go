@@ -37,23 +37,18 @@ func (e *SocketError) Unwrap() error { return e.Err }
 
 // exchange sends one command line to the unix socket at path and returns everything
 // HAProxy writes until it closes the connection. The whole exchange (connect, write,
-// read) is bounded by ctx: a deadline is set on the socket itself, so an HAProxy that
-// accepts and never answers (SIGSTOP, a deadlock) costs at most the budget and no
-// goroutine is left behind. name ("stats socket") prefixes errors.
-func exchange(ctx context.Context, name, path, cmd string) (string, error) {
-	start := time.Now()
-	budget := time.Duration(0)
-	if dl, ok := ctx.Deadline(); ok {
-		budget = dl.Sub(start).Round(time.Millisecond)
-	}
+// read) is bounded by timeout (and ctx): a deadline is set on the socket itself, so an
+// HAProxy that accepts and never answers (SIGSTOP, a deadlock) costs at most the timeout
+// and no goroutine is left behind. name ("stats socket") prefixes errors.
+func exchange(ctx context.Context, timeout time.Duration, name, path, cmd string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	budget := timeout
 	fail := func(err error) error {
 		se := &SocketError{Socket: name, Path: path, Kind: KindProtocol, Err: err}
 		switch {
 		case isTimeout(err) || errors.Is(err, context.DeadlineExceeded):
 			se.Kind, se.Timeout = KindTimeout, budget
-			if budget == 0 {
-				se.Timeout = time.Since(start).Round(time.Millisecond)
-			}
 		case errors.Is(err, context.Canceled):
 			se.Kind = KindProtocol
 		case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, os.ErrNotExist),
@@ -110,6 +105,6 @@ func firstWord(s string) string {
 
 // masterCommand runs commands on the master CLI. The master keeps a connection open after
 // answering (HAProxy 2.6), so the line ends with quit.
-func masterCommand(ctx context.Context, path, cmd string) (string, error) {
-	return exchange(ctx, "master socket", path, cmd+";quit")
+func masterCommand(ctx context.Context, timeout time.Duration, path, cmd string) (string, error) {
+	return exchange(ctx, timeout, "master socket", path, cmd+";quit")
 }

@@ -220,9 +220,7 @@ func TestProbeFakeSocket(t *testing.T) {
 		}
 		return infoOK + "\n" + statApp + "\n" + statMain + "\n"
 	})
-	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
-	defer cancel()
-	r := plan.probe(ctx, "stats socket", f.path)
+	r := plan.probe(t.Context(), time.Second, "stats socket", f.path)
 	if !r.OK() || r.WorkerPID != 6628 || r.Version != "2.6.12-1+deb12u4" {
 		t.Fatalf("probe = %+v", r)
 	}
@@ -232,9 +230,7 @@ func TestProbeTimesOutAtDeadline(t *testing.T) {
 	f := newFakeSocket(t, nil)
 	plan := newCheckPlan(CheckConfig{Frontends: []string{"main"}}, false)
 	const timeout = 100 * time.Millisecond
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	defer cancel()
-	r := plan.probe(ctx, "stats socket", f.path)
+	r := plan.probe(t.Context(), timeout, "stats socket", f.path)
 	if r.Kind != KindTimeout || r.Reason != "stats socket: timeout after 100ms" {
 		t.Errorf("probe = %s %q, want timeout", r.Kind, r.Reason)
 	}
@@ -245,14 +241,13 @@ func TestProbeTimesOutAtDeadline(t *testing.T) {
 
 func TestProbeConnectErrors(t *testing.T) {
 	plan := newCheckPlan(CheckConfig{}, false)
-	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
-	defer cancel()
-	r := plan.probe(ctx, "stats socket", filepath.Join(t.TempDir(), "absent.sock"))
+	ctx := t.Context()
+	r := plan.probe(ctx, 100*time.Millisecond, "stats socket", filepath.Join(t.TempDir(), "absent.sock"))
 	if r.Kind != KindConnect || !strings.HasPrefix(r.Reason, "stats socket: ") {
 		t.Errorf("probe = %s %q, want connect", r.Kind, r.Reason)
 	}
 	var se *SocketError
-	_, err := exchange(ctx, "stats socket", filepath.Join(t.TempDir(), "absent.sock"), "show info")
+	_, err := exchange(ctx, 100*time.Millisecond, "stats socket", filepath.Join(t.TempDir(), "absent.sock"), "show info")
 	if !errors.As(err, &se) || se.Kind != KindConnect {
 		t.Errorf("exchange err = %v", err)
 	}
