@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -440,4 +441,38 @@ func TestExternalMasterSocketOnly(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestReloadFailsAtRuntime: a configuration `haproxy -c` accepts but HAProxy cannot run
+// (a bind on a port another process holds) fails at reload: the master's failed counter
+// moves, the reload is reported failed with HAProxy's alert, the old worker keeps serving.
+func TestReloadFailsAtRuntime(t *testing.T) {
+	l := newLab(t)
+	r := start(t, l.cfg)
+	poll.Until(t, 10*time.Second, "healthy", healthy(r.m))
+	busy, err := net.Listen("tcp", "127.0.0.1:0") // no SO_REUSEPORT: HAProxy cannot share it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	before, _ := r.m.showProc(t.Context(), time.Second)
+	l.vars.Generated = "frontend extra\n    bind " + busy.Addr().String() + "\n    default_backend app\n"
+	l.writeConfig()
+	res, err := r.m.Reload(t.Context())
+	if !errors.Is(err, ErrReloadFailed) || res.Outcome != ReloadFailed {
+		t.Fatalf("Reload = %+v, %v; want failed", res, err)
+	}
+	if res.MasterFailed != before.Failed+1 || !strings.Contains(res.Reason, "cannot bind socket") {
+		t.Errorf("result %+v (failed before: %d)", res, before.Failed)
+	}
+	t.Logf("reason: %s", res.Reason)
+	if err := get(l.frontend); err != nil {
+		t.Errorf("old worker stopped serving: %v", err)
+	}
+	if after, _ := r.m.showProc(t.Context(), time.Second); len(after.Workers) != 1 || after.Workers[0].PID != before.Workers[0].PID {
+		t.Errorf("workers after a failed reload: %+v, before %+v", after.Workers, before.Workers)
+	}
+	if c := r.m.Counters(); c.Reloads[ReloadFailed] != 1 {
+		t.Errorf("reloads by outcome %v", c.Reloads)
+	}
 }
