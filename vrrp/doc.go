@@ -23,4 +23,20 @@
 // lower-priority master's advert at once and re-announces its VIPs
 // (vrrp_higher_prio_send_advert, garp_lower_prio_repeat); the TTL check applies to
 // multicast only; adverts go out with TOS 0xc0; IPv6 VIPs are added with IFA_F_NODAD.
+//
+// # Graceful handover: where halo differs from keepalived
+//
+// When a master leaves the role by plan (Instance.Resign, SetMaintenance(true), or Run's
+// context ending), it sends its priority-0 advert as RFC 5798 §6.4.3 and keepalived do, but
+// it keeps the VIPs, and keeps answering on them, until it hears the new master's first
+// advert (priority > 0, from another address) or until Machine.HandoverTimeout (the longest
+// master-down interval a backup can have, about four advert intervals) has passed; only
+// then does it remove them. keepalived removes them at once, so every planned move leaves
+// the VIPs dark for the backup's skew time: about 0.6 s at 1 s adverts, during which
+// clients' packets go to an address nobody holds. With halo the backup takes over after
+// its skew time, its gratuitous ARPs redirect the clients, and the old node served
+// meanwhile. Both nodes hold the VIPs for the one-way delay of an advert at most; a client
+// whose ARP entry still names the old node is served there. Run therefore returns at most
+// HandoverTimeout after its context ends. A FAULT (a tracked failure, a link down) still
+// removes the VIPs at once: a faulty node must not answer.
 package vrrp

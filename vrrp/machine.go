@@ -115,6 +115,10 @@ type Machine struct {
 
 	master         netip.Addr // the master last heard (ourselves while MASTER)
 	masterPriority uint8
+
+	// releaseAt is set while a graceful handover runs: the machine left MASTER (resign,
+	// maintenance, shutdown) but the VIPs stay until a new master is heard or until then.
+	releaseAt time.Time
 }
 
 // NewMachine returns a machine in INIT; call Start to begin.
@@ -137,13 +141,34 @@ func (m *Machine) MasterAdverInterval() time.Duration { return m.masterAdverInte
 
 // Deadline returns when Timeout must next be called; the zero time when no timer runs.
 func (m *Machine) Deadline() time.Time {
+	var d time.Time
 	switch m.state {
 	case StateMaster:
-		return m.adverAt
+		d = m.adverAt
 	case StateBackup:
-		return m.masterDownAt
+		d = m.masterDownAt
 	}
-	return time.Time{}
+	if !m.releaseAt.IsZero() && (d.IsZero() || m.releaseAt.Before(d)) {
+		d = m.releaseAt
+	}
+	return d
+}
+
+// HandingOver reports whether the machine left MASTER gracefully and still holds the
+// VIPs, until an advert of the new master arrives or HandoverTimeout has passed; the
+// runner keeps the VIPs (and a stopping instance keeps running) until then.
+func (m *Machine) HandingOver() bool { return !m.releaseAt.IsZero() }
+
+// HandoverTimeout bounds a graceful handover: the longest master-down interval a backup
+// of this virtual router can have (three of this node's advert intervals, which v3
+// backups adopt, plus the skew time of priority 1). A backup that missed the priority-0
+// advert still takes over within it, so the VIPs are never dark.
+func (m *Machine) HandoverTimeout() time.Duration {
+	skew := 255 * m.cfg.AdvertInterval / 256
+	if m.cfg.Version == 2 {
+		skew = 255 * time.Second / 256
+	}
+	return 3*m.cfg.AdvertInterval + skew
 }
 
 // SkewTime is RFC 5798 §6.1's Skew_Time for this node's priority: in v3 a share of the
@@ -190,6 +215,7 @@ func (m *Machine) initialize(now time.Time, acts []Action) []Action {
 func (m *Machine) becomeMaster(now time.Time, acts []Action) []Action {
 	m.state = StateMaster
 	m.masterDownAt = time.Time{}
+	m.releaseAt = time.Time{} // master again before the handover ended: the VIPs stay
 	m.adverAt = now.Add(m.cfg.AdvertInterval)
 	m.preemptAt = time.Time{}
 	m.yield = false
@@ -203,43 +229,71 @@ func (m *Machine) becomeBackup(now time.Time) {
 	m.masterDownAt = now.Add(m.MasterDownInterval())
 }
 
-// leaveMaster stops being master: the resignation advert (priority 0, so the backup takes
-// over after its skew time, RFC 5798 §6.4.3) and the removal of the VIPs.
-func (m *Machine) leaveMaster(acts []Action) []Action {
+// leaveMaster stops being master with the resignation advert (priority 0, so the backup
+// takes over after its skew time, RFC 5798 §6.4.3). On a fault the VIPs go at once. On a
+// planned leave (resign, maintenance, shutdown) they stay until the new master is heard
+// or HandoverTimeout has passed: the backup's gratuitous ARPs move the clients while this
+// node still answers, so the VIPs are never dark (keepalived removes them at once).
+func (m *Machine) leaveMaster(now time.Time, graceful bool, acts []Action) []Action {
 	m.adverAt = time.Time{}
 	if m.master == m.cfg.Primary {
 		m.master, m.masterPriority = netip.Addr{}, 0
 	}
-	return append(acts, Action{Kind: ActSendAdvert, Priority: 0}, Action{Kind: ActRemoveVIPs})
+	acts = append(acts, Action{Kind: ActSendAdvert, Priority: 0})
+	if graceful {
+		m.releaseAt = now.Add(m.HandoverTimeout())
+		return acts
+	}
+	return append(acts, Action{Kind: ActRemoveVIPs})
 }
 
-// Timeout handles the expiry of the Adver_Timer (MASTER) or the Master_Down_Timer (BACKUP).
-// Calling it early does nothing.
+// release ends a handover: the VIPs go.
+func (m *Machine) release(acts []Action) []Action {
+	if m.releaseAt.IsZero() {
+		return acts
+	}
+	m.releaseAt = time.Time{}
+	return append(acts, Action{Kind: ActRemoveVIPs})
+}
+
+// Timeout handles the expiry of the Adver_Timer (MASTER), the Master_Down_Timer (BACKUP)
+// and the end of a handover. Calling it early does nothing.
 func (m *Machine) Timeout(now time.Time) []Action {
+	var acts []Action
 	switch m.state {
 	case StateMaster:
-		if m.adverAt.IsZero() || now.Before(m.adverAt) {
-			return nil
+		if !m.adverAt.IsZero() && !now.Before(m.adverAt) {
+			m.adverAt = now.Add(m.cfg.AdvertInterval)
+			acts = append(acts, Action{Kind: ActSendAdvert, Priority: m.priority})
 		}
-		m.adverAt = now.Add(m.cfg.AdvertInterval)
-		return []Action{{Kind: ActSendAdvert, Priority: m.priority}}
 	case StateBackup:
 		if m.masterDownAt.IsZero() || now.Before(m.masterDownAt) {
-			return nil
+			break
 		}
 		if m.maintenance {
 			// Kept out of MASTER: keep watching, as a backup that never wins.
 			m.masterDownAt = now.Add(m.MasterDownInterval())
-			return nil
+			break
 		}
-		return m.becomeMaster(now, nil)
+		// Master again (no one took over): the handover ends with the VIPs kept.
+		acts = m.becomeMaster(now, acts)
 	}
-	return nil
+	if !m.releaseAt.IsZero() && !now.Before(m.releaseAt) {
+		// No new master was heard within the bound: let the VIPs go.
+		acts = m.release(acts)
+	}
+	return acts
 }
 
 // Advert handles an advert for this virtual router from src, already checked by the
 // receiver (TTL, version, authentication, interval in v2). RFC 5798 §6.4.2 and §6.4.3.
 func (m *Machine) Advert(now time.Time, src netip.Addr, a *Advert) []Action {
+	var acts []Action
+	if a.Priority != 0 && src != m.cfg.Primary {
+		// A master speaks: if this node is handing over, the new master has taken the
+		// role (its gratuitous ARPs went out with its first advert); the VIPs go now.
+		acts = m.release(acts)
+	}
 	switch m.state {
 	case StateBackup:
 		if a.Priority == 0 {
@@ -248,19 +302,19 @@ func (m *Machine) Advert(now time.Time, src netip.Addr, a *Advert) []Action {
 			if m.master == src {
 				m.master, m.masterPriority = netip.Addr{}, 0
 			}
-			return nil
+			return acts
 		}
 		if a.Priority < m.priority && m.preemptNow(now) {
 			// A lower-priority master and preemption allowed: let the Master_Down_Timer
 			// run out and take over.
-			return nil
+			return acts
 		}
 		if m.cfg.Version == 3 {
 			m.masterAdverInterval = a.Interval
 		}
 		m.masterDownAt = now.Add(m.MasterDownInterval())
 		m.master, m.masterPriority = src, a.Priority
-		return nil
+		return acts
 	case StateMaster:
 		if a.Priority == 0 {
 			m.adverAt = now.Add(m.cfg.AdvertInterval)
@@ -281,7 +335,7 @@ func (m *Machine) Advert(now time.Time, src netip.Addr, a *Advert) []Action {
 			m.master, m.masterPriority = src, a.Priority
 		}
 	}
-	return nil
+	return acts
 }
 
 // leaveMasterForBackup yields to a better master (RFC 5798 §6.4.3): no priority-0 advert,
@@ -327,17 +381,21 @@ func (m *Machine) SetPriority(now time.Time, p uint8) []Action {
 }
 
 // SetFault enters FAULT (from any started state) or leaves it. A master resigns with
-// priority 0 on the way in; on the way out the machine initializes again.
+// priority 0 on the way in and removes its VIPs at once, as does a node handing over: a
+// faulty node must not answer on them.
 func (m *Machine) SetFault(now time.Time, fault bool) []Action {
 	if m.fault == fault {
 		return nil
 	}
 	m.fault = fault
+	var acts []Action
+	if fault {
+		acts = m.release(acts)
+	}
 	switch {
 	case fault && m.state != StateInit && m.state != StateFault:
-		var acts []Action
 		if m.state == StateMaster {
-			acts = m.leaveMaster(acts)
+			acts = m.leaveMaster(now, false, acts)
 		}
 		m.state = StateFault
 		m.adverAt, m.masterDownAt = time.Time{}, time.Time{}
@@ -345,33 +403,34 @@ func (m *Machine) SetFault(now time.Time, fault bool) []Action {
 	case !fault && m.state == StateFault:
 		return m.initialize(now, nil)
 	}
-	return nil
+	return acts
 }
 
 // SetMaintenance keeps the node out of MASTER (on) or lets it compete again (off). A
-// master resigns with priority 0, so that the backup takes over after its skew time.
+// master resigns with priority 0, so that the backup takes over after its skew time, and
+// hands over (see HandingOver).
 func (m *Machine) SetMaintenance(now time.Time, on bool) []Action {
 	if m.maintenance == on {
 		return nil
 	}
 	m.maintenance = on
 	if on && m.state == StateMaster {
-		acts := m.leaveMaster(nil)
+		acts := m.leaveMaster(now, true, nil)
 		m.becomeBackup(now)
 		return acts
 	}
 	return nil
 }
 
-// Resign hands the role over: a master sends priority 0, removes its VIPs and becomes
-// backup; until it is master again it lets the new master keep the role even with a
-// lower priority (as if preempt were off), so that resigning does not bounce back three
-// intervals later. A backup only stops preempting.
+// Resign hands the role over: a master sends priority 0, becomes backup and hands over
+// (see HandingOver); until it is master again it lets the new master keep the role even
+// with a lower priority (as if preempt were off), so that resigning does not bounce back
+// three intervals later. A backup only stops preempting.
 func (m *Machine) Resign(now time.Time) []Action {
 	switch m.state {
 	case StateMaster:
 		m.yield = true
-		acts := m.leaveMaster(nil)
+		acts := m.leaveMaster(now, true, nil)
 		m.becomeBackup(now)
 		return acts
 	case StateBackup:
@@ -381,11 +440,12 @@ func (m *Machine) Resign(now time.Time) []Action {
 }
 
 // Shutdown stops the instance (RFC 5798 §6.4.3 Shutdown event): a master sends priority 0
-// and removes its VIPs. The machine returns to INIT and may be started again.
+// and hands over (see HandingOver: the runner keeps running until the handover ends). The
+// machine returns to INIT and may be started again.
 func (m *Machine) Shutdown(now time.Time) []Action {
 	var acts []Action
 	if m.state == StateMaster {
-		acts = m.leaveMaster(acts)
+		acts = m.leaveMaster(now, true, acts)
 	}
 	m.state = StateInit
 	m.adverAt, m.masterDownAt = time.Time{}, time.Time{}

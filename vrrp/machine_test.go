@@ -43,6 +43,8 @@ const (
 	// mdi100 is the master-down interval of priority 100 at 1 s (v3): 3 s + 156/256 s.
 	mdi100  = 3*time.Second + 609375*time.Microsecond
 	skew100 = 609375 * time.Microsecond
+	// hold1s is the handover bound at 1 s: three intervals and the skew of priority 1.
+	hold1s = 3*time.Second + 255*time.Second/256
 )
 
 func TestMachine(t *testing.T) {
@@ -126,8 +128,23 @@ func TestMachine(t *testing.T) {
 			step{mdi100 + time.Second/2, advert(lowPeer, 100, time.Second), StateMaster, []Action{send(100), announce}, mdi100 + 3*time.Second/2})},
 		{"master: lower priority answered at once", base, then(master,
 			step{mdi100 + time.Second/2, advert(highPeer, 99, time.Second), StateMaster, []Action{send(100), announce}, mdi100 + 3*time.Second/2})},
-		{"master: shutdown sends priority 0", base, then(master,
-			step{mdi100 + time.Second/2, shutdown, StateInit, []Action{send(0), remove}, -1})},
+		{"master: shutdown sends priority 0 and keeps the VIPs until the new master speaks", base, then(master,
+			step{mdi100 + time.Second/2, shutdown, StateInit, []Action{send(0)}, mdi100 + time.Second/2 + hold1s},
+			// Another node's resignation is not a new master.
+			step{mdi100 + time.Second, advert(highPeer, 0, time.Second), StateInit, nil, mdi100 + time.Second/2 + hold1s},
+			step{mdi100 + time.Second + skew100, advert(highPeer, 100, time.Second), StateInit, []Action{remove}, -1},
+			step{mdi100 + 2*time.Second, advert(highPeer, 100, time.Second), StateInit, nil, -1})},
+		{"master: shutdown with no one to take over releases after the bound", base, then(master,
+			step{mdi100 + time.Second/2, shutdown, StateInit, []Action{send(0)}, mdi100 + time.Second/2 + hold1s},
+			step{mdi100 + time.Second/2 + hold1s - 1, timeout, StateInit, nil, mdi100 + time.Second/2 + hold1s},
+			step{mdi100 + time.Second/2 + hold1s, timeout, StateInit, []Action{remove}, -1})},
+		{"master: a fault during the handover releases at once", base, then(master,
+			step{mdi100 + time.Second/2, resign, StateBackup, []Action{send(0)}, mdi100 + time.Second/2 + mdi100},
+			step{mdi100 + time.Second, fault(true), StateFault, []Action{remove}, -1})},
+		{"master: resign with no one to take over: master again, VIPs kept", base, then(master,
+			step{mdi100 + time.Second/2, resign, StateBackup, []Action{send(0)}, mdi100 + time.Second/2 + mdi100},
+			step{2*mdi100 + time.Second/2, timeout, StateMaster, []Action{send(100), add, announce}, 2*mdi100 + 3*time.Second/2},
+			step{mdi100 + time.Second/2 + hold1s, timeout, StateMaster, nil, 2*mdi100 + 3*time.Second/2})},
 		{"master: fault sends priority 0", base, then(master,
 			step{mdi100 + time.Second/2, fault(true), StateFault, []Action{send(0), remove}, -1})},
 		{"backup: fault", base, []step{
@@ -143,10 +160,12 @@ func TestMachine(t *testing.T) {
 			{time.Second, fault(false), StateMaster, []Action{send(255), add, announce}, 2 * time.Second},
 		}},
 		{"master: resign, then let the new master keep the role", base, then(master,
-			step{mdi100 + time.Second/2, resign, StateBackup, []Action{send(0), remove}, mdi100 + time.Second/2 + mdi100},
-			step{mdi100 + time.Second, advert(lowPeer, 50, time.Second), StateBackup, nil, mdi100 + time.Second + mdi100},
+			step{mdi100 + time.Second/2, resign, StateBackup, []Action{send(0)}, mdi100 + time.Second/2 + mdi100},
+			// The new master's first advert ends the handover.
+			step{mdi100 + time.Second, advert(lowPeer, 50, time.Second), StateBackup, []Action{remove}, mdi100 + time.Second + mdi100},
+			step{mdi100 + 2*time.Second, advert(lowPeer, 50, time.Second), StateBackup, nil, mdi100 + 2*time.Second + mdi100},
 			// The new master dies: take the role back, and preempt again afterwards.
-			step{2*mdi100 + time.Second, timeout, StateMaster, []Action{send(100), add, announce}, 2*mdi100 + 2*time.Second},
+			step{2*mdi100 + 2*time.Second, timeout, StateMaster, []Action{send(100), add, announce}, 2*mdi100 + 3*time.Second},
 		)},
 		{"backup: resign stops preemption", base, []step{
 			{0, start, StateBackup, nil, mdi100},
@@ -154,9 +173,11 @@ func TestMachine(t *testing.T) {
 			{time.Second, advert(lowPeer, 50, time.Second), StateBackup, nil, time.Second + mdi100},
 		}},
 		{"master: maintenance", base, then(master,
-			step{mdi100 + time.Second/2, maintenance(true), StateBackup, []Action{send(0), remove}, mdi100 + time.Second/2 + mdi100},
-			step{2*mdi100 + time.Second/2, timeout, StateBackup, nil, 3*mdi100 + time.Second/2},
-			step{2*mdi100 + time.Second, maintenance(false), StateBackup, nil, 3*mdi100 + time.Second/2},
+			step{mdi100 + time.Second/2, maintenance(true), StateBackup, []Action{send(0)}, mdi100 + time.Second/2 + mdi100},
+			step{2*mdi100 + time.Second/2, timeout, StateBackup, nil, mdi100 + time.Second/2 + hold1s},
+			step{2*mdi100 + time.Second, maintenance(false), StateBackup, nil, mdi100 + time.Second/2 + hold1s},
+			// Nobody took over: the handover ends at its bound, the VIPs go.
+			step{mdi100 + time.Second/2 + hold1s, timeout, StateBackup, []Action{remove}, 3*mdi100 + time.Second/2},
 			step{3*mdi100 + time.Second/2, timeout, StateMaster, []Action{send(100), add, announce}, 3*mdi100 + 3*time.Second/2},
 		)},
 		{"master: a priority change shows in the next advert", base, then(master,

@@ -183,7 +183,8 @@ func (in *Instance) SetTrackWeight(name string, delta int) {
 }
 
 // SetFault sets or clears the named fault. While any fault is set the instance is in
-// FAULT: it holds no VIP and, if it was master, it sent priority 0 on the way.
+// FAULT: it holds no VIP (they go at once, with no handover) and, if it was master, it
+// sent priority 0 on the way.
 func (in *Instance) SetFault(name string, fault bool) {
 	in.mu.Lock()
 	if fault {
@@ -195,9 +196,10 @@ func (in *Instance) SetFault(name string, fault bool) {
 	in.poke()
 }
 
-// Resign makes a master leave the role now: it sends priority 0, removes its VIPs and
-// lets the new master keep the role until that one fails. On a backup it stops
-// preemption in the same way.
+// Resign makes a master leave the role now: it sends priority 0, keeps its VIPs until the
+// new master's advert arrives (at most Machine.HandoverTimeout), then removes them, and
+// lets the new master keep the role until that one fails. On a backup it stops preemption
+// in the same way.
 func (in *Instance) Resign() {
 	in.mu.Lock()
 	in.ctl.resigns++
@@ -205,8 +207,8 @@ func (in *Instance) Resign() {
 	in.poke()
 }
 
-// SetMaintenance keeps the instance out of MASTER (on: a master resigns, a backup never
-// takes over) or lets it compete again.
+// SetMaintenance keeps the instance out of MASTER (on: a master resigns and hands over as
+// with Resign, a backup never takes over) or lets it compete again.
 func (in *Instance) SetMaintenance(on bool) {
 	in.mu.Lock()
 	in.ctl.maintenance = on
@@ -248,8 +250,10 @@ type received struct {
 }
 
 // Run speaks VRRP until ctx ends, then shuts down gracefully: a master sends priority 0
-// and every VIP is removed. It returns nil after a graceful shutdown, or the error that
-// stopped it (the transport could not be opened, or failed for good).
+// and keeps its VIPs until it hears the new master's advert or Machine.HandoverTimeout
+// (about four advert intervals) has passed, then removes them; so Run returns at most that
+// long after ctx ends. It returns nil after a graceful shutdown, or the error that stopped
+// it (the transport could not be opened, or failed for good).
 func (in *Instance) Run(ctx context.Context) error {
 	in.mu.Lock()
 	if in.running {
@@ -294,12 +298,15 @@ func (in *Instance) Run(ctx context.Context) error {
 	in.mu.Lock()
 	in.snap.Source = l.src
 	in.mu.Unlock()
-	readerDone := make(chan struct{})
+	// The reader outlives ctx: a stopping master still listens for the new master's
+	// advert while it hands over.
+	readerStop, readerDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(readerDone)
-		l.read(ctx)
+		l.read(readerStop)
 	}()
 	err := l.run(ctx)
+	close(readerStop)
 	tr.Close()
 	<-readerDone
 	// The delivery goroutine drains what is queued, the shutdown transition included.
@@ -391,17 +398,26 @@ func (l *loop) run(ctx context.Context) error {
 	defer timer.Stop()
 	garp := time.NewTimer(time.Hour)
 	defer garp.Stop()
+	done := ctx.Done()
+	stopping := false
 	for {
-		arm(timer, l.m.Deadline())
-		arm(garp, l.garpAt)
-		select {
-		case <-ctx.Done():
-			now := time.Now()
-			l.step(now, "shutdown", l.m.Shutdown(now))
+		if stopping && !l.m.HandingOver() {
 			if l.holds {
 				l.removeVIPs()
 			}
 			return nil
+		}
+		arm(timer, l.m.Deadline())
+		arm(garp, l.garpAt)
+		select {
+		case <-done:
+			now := time.Now()
+			l.step(now, "shutdown", l.m.Shutdown(now))
+			if l.m.HandingOver() {
+				in.log.Info("stopping: priority 0 sent, keeping the VIPs until the new master is heard",
+					"at_most", l.m.HandoverTimeout())
+			}
+			done, stopping = nil, true
 		case err := <-l.rxErr:
 			now := time.Now()
 			l.step(now, "shutdown", l.m.Shutdown(now))
@@ -419,10 +435,22 @@ func (l *loop) run(ctx context.Context) error {
 			if r.adv.Priority == 0 {
 				reason = "priority_0"
 			}
+			handing := l.m.HandingOver()
 			l.step(now, reason, l.m.Advert(now, r.src, &r.adv))
+			if handing && !l.m.HandingOver() {
+				in.log.Info("handover done: the new master is heard, VIPs released", "master", r.src, "master_priority", r.adv.Priority)
+			}
 		case <-timer.C:
 			now := time.Now()
+			handing := l.m.HandingOver()
 			l.step(now, "master_down", l.m.Timeout(now))
+			if handing && !l.m.HandingOver() {
+				if l.m.State() == StateMaster {
+					in.log.Info("handover ended: no new master took over, master again")
+				} else {
+					in.log.Warn("handover ended: no new master heard in time, VIPs released", "after", l.m.HandoverTimeout())
+				}
+			}
 		case <-garp.C:
 			l.garpBurst(time.Now())
 		case <-in.wake:
@@ -537,11 +565,15 @@ func (l *loop) step(now time.Time, reason string, acts []Action) {
 }
 
 func (l *loop) removeVIPs() {
-	if err := l.owner.RemoveVIPs(); err != nil {
-		l.in.log.Error("removing VIPs", "err", err)
-		l.in.mu.Lock()
+	err := l.owner.RemoveVIPs()
+	l.in.mu.Lock()
+	if err != nil {
 		l.in.counters.VIPErrors++
-		l.in.mu.Unlock()
+	}
+	l.in.snap.HoldsVIPs = false
+	l.in.mu.Unlock()
+	if err != nil {
+		l.in.log.Error("removing VIPs", "err", err)
 	}
 	l.holds = false
 	l.garpAt = time.Time{}
@@ -618,7 +650,7 @@ func (l *loop) send(p uint8) {
 
 // read receives packets, drops what RFC 5798 §7.1 says to drop, counting why, and hands
 // the rest to the loop.
-func (l *loop) read(ctx context.Context) {
+func (l *loop) read(stop <-chan struct{}) {
 	in := l.in
 	buf := make([]byte, 8192)
 	peers := map[netip.Addr]bool{}
@@ -631,7 +663,7 @@ func (l *loop) read(ctx context.Context) {
 	for {
 		pk, err := l.tr.ReadPacket(buf)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
+			if errors.Is(err, net.ErrClosed) || closed(stop) {
 				return
 			}
 			var ne net.Error
@@ -669,9 +701,18 @@ func (l *loop) read(ctx context.Context) {
 		}
 		select {
 		case l.rx <- r:
-		case <-ctx.Done():
+		case <-stop:
 			return
 		}
+	}
+}
+
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -99,6 +99,15 @@ func (p *memPort) crash() {
 	p.net.mu.Unlock()
 }
 
+// crash makes the node fall silent and leaves its VIPs where they are, as a SIGKILL
+// would; what its Run still does afterwards reaches nobody.
+func (nd *node) crash() {
+	nd.port.crash()
+	nd.owner.net.mu.Lock()
+	nd.owner.dead = true
+	nd.owner.net.mu.Unlock()
+}
+
 // memOwner records which node holds which VIP on the shared link.
 type memOwner struct {
 	net       *memNet
@@ -106,11 +115,15 @@ type memOwner struct {
 	vips      []netip.Prefix
 	mu        sync.Mutex
 	announces int
+	dead      bool // a crashed process: touches nothing any more; guarded by net.mu
 }
 
 func (o *memOwner) AddVIPs() error {
 	o.net.mu.Lock()
 	defer o.net.mu.Unlock()
+	if o.dead {
+		return nil
+	}
 	for _, v := range o.vips {
 		if !slices.Contains(o.net.held[v], o.name) {
 			o.net.held[v] = append(o.net.held[v], o.name)
@@ -122,6 +135,9 @@ func (o *memOwner) AddVIPs() error {
 func (o *memOwner) RemoveVIPs() error {
 	o.net.mu.Lock()
 	defer o.net.mu.Unlock()
+	if o.dead {
+		return nil
+	}
 	for _, v := range o.vips {
 		o.net.held[v] = slices.DeleteFunc(o.net.held[v], func(s string) bool { return s == o.name })
 	}
@@ -288,17 +304,27 @@ func TestInstanceGracefulFailover(t *testing.T) {
 			t.Errorf("no keepalived-style line in the log:\n%s", a.log)
 		}
 
-		// A stops gracefully: priority 0, and B takes over after its skew time.
+		// A stops gracefully: priority 0, and B takes over after its skew time. A keeps
+		// the VIP (and answers on it) until it hears B's first advert.
 		stopped := time.Now()
-		a.stop(t)
-		wantHolder(t, "after A stopped", n)
+		a.cancel()
+		synctest.Wait()
+		wantHolder(t, "A stopping", n, "A")
+		if s := a.in.Snapshot(); s.State != StateInit || !s.HoldsVIPs {
+			t.Errorf("A stopping: state %s, holds VIPs %v; want INIT holding them", s.State, s.HoldsVIPs)
+		}
 		advance(skew100 - time.Millisecond)
 		wantStates(t, "just before the skew time", map[*node]State{b: StateBackup})
+		wantHolder(t, "just before the skew time", n, "A")
 		advance(time.Millisecond)
 		wantStates(t, "at the skew time", map[*node]State{b: StateMaster})
 		wantHolder(t, "after takeover", n, "B")
 		if tr := b.transitions(); len(tr) != 2 || tr[1].To != StateMaster || tr[1].At.Sub(stopped) != skew100 {
 			t.Errorf("B transitions %+v", tr)
+		}
+		a.stop(t) // Run has returned: the handover ended with B's advert
+		if d := time.Since(stopped); d != skew100 {
+			t.Errorf("A's Run returned %v after ctx ended, want %v (B's first advert)", d, skew100)
 		}
 		sa := a.in.Snapshot()
 		if sa.State != StateInit || sa.Counters.PriorityZeroSent != 1 || sa.HoldsVIPs {
@@ -327,7 +353,7 @@ func TestInstanceCrashFailoverAndPreempt(t *testing.T) {
 				// A crashes just after an advert: B waits its master-down interval.
 				advance(time.Second - 2*time.Millisecond) // A's advert goes out at the next ms
 				advance(time.Millisecond)
-				a.port.crash()
+				a.crash()
 				advance(mdi100 - time.Millisecond)
 				wantStates(t, "just before master down", map[*node]State{b: StateBackup})
 				advance(2 * time.Millisecond)
@@ -396,12 +422,14 @@ func TestInstanceControl(t *testing.T) {
 		advance(5 * time.Second)
 		wantStates(t, "weight cleared", map[*node]State{a: StateMaster, b: StateBackup})
 
-		// Resign: B takes over in skew time and keeps the role.
+		// Resign: B takes over in skew time and keeps the role; A holds the VIP until then.
 		a.in.Resign()
 		synctest.Wait()
 		wantStates(t, "resign", map[*node]State{a: StateBackup})
+		wantHolder(t, "resign, handing over", n, "A")
 		advance(skew100)
 		wantStates(t, "resign", map[*node]State{b: StateMaster})
+		wantHolder(t, "resign, handed over", n, "B")
 		advance(10 * time.Second)
 		wantStates(t, "after resign", map[*node]State{a: StateBackup, b: StateMaster})
 		wantHolder(t, "after resign", n, "B")
@@ -541,6 +569,82 @@ func TestInstanceUnicastDropsStrangers(t *testing.T) {
 		wantStates(t, "unicast", map[*node]State{a: StateMaster, b: StateBackup})
 		if s := b.in.Snapshot(); s.Counters.Invalid["peer"] == 0 || s.MasterSeen != a.port.addr {
 			t.Errorf("B: master %s, counters %+v", s.MasterSeen, s.Counters)
+		}
+	})
+}
+
+// TestInstanceHandover checks the planned moves (resign, maintenance, shutdown): the old
+// master keeps the VIP until the new master's first advert, so there is no instant when
+// nobody holds it, and the status says so truthfully.
+func TestInstanceHandover(t *testing.T) {
+	for _, how := range []string{"resign", "maintenance", "shutdown"} {
+		t.Run(how, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := newMemNet()
+				a := startNode(t, n, "192.0.2.11", testConfig("A", 150))
+				b := startNode(t, n, "192.0.2.12", testConfig("B", 100))
+				advance(mdi150 + time.Millisecond)
+				wantStates(t, "start", map[*node]State{a: StateMaster, b: StateBackup})
+
+				// Sample who holds the VIP at every millisecond of fake time.
+				leave := time.Now()
+				switch how {
+				case "resign":
+					a.in.Resign()
+				case "maintenance":
+					a.in.SetMaintenance(true)
+				case "shutdown":
+					a.cancel()
+				}
+				synctest.Wait()
+				if s := a.in.Snapshot(); !s.HoldsVIPs || s.State == StateMaster {
+					t.Errorf("A just after %s: state %s, holds VIPs %v", how, s.State, s.HoldsVIPs)
+				}
+				for range 2 * skew100 / time.Millisecond {
+					if len(n.holders(testVIP())) == 0 {
+						t.Fatalf("%v after %s: nobody holds the VIP", time.Since(leave), how)
+					}
+					advance(time.Millisecond)
+				}
+				wantStates(t, "after the handover", map[*node]State{b: StateMaster})
+				wantHolder(t, "after the handover", n, "B")
+				if s := a.in.Snapshot(); s.HoldsVIPs {
+					t.Errorf("A after the handover still says it holds the VIPs")
+				}
+				if !strings.Contains(a.log.String(), "handover done") {
+					t.Errorf("no handover line in A's log:\n%s", a.log)
+				}
+			})
+		})
+	}
+}
+
+// TestInstanceHandoverBounded stops a master that has no backup: it keeps its VIP for one
+// handover bound, then releases it and Run returns.
+func TestInstanceHandoverBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newMemNet()
+		a := startNode(t, n, "192.0.2.11", testConfig("A", 150))
+		advance(mdi150 + time.Millisecond)
+		wantStates(t, "start", map[*node]State{a: StateMaster})
+		stopped := time.Now()
+		a.cancel()
+		synctest.Wait()
+		wantHolder(t, "stopping", n, "A")
+		advance(hold1s - time.Millisecond)
+		wantHolder(t, "just before the bound", n, "A")
+		select {
+		case err := <-a.done:
+			t.Fatalf("Run returned before the handover bound: %v", err)
+		default:
+		}
+		a.stop(t)
+		if d := time.Since(stopped); d != hold1s {
+			t.Errorf("Run returned %v after ctx ended, want the bound %v", d, hold1s)
+		}
+		wantHolder(t, "stopped", n)
+		if s := a.in.Snapshot(); s.HoldsVIPs || s.State != StateInit {
+			t.Errorf("after stop: %+v", s)
 		}
 	})
 }
