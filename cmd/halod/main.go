@@ -13,12 +13,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/halo-lb/halo/haproxy"
 	"github.com/halo-lb/halo/metrics"
 	"github.com/halo-lb/halo/supervisor"
 	"github.com/halo-lb/halo/supervisor/keepalived"
@@ -61,10 +63,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	log := newLogger(cfg.Log, stderr)
 	if *check {
-		return checkHAProxy(cfg, *configPath, log, stdout, stderr)
+		return checkHAProxy(cfg, *configPath, stdout, stderr)
 	}
+	log := newLogger(cfg.Log, stderr)
 	if err := serve(cfg, log); err != nil {
 		log.Error("halod stopped", "err", err)
 		return 1
@@ -72,20 +74,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// checkHAProxy runs the haproxy.cfg half of `halod -t`.
-func checkHAProxy(cfg *supervisor.Config, path string, log *slog.Logger, stdout, stderr io.Writer) int {
-	hap, err := supervisor.NewHAProxy(cfg.HAProxy, log)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		err = hap.Validate(ctx)
+// checkHAProxy runs the haproxy.cfg half of `halod -t`: HAProxy's own check and halo's
+// lint, every finding printed as file:line, warnings included.
+func checkHAProxy(cfg *supervisor.Config, path string, stdout, stderr io.Writer) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	report, err := haproxy.ValidateFiles(ctx, cfg.HAProxy)
+	for _, f := range report.Findings {
+		fmt.Fprintln(stderr, f)
+	}
+	if err == nil && len(report.Errors()) > 0 {
+		err = fmt.Errorf("%d errors in haproxy.cfg", len(report.Errors()))
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		var ve *haproxy.ValidationError
+		if !errors.As(err, &ve) {
+			fmt.Fprintln(stderr, err) // could not validate at all: say why
+		}
 		fmt.Fprintf(stderr, "%s: configuration invalid\n", path)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: configuration valid (haproxy.cfg too)\n", path)
+	fmt.Fprintf(stdout, "%s: configuration valid (haproxy.cfg: %s)\n", path, strings.Join(report.Files, ", "))
 	return 0
 }
 

@@ -6,9 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/halo-lb/halo/internal/tier"
 )
 
 func TestCheckExample(t *testing.T) {
+	tier.HAProxy(t) // -t runs haproxy -c on the haproxy.cfg the example names
 	var out, errOut bytes.Buffer
 	if code := run([]string{"-t", "-config", "../../configs/two-node/lb1.yaml"}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
@@ -41,5 +44,28 @@ func TestCheckUnknownKey(t *testing.T) {
 	}
 	if want := f + `:3: unknown key "colour"`; !strings.Contains(errOut.String(), want) {
 		t.Errorf("want %q in %q", want, errOut.String())
+	}
+}
+
+func TestCheckHAProxyConfig(t *testing.T) {
+	tier.HAProxy(t)
+	dir := t.TempDir()
+	good, err := os.ReadFile("../../configs/haproxy.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(good), "mode 660 level admin", "mode 660 level user", 1)
+	bad = strings.Replace(bad, "balance roundrobin", "balance roundrobin\n    server x 192.0.2.9:80 chek", 1)
+	os.WriteFile(filepath.Join(dir, "haproxy.cfg"), []byte(bad), 0o644)
+	f := filepath.Join(dir, "halo.yaml")
+	os.WriteFile(f, []byte("haproxy: {config: [haproxy.cfg]}\n"), 0o644)
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-t", "-config", f}, &out, &errOut); code == 0 {
+		t.Fatal("exit 0 for a broken haproxy.cfg")
+	}
+	for _, want := range []string{"haproxy.cfg:", "unknown keyword 'chek'", "level admin"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("want %q in:\n%s", want, errOut.String())
+		}
 	}
 }
