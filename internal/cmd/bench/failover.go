@@ -1,0 +1,412 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/halo-lb/halo/internal/cluster"
+	"github.com/halo-lb/halo/internal/netlab"
+)
+
+// setup is one column of the failover table: one lab.
+type setup struct {
+	key, title string
+	// desc says how the setup is configured, for the report.
+	desc string
+	halo bool
+	// classic is the keepalived configuration (classic setups); advert the halo advert
+	// interval (halo setups).
+	classic cluster.ClassicOptions
+	advert  time.Duration
+	// idle and reloads: this lab also measures the idle footprint and the reloads.
+	idle, reloads bool
+}
+
+func setupList() []setup {
+	return []setup{
+		{key: "classic-tutorial", title: "classic, tutorial", classic: cluster.TutorialClassic(), idle: true, reloads: true,
+			desc: "keepalived 2.2.7, VRRPv2, advert_int 1, priorities 101/100, `vrrp_script` `killall -0 haproxy` interval 2 fall 2 rise 2 weight 2; HAProxy `-W` beside it"},
+		{key: "classic-tuned-weight", title: "classic, tuned, weight −2", classic: cluster.TunedClassic(-2),
+			desc: "VRRPv3, advert_int 0.1, `killall -0 haproxy` interval 1 fall 1 rise 1 weight −2"},
+		{key: "classic-tuned-fault", title: "classic, tuned, FAULT", classic: cluster.TunedClassic(0),
+			desc: "VRRPv3, advert_int 0.1, `killall -0 haproxy` interval 1 fall 1 rise 1, unweighted (a failed check means FAULT)"},
+		{key: "halo-1s", title: "halo, defaults (1 s)", halo: true, advert: time.Second, idle: true, reloads: true,
+			desc: "halod defaults: advert_interval 1s, track_haproxy {fault: true}, runtime-API check every 200 ms (timeout 100 ms, fall 3, rise 2)"},
+		{key: "halo-100ms", title: "halo, 100 ms", halo: true, advert: 100 * time.Millisecond,
+			desc: "as halo defaults, advert_interval 100ms"},
+	}
+}
+
+func setupKeys() []string {
+	var keys []string
+	for _, s := range setupList() {
+		keys = append(keys, s.key)
+	}
+	return append(keys, "halo-50", "pidof")
+}
+
+// fault is one row of the failover table.
+type fault struct {
+	key, title string
+	inject     func(ctx context.Context, s system) (undo func(context.Context) error, t0 time.Time, err error)
+}
+
+func faultList() []fault {
+	return []fault{
+		{"haproxy-kill", "HAProxy SIGKILL (master and workers)", injectHAProxyKill},
+		{"haproxy-stop", "HAProxy SIGSTOP (workers: hung)", injectHAProxyStop},
+		{"link-cut", "master's link cut", injectLinkCut},
+		{"daemon-term", "master's daemon SIGTERM", func(ctx context.Context, s system) (func(context.Context) error, time.Time, error) {
+			return injectDaemon(ctx, s, syscall.SIGTERM)
+		}},
+		{"daemon-kill", "master's daemon SIGKILL", func(ctx context.Context, s system) (func(context.Context) error, time.Time, error) {
+			return injectDaemon(ctx, s, syscall.SIGKILL)
+		}},
+	}
+}
+
+func faultKeys() []string {
+	var keys []string
+	for _, f := range faultList() {
+		keys = append(keys, f.key)
+	}
+	return keys
+}
+
+// system is a running pair, classic or halo; node 0 (lb1) is the initial master.
+type system interface {
+	lab() *netlab.Lab
+	node(i int) *netlab.Node
+	name(i int) string
+	// startPoller starts the client polling the VIP every 10 ms (100 ms timeout) for at most
+	// d; poller returns it (nil before).
+	startPoller(d time.Duration) error
+	poller() *cluster.Poller
+	// haproxyPIDs returns node i's HAProxy master and workers (host PIDs).
+	haproxyPIDs(ctx context.Context, i int) (int, []int, error)
+	// daemonPIDs returns node i's daemon (halod, keepalived's parent) and all of its
+	// processes.
+	daemonPIDs(ctx context.Context, i int) (int, []int, error)
+	// haproxyKilled restores node i after its HAProxy was killed.
+	haproxyKilled(ctx context.Context, i int) error
+	// daemonEnded restarts node i's daemon after it ended; haproxy lists the HAProxy
+	// processes recorded before the fault.
+	daemonEnded(ctx context.Context, i int, haproxy []int) error
+	// steady says why the pair is not in its initial state (nil when it is): lb1 MASTER and
+	// healthy, alone holding the VIP, lb2 BACKUP.
+	steady(ctx context.Context) error
+	// settle is how long to keep watching the client after it is served again.
+	settle() time.Duration
+}
+
+func injectHAProxyKill(ctx context.Context, s system) (func(context.Context) error, time.Time, error) {
+	m, w, err := s.haproxyPIDs(ctx, 0)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	pids := append([]int{m}, w...)
+	t0 := time.Now()
+	for _, p := range pids {
+		_ = syscall.Kill(p, syscall.SIGKILL)
+	}
+	return func(ctx context.Context) error {
+		if err := waitGone(ctx, pids, 5*time.Second); err != nil {
+			return err
+		}
+		return s.haproxyKilled(ctx, 0)
+	}, t0, nil
+}
+
+func injectHAProxyStop(ctx context.Context, s system) (func(context.Context) error, time.Time, error) {
+	_, w, err := s.haproxyPIDs(ctx, 0)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if len(w) == 0 {
+		return nil, time.Time{}, errors.New("no HAProxy worker")
+	}
+	t0 := time.Now()
+	for _, p := range w {
+		_ = syscall.Kill(p, syscall.SIGSTOP)
+	}
+	return func(context.Context) error {
+		for _, p := range w {
+			_ = syscall.Kill(p, syscall.SIGCONT)
+		}
+		return nil
+	}, t0, nil
+}
+
+func injectLinkCut(ctx context.Context, s system) (func(context.Context) error, time.Time, error) {
+	t0 := time.Now()
+	if err := s.lab().LinkDown(s.node(0), 0); err != nil {
+		return nil, t0, err
+	}
+	return func(context.Context) error { return s.lab().LinkUp(s.node(0), 0) }, t0, nil
+}
+
+func injectDaemon(ctx context.Context, s system, sig syscall.Signal) (func(context.Context) error, time.Time, error) {
+	main, all, err := s.daemonPIDs(ctx, 0)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	m, w, err := s.haproxyPIDs(ctx, 0)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	hap := append([]int{m}, w...)
+	t0 := time.Now()
+	if sig == syscall.SIGKILL {
+		// A crash: every process of the daemon at once, none may say goodbye.
+		for _, p := range all {
+			_ = syscall.Kill(p, sig)
+		}
+	} else {
+		_ = syscall.Kill(main, sig)
+	}
+	return func(ctx context.Context) error {
+		if err := waitGone(ctx, all, 15*time.Second); err != nil {
+			for _, p := range all {
+				_ = syscall.Kill(p, syscall.SIGKILL)
+			}
+			if err := waitGone(ctx, all, 5*time.Second); err != nil {
+				return err
+			}
+		}
+		return s.daemonEnded(ctx, 0, hap)
+	}, t0, nil
+}
+
+// alive reports whether pid runs (a zombie does not).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// comm returns the command name of pid.
+func comm(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return strings.TrimSpace(string(b))
+}
+
+// waitGone waits until none of pids runs.
+func waitGone(ctx context.Context, pids []int, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		var left []string
+		for _, p := range pids {
+			if alive(p) {
+				left = append(left, strconv.Itoa(p))
+			}
+		}
+		if len(left) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("processes %s still running after %s", strings.Join(left, ","), d)
+		}
+		if err := sleep(ctx, 10*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// waitSteady waits until the pair is in its initial state and, once the client polls, it
+// has been served by lb1 without a failure for a while.
+func waitSteady(ctx context.Context, s system, d time.Duration) error {
+	const quiet = 1500 * time.Millisecond
+	deadline := time.Now().Add(d)
+	var why error
+	for time.Now().Before(deadline) {
+		why = s.steady(ctx)
+		if why == nil && s.poller() == nil {
+			return nil
+		}
+		if why == nil {
+			ev, ok := s.poller().Last()
+			switch {
+			case !ok:
+				why = errors.New("client: no answer yet")
+			case !ev.OK || ev.LB != s.name(0):
+				why = fmt.Errorf("client: last answer ok=%v from %q (%s)", ev.OK, ev.LB, ev.Err)
+			case time.Since(time.Unix(0, ev.At)) < quiet:
+				why = errors.New("client: served by lb1 only just now")
+			default:
+				return nil
+			}
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("not back to the initial state within %s: %v", d, why)
+}
+
+// roundResult is one fault injection.
+type roundResult struct {
+	ok     bool          // the client was served again within the window
+	outage time.Duration // last success before the fault to first success after
+	dark   time.Duration // every failed stretch from the fault until the restore
+	served string        // who answered first after the fault
+}
+
+func runRound(ctx context.Context, cfg config, s system, f fault) (roundResult, error) {
+	var res roundResult
+	if err := waitSteady(ctx, s, 90*time.Second); err != nil {
+		return res, err
+	}
+	undo, t0, err := f.inject(ctx, s)
+	if err != nil {
+		return res, fmt.Errorf("inject: %w", err)
+	}
+	p := s.poller()
+	deadline := t0.Add(cfg.window)
+	for time.Now().Before(deadline) {
+		if d, lb, ok := p.Outage(t0); ok {
+			res.ok, res.outage, res.served = true, d, lb
+			break
+		}
+		if err := sleep(ctx, 10*time.Millisecond); err != nil {
+			_ = undo(context.Background())
+			return res, err
+		}
+	}
+	if res.ok {
+		if err := sleep(ctx, s.settle()); err != nil {
+			_ = undo(context.Background())
+			return res, err
+		}
+	}
+	res.dark = darkTime(p.Events(), t0, time.Now())
+	if err := undo(ctx); err != nil {
+		return res, fmt.Errorf("restore: %w", err)
+	}
+	return res, nil
+}
+
+// darkTime adds up the stretches without a successful answer between the fault at t0 and
+// end, each from the last success before it to the first success after it.
+func darkTime(evs []cluster.PollEvent, t0, end time.Time) time.Duration {
+	var total time.Duration
+	var from int64
+	dark := false
+	for _, ev := range evs {
+		if ev.At < t0.UnixNano()-int64(time.Second) || ev.Err == "done" {
+			continue
+		}
+		switch {
+		case !ev.OK && !dark:
+			dark, from = true, ev.LastOK
+		case ev.OK && dark:
+			if ev.At >= t0.UnixNano() {
+				total += time.Duration(ev.At - from)
+			}
+			dark = false
+		}
+	}
+	if dark {
+		total += time.Duration(end.UnixNano() - from)
+	}
+	return total
+}
+
+// runFaults injects every chosen fault cfg.reps times.
+func runFaults(ctx context.Context, cfg config, st setup, s system, res *setupResult) error {
+	for _, f := range faultList() {
+		if cfg.faults != nil && !cfg.faults[f.key] {
+			continue
+		}
+		fr := &faultResult{}
+		res.faults[f.key] = fr
+		for r := 1; r <= cfg.reps; r++ {
+			rr, err := runRound(ctx, cfg, s, f)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				fr.errs = append(fr.errs, err.Error())
+				logf("%s: %s %d/%d: %v", st.key, f.key, r, cfg.reps, err)
+				if strings.HasPrefix(err.Error(), "not back to the initial state") {
+					return fmt.Errorf("%s round %d: %w", f.key, r, err)
+				}
+				continue
+			}
+			fr.rounds = append(fr.rounds, rr)
+			if rr.ok {
+				logf("%s: %s %d/%d: outage %d ms (dark %d ms), then served by %s", st.key, f.key, r, cfg.reps,
+					rr.outage.Milliseconds(), rr.dark.Milliseconds(), rr.served)
+			} else {
+				logf("%s: %s %d/%d: no answer within %s", st.key, f.key, r, cfg.reps, cfg.window)
+			}
+		}
+	}
+	return nil
+}
+
+// runSetup builds the lab of one setup and runs everything measured in it.
+func runSetup(ctx context.Context, sc *scope, cfg config, st setup, res *setupResult, rep *report) error {
+	dir, err := os.MkdirTemp("", "halo-bench-"+st.key+"-")
+	if err != nil {
+		return err
+	}
+	sc.Cleanup(func() { os.RemoveAll(dir) })
+	pollFor := 2 * time.Hour
+	if cfg.quick {
+		pollFor = 20 * time.Minute
+	}
+	var s system
+	var idle func() (*idleResult, error)
+	var reloads func() ([]reloadResult, error)
+	if st.halo {
+		hs, err := startHalo(ctx, sc, cfg, dir, st)
+		if err != nil {
+			return err
+		}
+		s = hs
+		idle = func() (*idleResult, error) { return hs.idle(ctx, cfg) }
+		reloads = func() ([]reloadResult, error) { return hs.reloads(ctx, cfg) }
+	} else {
+		cs, err := startClassic(ctx, sc, cfg, dir, st)
+		if err != nil {
+			return err
+		}
+		s = cs
+		idle = func() (*idleResult, error) { return cs.idle(ctx, cfg) }
+		reloads = func() ([]reloadResult, error) { return cs.reloads(ctx, cfg) }
+	}
+	if st.idle {
+		ir, err := idle()
+		if err != nil {
+			return fmt.Errorf("idle footprint: %w", err)
+		}
+		rep.idle = append(rep.idle, ir)
+	}
+	if err := s.startPoller(pollFor); err != nil {
+		return err
+	}
+	if err := runFaults(ctx, cfg, st, s, res); err != nil {
+		return err
+	}
+	if st.reloads {
+		if err := waitSteady(ctx, s, 90*time.Second); err != nil {
+			return fmt.Errorf("before the reloads: %w", err)
+		}
+		rr, err := reloads()
+		rep.reloads = append(rep.reloads, rr...)
+		if err != nil {
+			return fmt.Errorf("reloads: %w", err)
+		}
+	}
+	return nil
+}
