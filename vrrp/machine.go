@@ -220,7 +220,10 @@ func (m *Machine) becomeMaster(now time.Time, acts []Action) []Action {
 	m.preemptAt = time.Time{}
 	m.yield = false
 	m.master, m.masterPriority = m.cfg.Primary, m.priority
-	return append(acts, Action{Kind: ActSendAdvert, Priority: m.priority}, Action{Kind: ActAddVIPs}, Action{Kind: ActAnnounce})
+	// The VIPs and their announcement come before the advert: the old master releases
+	// the VIPs when it hears the advert, and by then this node answers on them and the
+	// clients' ARP caches name it, so no request meets an address nobody holds.
+	return append(acts, Action{Kind: ActAddVIPs}, Action{Kind: ActAnnounce}, Action{Kind: ActSendAdvert, Priority: m.priority})
 }
 
 func (m *Machine) becomeBackup(now time.Time) {

@@ -58,7 +58,7 @@ func TestMachine(t *testing.T) {
 	// master brings a node to MASTER at t0+mdi100.
 	master := []step{
 		{0, start, StateBackup, nil, mdi100},
-		{mdi100, timeout, StateMaster, []Action{send(100), add, announce}, mdi100 + time.Second},
+		{mdi100, timeout, StateMaster, []Action{add, announce, send(100)}, mdi100 + time.Second},
 	}
 	then := func(pre []step, s ...step) []step { return append(append([]step(nil), pre...), s...) }
 
@@ -68,7 +68,7 @@ func TestMachine(t *testing.T) {
 		steps []step
 	}{
 		{"init to backup", base, []step{{0, start, StateBackup, nil, mdi100}}},
-		{"init to master as owner", owner, []step{{0, start, StateMaster, []Action{send(255), add, announce}, time.Second}}},
+		{"init to master as owner", owner, []step{{0, start, StateMaster, []Action{add, announce, send(255)}, time.Second}}},
 		{"owner in maintenance starts as backup", owner, []step{
 			{0, maintenance(true), StateInit, nil, -1},
 			{0, start, StateBackup, nil, 3*time.Second + time.Second/256},
@@ -90,7 +90,7 @@ func TestMachine(t *testing.T) {
 		{"backup: priority 0 waits only the skew time", base, []step{
 			{0, start, StateBackup, nil, mdi100},
 			{time.Second, advert(highPeer, 0, time.Second), StateBackup, nil, time.Second + skew100},
-			{time.Second + skew100, timeout, StateMaster, []Action{send(100), add, announce}, 2*time.Second + skew100},
+			{time.Second + skew100, timeout, StateMaster, []Action{add, announce, send(100)}, 2*time.Second + skew100},
 		}},
 		{"backup: equal priority is accepted whatever the address", base, []step{
 			{0, start, StateBackup, nil, mdi100},
@@ -99,7 +99,7 @@ func TestMachine(t *testing.T) {
 		{"backup: lower priority discarded with preempt", base, []step{
 			{0, start, StateBackup, nil, mdi100},
 			{time.Second, advert(lowPeer, 50, time.Second), StateBackup, nil, mdi100},
-			{mdi100, timeout, StateMaster, []Action{send(100), add, announce}, mdi100 + time.Second},
+			{mdi100, timeout, StateMaster, []Action{add, announce, send(100)}, mdi100 + time.Second},
 		}},
 		{"backup: lower priority accepted with nopreempt", with(func(c *MachineConfig) { c.Preempt = false }), []step{
 			{0, start, StateBackup, nil, mdi100},
@@ -110,7 +110,7 @@ func TestMachine(t *testing.T) {
 			{time.Second, advert(lowPeer, 50, time.Second), StateBackup, nil, time.Second + mdi100},
 			{4 * time.Second, advert(lowPeer, 50, time.Second), StateBackup, nil, 4*time.Second + mdi100},
 			{5 * time.Second, advert(lowPeer, 50, time.Second), StateBackup, nil, 4*time.Second + mdi100},
-			{4*time.Second + mdi100, timeout, StateMaster, []Action{send(100), add, announce}, 5*time.Second + mdi100},
+			{4*time.Second + mdi100, timeout, StateMaster, []Action{add, announce, send(100)}, 5*time.Second + mdi100},
 		}},
 		{"backup: shutdown", base, []step{
 			{0, start, StateBackup, nil, mdi100},
@@ -143,7 +143,7 @@ func TestMachine(t *testing.T) {
 			step{mdi100 + time.Second, fault(true), StateFault, []Action{remove}, -1})},
 		{"master: resign with no one to take over: master again, VIPs kept", base, then(master,
 			step{mdi100 + time.Second/2, resign, StateBackup, []Action{send(0)}, mdi100 + time.Second/2 + mdi100},
-			step{2*mdi100 + time.Second/2, timeout, StateMaster, []Action{send(100), add, announce}, 2*mdi100 + 3*time.Second/2},
+			step{2*mdi100 + time.Second/2, timeout, StateMaster, []Action{add, announce, send(100)}, 2*mdi100 + 3*time.Second/2},
 			step{mdi100 + time.Second/2 + hold1s, timeout, StateMaster, nil, 2*mdi100 + 3*time.Second/2})},
 		{"master: fault sends priority 0", base, then(master,
 			step{mdi100 + time.Second/2, fault(true), StateFault, []Action{send(0), remove}, -1})},
@@ -155,9 +155,9 @@ func TestMachine(t *testing.T) {
 			{4 * time.Second, fault(false), StateBackup, nil, 4*time.Second + mdi100},
 		}},
 		{"owner: fault cleared goes master", owner, []step{
-			{0, start, StateMaster, []Action{send(255), add, announce}, time.Second},
+			{0, start, StateMaster, []Action{add, announce, send(255)}, time.Second},
 			{time.Second / 2, fault(true), StateFault, []Action{send(0), remove}, -1},
-			{time.Second, fault(false), StateMaster, []Action{send(255), add, announce}, 2 * time.Second},
+			{time.Second, fault(false), StateMaster, []Action{add, announce, send(255)}, 2 * time.Second},
 		}},
 		{"master: resign, then let the new master keep the role", base, then(master,
 			step{mdi100 + time.Second/2, resign, StateBackup, []Action{send(0)}, mdi100 + time.Second/2 + mdi100},
@@ -165,7 +165,7 @@ func TestMachine(t *testing.T) {
 			step{mdi100 + time.Second, advert(lowPeer, 50, time.Second), StateBackup, []Action{remove}, mdi100 + time.Second + mdi100},
 			step{mdi100 + 2*time.Second, advert(lowPeer, 50, time.Second), StateBackup, nil, mdi100 + 2*time.Second + mdi100},
 			// The new master dies: take the role back, and preempt again afterwards.
-			step{2*mdi100 + 2*time.Second, timeout, StateMaster, []Action{send(100), add, announce}, 2*mdi100 + 3*time.Second},
+			step{2*mdi100 + 2*time.Second, timeout, StateMaster, []Action{add, announce, send(100)}, 2*mdi100 + 3*time.Second},
 		)},
 		{"backup: resign stops preemption", base, []step{
 			{0, start, StateBackup, nil, mdi100},
@@ -178,7 +178,7 @@ func TestMachine(t *testing.T) {
 			step{2*mdi100 + time.Second, maintenance(false), StateBackup, nil, mdi100 + time.Second/2 + hold1s},
 			// Nobody took over: the handover ends at its bound, the VIPs go.
 			step{mdi100 + time.Second/2 + hold1s, timeout, StateBackup, []Action{remove}, 3*mdi100 + time.Second/2},
-			step{3*mdi100 + time.Second/2, timeout, StateMaster, []Action{send(100), add, announce}, 3*mdi100 + 3*time.Second/2},
+			step{3*mdi100 + time.Second/2, timeout, StateMaster, []Action{add, announce, send(100)}, 3*mdi100 + 3*time.Second/2},
 		)},
 		{"master: a priority change shows in the next advert", base, then(master,
 			step{mdi100 + time.Second/2, priority(60), StateMaster, nil, mdi100 + time.Second},
