@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -27,6 +28,14 @@ type Options struct {
 	// own: a slow callback delays later callbacks, never the state machine. Up to
 	// maxPendingTransitions wait; beyond that the oldest are dropped and counted.
 	OnTransition func(Transition)
+	// Links watches the instance's interface and its track_interfaces: while one is down
+	// (or missing) the instance is in FAULT, with the fault "link:<name>". Nil: a netlink
+	// subscription (NewNetlinkLinkWatcher) when Run opens its own raw transport, and no
+	// link tracking when Transport is given (an injected transport has no kernel link
+	// behind it): give a watcher then to track links.
+	Links LinkWatcher
+	// Hooks runs the notify hooks of InstanceConfig.Notify; nil: NewExecHookRunner.
+	Hooks HookRunner
 }
 
 // maxPendingTransitions bounds the transitions queued for a stalled OnTransition callback.
@@ -38,7 +47,8 @@ type Transition struct {
 	From, To State
 	At       time.Time
 	// Reason is why, in lower_snake words: "start", "master_down", "priority_0",
-	// "preempted", "fault", "fault_cleared", "resign", "maintenance", "shutdown".
+	// "preempted", "fault", "fault_cleared", "resign", "maintenance", "shutdown",
+	// "sync_group" (its sync group made it follow another member).
 	Reason string
 }
 
@@ -66,6 +76,8 @@ type Counters struct {
 	Transitions map[StateChange]uint64
 	// DroppedTransitions counts transitions the OnTransition queue had no room for.
 	DroppedTransitions uint64
+	// HookCounters count the instance's notify hooks (its group's are the group's).
+	HookCounters
 }
 
 // Snapshot is an instance's state at one moment, for the status and metrics.
@@ -92,7 +104,9 @@ type Snapshot struct {
 	Faults      []string
 	Weights     map[string]int
 	Maintenance bool
-	Counters    Counters
+	// SyncGroup is the name of the instance's sync group; empty when it is in none.
+	SyncGroup string
+	Counters  Counters
 }
 
 // Instance is one VRRP instance: it joins the codec, the state machine, a transport and a
@@ -113,6 +127,7 @@ type Instance struct {
 	pending  []Transition
 	notify   chan struct{} // poked when pending grows; capacity 1
 	counters Counters
+	hooks    *hookQueue // the running Run's notify hooks; nil when none are configured
 }
 
 // control is what the supervisor asks for; the Run loop applies it to the machine.
@@ -152,6 +167,15 @@ func NewInstance(cfg InstanceConfig, opts Options) (*Instance, error) {
 	in.snap.Priority, in.snap.EffectivePriority = cfg.Priority, cfg.Priority
 	in.counters = Counters{Invalid: map[string]uint64{}, Transitions: map[StateChange]uint64{}}
 	return in, nil
+}
+
+// vipStrings returns the configured VIPs as the status shows them.
+func (in *Instance) vipStrings() []string {
+	out := make([]string, len(in.cfg.VIPs))
+	for i, v := range in.cfg.VIPs {
+		out[i] = v.Prefix.String()
+	}
+	return out
 }
 
 // Name returns the instance's name.
@@ -292,6 +316,31 @@ func (in *Instance) Run(ctx context.Context) error {
 	if in.opts.OnTransition != nil {
 		wg.Go(func() { in.deliver(deliverDone) })
 	}
+	if !in.cfg.Notify.empty() {
+		q := newHookQueue(in.opts.Hooks, in.log, func(f func(*HookCounters)) {
+			in.mu.Lock()
+			f(&in.counters.HookCounters)
+			in.mu.Unlock()
+		})
+		in.mu.Lock()
+		in.hooks = q
+		in.mu.Unlock()
+		// Hooks outlive ctx, so that the stop hook runs; each is bounded by its timeout.
+		hookCtx := context.WithoutCancel(ctx)
+		wg.Go(func() { q.work(hookCtx, deliverDone) })
+	}
+
+	// The link watcher, like the reader, outlives ctx: a link lost during a shutdown
+	// handover still releases the VIPs at once.
+	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWatch()
+	links := in.opts.Links
+	if links == nil && in.opts.Transport == nil {
+		links = NewNetlinkLinkWatcher(in.log)
+	}
+	if links != nil {
+		in.watchLinks(ctx, watchCtx, links, &wg)
+	}
 
 	l := &loop{in: in, tr: tr, owner: owner, rx: make(chan received, 16), rxErr: make(chan error, 1)}
 	l.src = tr.Source()
@@ -309,10 +358,89 @@ func (in *Instance) Run(ctx context.Context) error {
 	close(readerStop)
 	tr.Close()
 	<-readerDone
-	// The delivery goroutine drains what is queued, the shutdown transition included.
+	stopWatch()
+	in.mu.Lock()
+	for name := range in.ctl.faults {
+		if strings.HasPrefix(name, linkFaultPrefix) {
+			delete(in.ctl.faults, name) // the next Run reads the links afresh
+		}
+	}
+	in.mu.Unlock()
+	// The delivery and hook goroutines drain what is queued, the shutdown transition and
+	// the stop hook included.
 	close(deliverDone)
 	wg.Wait()
+	in.mu.Lock()
+	in.hooks = nil
+	in.mu.Unlock()
 	return err
+}
+
+// trackedLinks returns the interfaces whose loss puts the instance in FAULT: its own and
+// its track_interfaces.
+func (in *Instance) trackedLinks() []string {
+	names := []string{in.cfg.Interface}
+	for _, n := range in.cfg.TrackInterfaces {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// watchLinks starts the link watcher in wg and waits (at most linkSettle, or until ctx
+// ends) for the first report of every tracked link, so that the machine starts in FAULT
+// when one is down. A link down sets the fault "link:<name>", up clears it.
+func (in *Instance) watchLinks(ctx, watchCtx context.Context, links LinkWatcher, wg *sync.WaitGroup) {
+	names := in.trackedLinks()
+	settled := make(chan struct{})
+	var (
+		mu   sync.Mutex
+		seen = map[string]bool{}
+	)
+	report := func(ls LinkState) {
+		if !slices.Contains(names, ls.Name) {
+			return
+		}
+		key := linkFaultPrefix + ls.Name
+		in.mu.Lock()
+		was := in.ctl.faults[key]
+		if ls.Up {
+			delete(in.ctl.faults, key)
+		} else {
+			in.ctl.faults[key] = true
+		}
+		in.mu.Unlock()
+		mu.Lock()
+		first := !seen[ls.Name]
+		seen[ls.Name] = true
+		if first && len(seen) == len(names) {
+			close(settled)
+		}
+		mu.Unlock()
+		switch {
+		case was == !ls.Up && !first:
+			return
+		case ls.Up && was:
+			in.log.Info("tracked interface up", "link", ls.Name)
+		case !ls.Up && !was:
+			in.log.Warn("tracked interface down", "link", ls.Name)
+		}
+		in.poke()
+	}
+	wg.Go(func() {
+		if err := links.Watch(watchCtx, names, report); err != nil && watchCtx.Err() == nil {
+			in.log.Error("link tracking stopped: link changes are no longer seen", "err", err)
+		}
+	})
+	t := time.NewTimer(linkSettle)
+	defer t.Stop()
+	select {
+	case <-settled:
+	case <-t.C:
+		in.log.Warn("tracked interfaces not reported in time; starting anyway", "links", names, "after", linkSettle)
+	case <-ctx.Done():
+	}
 }
 
 func (in *Instance) transportConfig() TransportConfig {
@@ -531,6 +659,10 @@ func (l *loop) step(now time.Time, reason string, acts []Action) {
 	}
 	st := l.m.State()
 	master, mprio := l.m.Master()
+	var (
+		hooks *hookQueue
+		hook  Hook
+	)
 	in.mu.Lock()
 	from := in.snap.State
 	changed := st != from
@@ -549,11 +681,19 @@ func (l *loop) step(now time.Time, reason string, acts []Action) {
 			default:
 			}
 		}
+		if argv := in.cfg.Notify.hookFor(from, st); len(argv) > 0 && in.hooks != nil {
+			hooks = in.hooks
+			hook = Hook{Argv: argv, Timeout: in.cfg.Notify.Timeout,
+				Env: hookEnv(in.cfg.Name, in.snap.SyncGroup, from, st, in.vipStrings(), reason)}
+		}
 	}
 	in.snap.EffectivePriority = int(l.m.Priority())
 	in.snap.HoldsVIPs = l.holds
 	in.snap.MasterSeen, in.snap.MasterPriority = master, int(mprio)
 	in.mu.Unlock()
+	if hooks != nil {
+		hooks.push(hook) // never waits for a hook
+	}
 	if changed {
 		// The line operators grep keepalived's logs for.
 		in.log.Info(fmt.Sprintf("VRRP_Instance(%s) Entering %s STATE", in.cfg.Name, st),

@@ -209,6 +209,12 @@ func testConfig(name string, prio int, mod ...func(*InstanceConfig)) InstanceCon
 
 func startNode(t *testing.T, n *memNet, addr string, cfg InstanceConfig) *node {
 	t.Helper()
+	return startNodeWith(t, n, addr, cfg, nil)
+}
+
+// startNodeWith is startNode with the options adjusted by opt (links, hooks, ...).
+func startNodeWith(t *testing.T, n *memNet, addr string, cfg InstanceConfig, opt func(*Options)) *node {
+	t.Helper()
 	nd := &node{port: n.port(addr), done: make(chan error, 1), log: &syncBuf{}}
 	nd.owner = &memOwner{net: n, name: cfg.Name}
 	if cfg.Unicast != nil {
@@ -219,7 +225,7 @@ func startNode(t *testing.T, n *memNet, addr string, cfg InstanceConfig) *node {
 	for _, v := range cfg.VIPs {
 		nd.owner.vips = append(nd.owner.vips, v.Prefix)
 	}
-	in, err := NewInstance(cfg, Options{
+	opts := Options{
 		Logger:    slog.New(slog.NewTextHandler(nd.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Transport: nd.port,
 		Owner:     nd.owner,
@@ -228,7 +234,11 @@ func startNode(t *testing.T, n *memNet, addr string, cfg InstanceConfig) *node {
 			nd.events = append(nd.events, tr)
 			nd.mu.Unlock()
 		},
-	})
+	}
+	if opt != nil {
+		opt(&opts)
+	}
+	in, err := NewInstance(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
