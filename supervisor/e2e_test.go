@@ -244,3 +244,32 @@ func TestE2EMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestE2ESIGHUP: SIGHUP re-reads halo.yaml and reloads HAProxy on the master; the unchanged
+// instance keeps the VIP and the client loses nothing.
+func TestE2ESIGHUP(t *testing.T) {
+	c, p := startCluster(t, cluster.Options{})
+	lb1 := c.LBs[0]
+	before := haloctlJSON(t, c, lb1)
+	ev0, _ := p.Last()
+	if err := lb1.Halod.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 30*time.Second, "the SIGHUP reload to finish", func() error {
+		st := haloctlJSON(t, c, lb1)
+		if st.HAProxy.LastReload == nil || !st.HAProxy.LastReload.OK {
+			return fmt.Errorf("last reload %+v", st.HAProxy.LastReload)
+		}
+		return nil
+	})
+	// Keep polling a little past the reload: a drop would show as a failure.
+	waitServedBy(t, p, lb1.Name)
+	after := haloctlJSON(t, c, lb1)
+	if after.Instances[0].Transitions != before.Instances[0].Transitions || instanceState(after) != "MASTER" {
+		t.Errorf("the reload moved VI_1: before %+v after %+v", before.Instances[0], after.Instances[0])
+	}
+	ev1, _ := p.Last()
+	if n := ev1.Failures - ev0.Failures; n != 0 {
+		t.Errorf("%d client requests failed across the SIGHUP reload", n)
+	}
+}
