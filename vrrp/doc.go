@@ -17,6 +17,10 @@
 //   - owner.go: Owner and its netlink + AF_PACKET implementation (NewNetlinkOwner).
 //   - runner.go: Instance, which joins them: Run, Snapshot and the supervisor's controls
 //     (SetTrackWeight, SetFault, Resign, SetMaintenance).
+//   - linkwatch.go: LinkWatcher and its netlink implementation: an instance's interface
+//     and its track_interfaces put it in FAULT while down.
+//   - hooks.go: notify hooks (HookRunner, NewExecHookRunner) and their queue.
+//   - group.go: Group, keepalived's vrrp_sync_group.
 //
 // Where the RFCs leave a choice, the package does what keepalived does: the skew time and
 // master-down interval use the master's advertised interval in v3; a master answers a
@@ -39,4 +43,38 @@
 // whose ARP entry still names the old node is served there. Run therefore returns at most
 // HandoverTimeout after its context ends. A FAULT (a tracked failure, a link down) still
 // removes the VIPs at once: a faulty node must not answer.
+//
+// # Sync groups: where halo differs from keepalived
+//
+// A Group moves its members together as keepalived's vrrp_sync_group does in the common
+// cases: a member in FAULT puts every member in FAULT; a member that falls back to BACKUP
+// takes the others with it; a member becomes master only when every member can. The
+// differences:
+//   - Members that follow another to BACKUP send priority 0 and hand over, so the peer
+//     node's matching instances take over in their skew time; keepalived's followers
+//     (vrrp_sync_backup) leave MASTER without a priority-0 advert, and the peer waits a
+//     master-down interval for them.
+//   - A tracker's weight set on one member applies to every member, so that a weighted
+//     tracker moves the whole group. keepalived refuses weights on sync group members
+//     unless sync_group_tracking_weight is set, and then warns that it "probably won't
+//     work" (the lowered member's peer cannot preempt while its group-mates still hear
+//     higher priorities; with halo the whole group is lowered, so the peer's whole group
+//     preempts).
+//   - A member waiting for its group-mates keeps no timer (Machine.Waiting) instead of
+//     re-arming its master-down timer; the group releases it the moment the last member
+//     is ready.
+//   - The group has no track_interface or track_script of its own: track each member (a
+//     member's tracked failure faults the whole group anyway).
+//
+// # Notify hooks
+//
+// InstanceConfig.Notify and SyncGroupConfig.Notify run argv (no shell) on entering
+// MASTER, BACKUP, FAULT, and on stopping, with HALO_INSTANCE, HALO_GROUP,
+// HALO_OLD_STATE, HALO_NEW_STATE, HALO_VIPS (space separated, as the status shows them:
+// 192.0.2.100/24) and HALO_REASON in the environment; a group hook has HALO_INSTANCE
+// empty and HALO_INSTANCES listing the members. They run one at a time, in order, on a
+// queue of their own: the state machine never waits for them. A hook still running after
+// its timeout is killed with its whole process group; failures and timeouts are logged
+// and counted (Counters.HookFailures, HookTimeouts). keepalived runs its notify scripts
+// concurrently, in no guaranteed order (its issues #996, #1055).
 package vrrp

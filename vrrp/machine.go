@@ -112,6 +112,8 @@ type Machine struct {
 	fault       bool // a tracked condition failed
 	maintenance bool // kept out of MASTER by the operator
 	yield       bool // resigned: let the current master keep the role while it lives
+	hold        bool // a sync group keeps the machine from becoming master for now
+	waiting     bool // the Master_Down_Timer expired while held: ready, waiting for the group
 
 	master         netip.Addr // the master last heard (ourselves while MASTER)
 	masterPriority uint8
@@ -153,6 +155,11 @@ func (m *Machine) Deadline() time.Time {
 	}
 	return d
 }
+
+// Waiting reports whether the machine is a backup ready to become master (its
+// Master_Down_Timer expired, no better master is heard) that its sync group holds back
+// until every member is ready (SetHold).
+func (m *Machine) Waiting() bool { return m.waiting }
 
 // HandingOver reports whether the machine left MASTER gracefully and still holds the
 // VIPs, until an advert of the new master arrives or HandoverTimeout has passed; the
@@ -205,7 +212,7 @@ func (m *Machine) Start(now time.Time) []Action {
 // every other node waits a master-down interval as backup.
 func (m *Machine) initialize(now time.Time, acts []Action) []Action {
 	m.masterAdverInterval = m.cfg.AdvertInterval
-	if m.priority == 255 && !m.maintenance {
+	if m.priority == 255 && !m.maintenance && !m.hold {
 		return m.becomeMaster(now, acts)
 	}
 	m.becomeBackup(now)
@@ -215,6 +222,7 @@ func (m *Machine) initialize(now time.Time, acts []Action) []Action {
 func (m *Machine) becomeMaster(now time.Time, acts []Action) []Action {
 	m.state = StateMaster
 	m.masterDownAt = time.Time{}
+	m.waiting = false
 	m.releaseAt = time.Time{} // master again before the handover ended: the VIPs stay
 	m.adverAt = now.Add(m.cfg.AdvertInterval)
 	m.preemptAt = time.Time{}
@@ -228,6 +236,7 @@ func (m *Machine) becomeMaster(now time.Time, acts []Action) []Action {
 
 func (m *Machine) becomeBackup(now time.Time) {
 	m.state = StateBackup
+	m.waiting = false
 	m.adverAt = time.Time{}
 	m.masterDownAt = now.Add(m.MasterDownInterval())
 }
@@ -278,6 +287,13 @@ func (m *Machine) Timeout(now time.Time) []Action {
 			m.masterDownAt = now.Add(m.MasterDownInterval())
 			break
 		}
+		if m.hold {
+			// Ready, but the sync group waits for its other members: no timer runs
+			// until a better master is heard or the group lets go (SetHold).
+			m.masterDownAt = time.Time{}
+			m.waiting = true
+			break
+		}
 		// Master again (no one took over): the handover ends with the VIPs kept.
 		acts = m.becomeMaster(now, acts)
 	}
@@ -300,8 +316,11 @@ func (m *Machine) Advert(now time.Time, src netip.Addr, a *Advert) []Action {
 	switch m.state {
 	case StateBackup:
 		if a.Priority == 0 {
-			// The master resigned: take over after the skew time, not three intervals.
-			m.masterDownAt = now.Add(m.SkewTime())
+			// The master resigned: take over after the skew time, not three intervals
+			// (a waiting machine is past that already).
+			if !m.waiting {
+				m.masterDownAt = now.Add(m.SkewTime())
+			}
 			if m.master == src {
 				m.master, m.masterPriority = netip.Addr{}, 0
 			}
@@ -316,6 +335,7 @@ func (m *Machine) Advert(now time.Time, src netip.Addr, a *Advert) []Action {
 			m.masterAdverInterval = a.Interval
 		}
 		m.masterDownAt = now.Add(m.MasterDownInterval())
+		m.waiting = false // a master this node accepts: no longer ready
 		m.master, m.masterPriority = src, a.Priority
 		return acts
 	case StateMaster:
@@ -402,6 +422,7 @@ func (m *Machine) SetFault(now time.Time, fault bool) []Action {
 		}
 		m.state = StateFault
 		m.adverAt, m.masterDownAt = time.Time{}, time.Time{}
+		m.waiting = false
 		return acts
 	case !fault && m.state == StateFault:
 		return m.initialize(now, nil)
@@ -417,12 +438,40 @@ func (m *Machine) SetMaintenance(now time.Time, on bool) []Action {
 		return nil
 	}
 	m.maintenance = on
-	if on && m.state == StateMaster {
+	switch {
+	case on && m.state == StateMaster:
 		acts := m.leaveMaster(now, true, nil)
 		m.becomeBackup(now)
 		return acts
+	case on && m.waiting:
+		m.becomeBackup(now) // no longer ready
 	}
 	return nil
+}
+
+// SetHold is the sync group's gate: while held, a backup whose Master_Down_Timer expires
+// does not become master but waits (Waiting); when the hold is lifted a waiting machine
+// becomes master at once. The group lifts it when every other member is ready, so the
+// members become master together (keepalived's vrrp_sync_can_goto_master). A hold does
+// not move a master: the group uses SyncBackup for that.
+func (m *Machine) SetHold(now time.Time, hold bool) []Action {
+	m.hold = hold
+	if !hold && m.waiting && m.state == StateBackup {
+		return m.becomeMaster(now, nil)
+	}
+	return nil
+}
+
+// SyncBackup makes a master follow another member of its sync group to BACKUP: priority
+// 0 and a handover, as Resign, but without yielding: the group decides when it competes
+// again.
+func (m *Machine) SyncBackup(now time.Time) []Action {
+	if m.state != StateMaster {
+		return nil
+	}
+	acts := m.leaveMaster(now, true, nil)
+	m.becomeBackup(now)
+	return acts
 }
 
 // Resign hands the role over: a master sends priority 0, becomes backup and hands over
@@ -452,5 +501,6 @@ func (m *Machine) Shutdown(now time.Time) []Action {
 	}
 	m.state = StateInit
 	m.adverAt, m.masterDownAt = time.Time{}, time.Time{}
+	m.waiting = false
 	return acts
 }

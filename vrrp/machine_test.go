@@ -1,6 +1,7 @@
 package vrrp
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -33,6 +34,22 @@ func fault(on bool) func(*Machine, time.Time) []Action {
 func maintenance(on bool) func(*Machine, time.Time) []Action {
 	return func(m *Machine, now time.Time) []Action { return m.SetMaintenance(now, on) }
 }
+func hold(on bool) func(*Machine, time.Time) []Action {
+	return func(m *Machine, now time.Time) []Action { return m.SetHold(now, on) }
+}
+func syncBackup(m *Machine, now time.Time) []Action { return m.SyncBackup(now) }
+
+// waiting wraps do and checks Machine.Waiting afterwards.
+func waiting(want bool, do func(*Machine, time.Time) []Action) func(*Machine, time.Time) []Action {
+	return func(m *Machine, now time.Time) []Action {
+		acts := do(m, now)
+		if m.Waiting() != want {
+			panic(fmt.Sprintf("Waiting() = %v, want %v", m.Waiting(), want))
+		}
+		return acts
+	}
+}
+
 func priority(p uint8) func(*Machine, time.Time) []Action {
 	return func(m *Machine, now time.Time) []Action { return m.SetPriority(now, p) }
 }
@@ -186,6 +203,45 @@ func TestMachine(t *testing.T) {
 			// and a priority-61 master now wins
 			step{mdi100 + 3*time.Second/2, advert(lowPeer, 61, time.Second), StateBackup, []Action{remove}, mdi100 + 3*time.Second/2 + 3*time.Second + 196*time.Second/256},
 		)},
+		{"sync group: a held backup waits, then goes master when let go", base, []step{
+			{0, hold(true), StateInit, nil, -1},
+			{0, start, StateBackup, nil, mdi100},
+			{mdi100, waiting(true, timeout), StateBackup, nil, -1},
+			// A lower-priority master with preempt, or a resignation: still ready.
+			{mdi100 + time.Second, waiting(true, advert(lowPeer, 50, time.Second)), StateBackup, nil, -1},
+			{mdi100 + 2*time.Second, waiting(true, advert(lowPeer, 0, time.Second)), StateBackup, nil, -1},
+			{mdi100 + 3*time.Second, waiting(false, hold(false)), StateMaster, []Action{add, announce, send(100)}, mdi100 + 4*time.Second},
+		}},
+		{"sync group: a better master ends the wait", base, []step{
+			{0, hold(true), StateInit, nil, -1},
+			{0, start, StateBackup, nil, mdi100},
+			{mdi100, waiting(true, timeout), StateBackup, nil, -1},
+			{mdi100 + time.Second, waiting(false, advert(highPeer, 150, time.Second)), StateBackup, nil, mdi100 + time.Second + mdi100},
+			{mdi100 + 2*time.Second, waiting(false, hold(false)), StateBackup, nil, mdi100 + time.Second + mdi100},
+		}},
+		{"sync group: maintenance ends the wait", base, []step{
+			{0, hold(true), StateInit, nil, -1},
+			{0, start, StateBackup, nil, mdi100},
+			{mdi100, waiting(true, timeout), StateBackup, nil, -1},
+			{mdi100 + time.Second, waiting(false, maintenance(true)), StateBackup, nil, mdi100 + time.Second + mdi100},
+		}},
+		{"sync group: an unheld backup goes master at once", base, []step{
+			{0, hold(true), StateInit, nil, -1},
+			{0, start, StateBackup, nil, mdi100},
+			{time.Second, hold(false), StateBackup, nil, mdi100},
+			{mdi100, waiting(false, timeout), StateMaster, []Action{add, announce, send(100)}, mdi100 + time.Second},
+			// A hold does not move a master; SyncBackup does, handing over.
+			{mdi100 + time.Second/2, hold(true), StateMaster, nil, mdi100 + time.Second},
+			{mdi100 + time.Second, syncBackup, StateBackup, []Action{send(0)}, mdi100 + time.Second + mdi100},
+			// The peer's first advert ends the handover; a lower priority leaves the timer
+			// running (preempt).
+			{mdi100 + 2*time.Second, advert(highPeer, 90, time.Second), StateBackup, []Action{remove}, mdi100 + time.Second + mdi100},
+			{mdi100 + 3*time.Second, syncBackup, StateBackup, nil, mdi100 + time.Second + mdi100},
+		}},
+		{"sync group: a held owner starts as backup", owner, []step{
+			{0, hold(true), StateInit, nil, -1},
+			{0, start, StateBackup, nil, 3*time.Second + time.Second/256},
+		}},
 		{"fault: shutdown", base, []step{
 			{0, start, StateBackup, nil, mdi100},
 			{time.Second, fault(true), StateFault, nil, -1},

@@ -128,14 +128,31 @@ type Instance struct {
 	notify   chan struct{} // poked when pending grows; capacity 1
 	counters Counters
 	hooks    *hookQueue // the running Run's notify hooks; nil when none are configured
+	group    *Group     // the sync group, set by NewGroup; nil when in none
+	gidx     int        // the index in group
 }
 
-// control is what the supervisor asks for; the Run loop applies it to the machine.
+// control is what the supervisor (and the sync group) ask for; the Run loop applies it
+// to the machine.
 type control struct {
 	weights     map[string]int
 	faults      map[string]bool
 	maintenance bool
 	resigns     int // Resign calls not yet applied
+
+	// Set by the sync group: hold back from MASTER, follow to BACKUP, and the group's
+	// merged weights (nil when in no group: weights apply).
+	hold         bool
+	syncBackups  int
+	groupWeights map[string]int
+}
+
+// effectiveWeights returns the weights that make the priority.
+func (c *control) effectiveWeights() map[string]int {
+	if c.groupWeights != nil {
+		return c.groupWeights
+	}
+	return c.weights
 }
 
 // NewInstance checks cfg (defaults applied) and returns an instance that has not started.
@@ -195,6 +212,8 @@ func (in *Instance) poke() {
 // track: applied while the tracked condition fails); 0 removes it. The effective priority
 // is the configured one plus every delta, kept within 1..254; an address owner's 255 is
 // never changed.
+//
+// In a sync group the weight applies to every member (see Group).
 func (in *Instance) SetTrackWeight(name string, delta int) {
 	in.mu.Lock()
 	if delta == 0 {
@@ -202,6 +221,59 @@ func (in *Instance) SetTrackWeight(name string, delta int) {
 	} else {
 		in.ctl.weights[name] = delta
 	}
+	g := in.group
+	in.mu.Unlock()
+	if g != nil {
+		g.syncWeights()
+	}
+	in.poke()
+}
+
+// setHold, syncBackup, setGroupFault and setGroupWeights are the sync group's controls.
+func (in *Instance) setHold(hold bool) {
+	in.mu.Lock()
+	in.ctl.hold = hold
+	in.mu.Unlock()
+	in.poke()
+}
+
+func (in *Instance) syncBackup() {
+	in.mu.Lock()
+	in.ctl.syncBackups++
+	in.mu.Unlock()
+	in.poke()
+}
+
+func (in *Instance) setGroupFault(key string, fault bool) {
+	in.mu.Lock()
+	if fault {
+		in.ctl.faults[key] = true
+	} else {
+		delete(in.ctl.faults, key)
+	}
+	in.mu.Unlock()
+	in.poke()
+}
+
+func (in *Instance) setGroupWeights(w map[string]int) {
+	in.mu.Lock()
+	in.ctl.groupWeights = w
+	in.mu.Unlock()
+	in.poke()
+}
+
+// detach leaves group g: its hold, fault and weights are lifted.
+func (in *Instance) detach(g *Group) {
+	in.mu.Lock()
+	if in.group != g {
+		in.mu.Unlock()
+		return
+	}
+	in.group = nil
+	in.snap.SyncGroup = ""
+	in.ctl.hold = false
+	in.ctl.groupWeights = nil
+	delete(in.ctl.faults, g.faultKey)
 	in.mu.Unlock()
 	in.poke()
 }
@@ -247,7 +319,7 @@ func (in *Instance) Snapshot() Snapshot {
 	s := in.snap
 	s.VIPs = slices.Clone(s.VIPs)
 	s.Faults = slices.Sorted(maps.Keys(in.ctl.faults))
-	s.Weights = maps.Clone(in.ctl.weights)
+	s.Weights = maps.Clone(in.ctl.effectiveWeights())
 	s.Maintenance = in.ctl.maintenance
 	s.Counters = in.counters
 	s.Counters.Invalid = maps.Clone(in.counters.Invalid)
@@ -355,6 +427,8 @@ func (in *Instance) Run(ctx context.Context) error {
 		l.read(readerStop)
 	}()
 	err := l.run(ctx)
+	l.stopped = true
+	l.report(time.Now()) // the sync group learns that this member has stopped
 	close(readerStop)
 	tr.Close()
 	<-readerDone
@@ -498,6 +572,9 @@ type loop struct {
 	rxErr chan error
 
 	applied   control // the control state last applied to the machine
+	stopped   bool    // Run is returning: reported to the sync group as not running
+	reported  memberStatus
+	reportTo  *Group // the group reported to last
 	holds     bool
 	garpAt    time.Time // next announcement burst; zero: none
 	garpFirst bool      // the next burst is the delayed second one
@@ -601,12 +678,18 @@ func (l *loop) applyControl(now time.Time) {
 	in := l.in
 	in.mu.Lock()
 	c := control{
-		weights:     maps.Clone(in.ctl.weights),
+		weights:     maps.Clone(in.ctl.effectiveWeights()),
 		faults:      maps.Clone(in.ctl.faults),
 		maintenance: in.ctl.maintenance,
 		resigns:     in.ctl.resigns,
+		hold:        in.ctl.hold,
+		syncBackups: in.ctl.syncBackups,
 	}
-	in.ctl.resigns = 0
+	in.ctl.resigns, in.ctl.syncBackups = 0, 0
+	groupFault := ""
+	if in.group != nil {
+		groupFault = in.group.faultKey
+	}
 	in.mu.Unlock()
 
 	if !maps.Equal(c.weights, l.applied.weights) {
@@ -618,8 +701,11 @@ func (l *loop) applyControl(now time.Time) {
 	}
 	if (len(c.faults) > 0) != (len(l.applied.faults) > 0) {
 		reason := "fault"
-		if len(c.faults) == 0 {
+		switch {
+		case len(c.faults) == 0:
 			reason = "fault_cleared"
+		case len(c.faults) == 1 && c.faults[groupFault]:
+			reason = "sync_group"
 		}
 		l.step(now, reason, l.m.SetFault(now, len(c.faults) > 0))
 	}
@@ -631,8 +717,42 @@ func (l *loop) applyControl(now time.Time) {
 		in.log.Info("resigning")
 		l.step(now, "resign", l.m.Resign(now))
 	}
-	c.resigns = 0
+	if c.hold != l.applied.hold {
+		l.step(now, "sync_group", l.m.SetHold(now, c.hold))
+	}
+	if c.syncBackups > 0 && l.m.State() == StateMaster {
+		in.log.Info("following the sync group to BACKUP")
+		l.step(now, "sync_group", l.m.SyncBackup(now))
+	}
+	c.resigns, c.syncBackups = 0, 0
 	l.applied = c
+	l.report(now)
+}
+
+// report tells the sync group the member's status when it changed (or the group did).
+func (l *loop) report(now time.Time) {
+	in := l.in
+	in.mu.Lock()
+	g, idx := in.group, in.gidx
+	own := false
+	for name := range in.ctl.faults {
+		if g == nil || name != g.faultKey {
+			own = true
+			break
+		}
+	}
+	in.mu.Unlock()
+	if g == nil {
+		l.reportTo = nil
+		return
+	}
+	st := l.m.State()
+	ms := memberStatus{running: !l.stopped, state: st, ready: st == StateMaster || l.m.Waiting(), ownFault: own}
+	if g == l.reportTo && ms == l.reported {
+		return
+	}
+	l.reportTo, l.reported = g, ms
+	g.update(idx, ms, now)
 }
 
 // step performs the machine's actions and records a state change.
@@ -694,6 +814,7 @@ func (l *loop) step(now time.Time, reason string, acts []Action) {
 	if hooks != nil {
 		hooks.push(hook) // never waits for a hook
 	}
+	l.report(now)
 	if changed {
 		// The line operators grep keepalived's logs for.
 		in.log.Info(fmt.Sprintf("VRRP_Instance(%s) Entering %s STATE", in.cfg.Name, st),

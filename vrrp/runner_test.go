@@ -215,6 +215,14 @@ func startNode(t *testing.T, n *memNet, addr string, cfg InstanceConfig) *node {
 // startNodeWith is startNode with the options adjusted by opt (links, hooks, ...).
 func startNodeWith(t *testing.T, n *memNet, addr string, cfg InstanceConfig, opt func(*Options)) *node {
 	t.Helper()
+	nd := newNode(t, n, addr, cfg, opt)
+	nd.start(t)
+	return nd
+}
+
+// newNode builds a node's instance without starting it.
+func newNode(t *testing.T, n *memNet, addr string, cfg InstanceConfig, opt func(*Options)) *node {
+	t.Helper()
 	nd := &node{port: n.port(addr), done: make(chan error, 1), log: &syncBuf{}}
 	nd.owner = &memOwner{net: n, name: cfg.Name}
 	if cfg.Unicast != nil {
@@ -243,16 +251,21 @@ func startNodeWith(t *testing.T, n *memNet, addr string, cfg InstanceConfig, opt
 		t.Fatal(err)
 	}
 	nd.in = in
+	return nd
+}
+
+// start runs the node's instance until the test ends (or stop).
+func (nd *node) start(t *testing.T) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	nd.cancel = cancel
-	go func() { nd.done <- in.Run(ctx) }()
+	go func() { nd.done <- nd.in.Run(ctx) }()
 	t.Cleanup(func() {
 		nd.stop(t)
 		if t.Failed() {
-			t.Logf("%s log:\n%s", cfg.Name, nd.log)
+			t.Logf("%s log:\n%s", nd.in.Name(), nd.log)
 		}
 	})
-	return nd
 }
 
 // stop shuts the node down gracefully and waits for Run to return.
