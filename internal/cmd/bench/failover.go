@@ -283,7 +283,11 @@ func runRound(ctx context.Context, cfg config, s system, f fault) (roundResult, 
 		}
 	}
 	if res.ok {
-		if err := sleep(ctx, s.settle()); err != nil {
+		settle := s.settle()
+		if cfg.quick {
+			settle = 300 * time.Millisecond
+		}
+		if err := sleep(ctx, settle); err != nil {
 			_ = undo(context.Background())
 			return res, err
 		}

@@ -139,7 +139,7 @@ func measureIdle(ctx context.Context, title string, procs []procRef, window time
 }
 
 func (s *classicSys) idle(ctx context.Context, cfg config) (*idleResult, error) {
-	if err := sleep(ctx, 3*time.Second); err != nil {
+	if err := sleep(ctx, cfg.calm); err != nil {
 		return nil, err
 	}
 	parent, all := s.c.LBs[0].KeepalivedPIDs()
@@ -158,7 +158,7 @@ func (s *classicSys) idle(ctx context.Context, cfg config) (*idleResult, error) 
 }
 
 func (s *haloSys) idle(ctx context.Context, cfg config) (*idleResult, error) {
-	if err := sleep(ctx, 3*time.Second); err != nil {
+	if err := sleep(ctx, cfg.calm); err != nil {
 		return nil, err
 	}
 	return measureIdle(ctx, "halod on the master, 1 instance, advert 1 s, HAProxy check every 200 ms (halo defaults)",
@@ -217,7 +217,7 @@ func idle50(ctx context.Context, sc *scope, cfg config, rep *report) error {
 			return err
 		}
 	}
-	if err := sleep(ctx, 3*time.Second); err != nil {
+	if err := sleep(ctx, cfg.calm); err != nil {
 		return err
 	}
 	r, err := measureIdle(ctx, "halod with 50 instances at 100 ms adverts: lb1 (master of all 50) and lb2 (backup of all 50)",

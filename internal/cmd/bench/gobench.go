@@ -23,12 +23,14 @@ type goBenchResult struct {
 type benchRow struct {
 	pkg, name                     string
 	iters, nsOp, bOp, allocsPerOp string
+	// other holds the metrics a benchmark reports itself ("0 failed_keepalive").
+	other []string
 }
 
 func goBench(ctx context.Context, quick bool) goBenchResult {
 	args := []string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "1"}
 	if quick {
-		args = append(args, "-benchtime", "100ms")
+		args = append(args, "-benchtime", "1x")
 	}
 	res := goBenchResult{}
 	root, err := moduleRoot(ctx)
@@ -75,11 +77,13 @@ func goBench(ctx context.Context, quick bool) goBenchResult {
 					r.bOp = f[i]
 				case "allocs/op":
 					r.allocsPerOp = f[i]
+				default:
+					r.other = append(r.other, f[i]+" "+f[i+1])
 				}
 			}
 			res.rows = append(res.rows, r)
-		case strings.HasPrefix(line, "FAIL"), strings.HasPrefix(line, "# "), strings.Contains(line, ".go:"),
-			strings.HasPrefix(line, "--- FAIL"), strings.HasPrefix(line, "panic:"):
+		case strings.HasPrefix(line, "FAIL"), strings.HasPrefix(line, "# "), strings.HasPrefix(line, "--- FAIL"),
+			strings.HasPrefix(line, "panic:"), err != nil && strings.Contains(line, ".go:"):
 			if len(res.problems) < 30 {
 				res.problems = append(res.problems, strings.TrimSpace(line))
 			}
@@ -142,6 +146,9 @@ type machine struct {
 	date, cpu, kernel, debian, goVersion string
 	cores                                int
 	commit, haproxy, keepalived, pidof   string
+	// loadStart and loadEnd are /proc/loadavg when the run began and ended: other work on
+	// the machine shows in the figures.
+	loadStart, loadEnd string
 }
 
 func machineInfo(ctx context.Context) machine {
@@ -155,6 +162,7 @@ func machineInfo(ctx context.Context) machine {
 		}
 	}
 	m.kernel = readTrim("/proc/sys/kernel/osrelease")
+	m.loadStart = readTrim("/proc/loadavg")
 	m.debian = readTrim("/etc/debian_version")
 	first := func(name string, args ...string) string {
 		out, _ := exec.CommandContext(ctx, name, args...).CombinedOutput()
@@ -168,7 +176,11 @@ func machineInfo(ctx context.Context) machine {
 		m.commit = strings.TrimSpace(string(out))
 	}
 	m.haproxy = first(haproxyBinary(), "-v")
-	m.keepalived = first("keepalived", "--version")
+	kad := "/usr/sbin/keepalived"
+	if _, err := os.Stat(kad); err != nil {
+		kad = "keepalived"
+	}
+	m.keepalived = first(kad, "--version")
 	if p, err := filepath.EvalSymlinks("/usr/bin/pidof"); err == nil {
 		m.pidof = p
 	}

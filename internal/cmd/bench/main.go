@@ -36,6 +36,7 @@ type config struct {
 	reps    int           // rounds of each fault
 	window  time.Duration // how long a failover may take before "no failover"
 	idle    time.Duration // idle footprint window
+	calm    time.Duration // wait after a lab settled, before its idle window
 	reloads int           // reloads per mechanism and client kind
 	setups  map[string]bool
 	faults  map[string]bool
@@ -43,7 +44,7 @@ type config struct {
 }
 
 func main() {
-	quick := flag.Bool("quick", false, "reduced run (1 round per fault, 10 reloads, 10 s idle window): under five minutes")
+	quick := flag.Bool("quick", false, "reduced run (1 round per fault, 5 s failover window, 10 reloads, 10 s idle window): under five minutes")
 	out := flag.String("out", "docs/BENCHMARKS.md", "report to write")
 	bin := flag.String("bin", "", "directory holding halod, haloctl and labtool (default: build them)")
 	reps := flag.Int("reps", 0, "rounds of each fault (default 5, quick 1)")
@@ -53,9 +54,9 @@ func main() {
 	flag.Parse()
 
 	cfg := config{quick: *quick, out: *out, bin: *bin, reps: 5, window: 30 * time.Second,
-		idle: 60 * time.Second, reloads: 100, setups: set(*setups), faults: set(*faults), gobench: *gobench}
+		idle: 60 * time.Second, calm: 3 * time.Second, reloads: 100, setups: set(*setups), faults: set(*faults), gobench: *gobench}
 	if cfg.quick {
-		cfg.reps, cfg.window, cfg.idle, cfg.reloads = 1, 10*time.Second, 10*time.Second, 10
+		cfg.reps, cfg.window, cfg.idle, cfg.calm, cfg.reloads = 1, 5*time.Second, 10*time.Second, time.Second, 10
 	}
 	if *reps > 0 {
 		cfg.reps = *reps
@@ -181,6 +182,7 @@ func run(ctx context.Context, cfg config) error {
 		return ctx.Err()
 	}
 	rep.duration = time.Since(started)
+	rep.machine.loadEnd = readTrim("/proc/loadavg")
 	if err := os.MkdirAll(filepath.Dir(cfg.out), 0o755); err != nil {
 		return err
 	}
@@ -272,7 +274,8 @@ func inScope(name string, fn func(s *scope) error) (err error) {
 			}
 			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
 		}
-		if err != nil {
+		// A failed lab logs its processes' output on cleanup; an interrupted one does not.
+		if err != nil && !errors.Is(err, context.Canceled) {
 			s.mu.Lock()
 			s.failed = true
 			s.mu.Unlock()

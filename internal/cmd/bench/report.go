@@ -152,7 +152,9 @@ func (r *report) markdown() string {
 	m := r.machine
 	w("| | |\n| --- | --- |\n")
 	w("| date | %s |\n| machine | %s, %d cores, Linux %s, Debian %s |\n", m.date, orDash(m.cpu), m.cores, orDash(m.kernel), orDash(m.debian))
-	w("| halo | `%s` (git describe), %s |\n| HAProxy | %s |\n| keepalived | %s |\n\n", orDash(m.commit), m.goVersion, orDash(m.haproxy), orDash(m.keepalived))
+	w("| halo | `%s` (git describe), %s |\n| HAProxy | %s |\n| keepalived | %s |\n", orDash(m.commit), m.goVersion, orDash(m.haproxy), orDash(m.keepalived))
+	w("| load average | %s at the start, %s at the end (/proc/loadavg; other work on the machine shows in the figures) |\n\n",
+		orDash(loadTriple(m.loadStart)), orDash(loadTriple(m.loadEnd)))
 
 	r.goals(w)
 	r.failover(w)
@@ -161,6 +163,15 @@ func (r *report) markdown() string {
 	r.goBenchSection(w)
 	r.method(w)
 	return b.String()
+}
+
+// loadTriple keeps the three load averages of a /proc/loadavg line.
+func loadTriple(s string) string {
+	f := strings.Fields(s)
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func orDash(s string) string {
@@ -232,7 +243,7 @@ func (r *report) goals(w func(string, ...any)) {
 		}
 		v.measured, v.result = strings.Join(parts, "; "), metIf(ok)
 		if r.quick {
-			v.result += " (quick: 10 reloads, not 100)"
+			v.result += fmt.Sprintf(" (quick: %d reloads, not 100)", r.cfg.reloads)
 		}
 	} else {
 		v.measured, v.result = "—", "not measured"
@@ -445,9 +456,10 @@ func (r *report) goBenchSection(w func(string, ...any)) {
 	}
 	w("`%s`\n\n", g.cmd)
 	if len(g.rows) > 0 {
-		w("| package | benchmark | iterations | ns/op | B/op | allocs/op |\n| --- | --- | --- | --- | --- | --- |\n")
+		w("| package | benchmark | iterations | ns/op | B/op | allocs/op | reported by the benchmark |\n| --- | --- | --- | --- | --- | --- | --- |\n")
 		for _, row := range g.rows {
-			w("| %s | %s | %s | %s | %s | %s |\n", row.pkg, row.name, row.iters, orDash(row.nsOp), orDash(row.bOp), orDash(row.allocsPerOp))
+			w("| %s | %s | %s | %s | %s | %s | %s |\n", row.pkg, row.name, row.iters, orDash(row.nsOp), orDash(row.bOp),
+				orDash(row.allocsPerOp), orDash(strings.Join(row.other, ", ")))
 		}
 		w("\n")
 	}
