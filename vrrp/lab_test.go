@@ -46,16 +46,28 @@ type lab struct {
 
 func newLab(t *testing.T, nodes int) *lab {
 	t.Helper()
+	return newLabNets(t, nodes, 1)
+}
+
+// newLabNets is newLab with several networks: node interface ethK joins network K.
+func newLabNets(t *testing.T, nodes, networks int) *lab {
+	t.Helper()
 	tier.Root(t)
 	bin := vrrpnode(t)
-	return &lab{Lab: netlab.New(t, netlab.Options{Nodes: nodes, Networks: 1}), t: t, bin: bin, dir: t.TempDir()}
+	return &lab{Lab: netlab.New(t, netlab.Options{Nodes: nodes, Networks: networks}), t: t, bin: bin, dir: t.TempDir()}
 }
 
 // halo starts vrrpnode on node n with the given vrrp instances (YAML list items).
 func (l *lab) halo(n *netlab.Node, instances string, args ...string) *netlab.Proc {
 	l.t.Helper()
+	return l.haloYAML(n, "vrrp:\n  instances:\n"+instances, args...)
+}
+
+// haloYAML starts vrrpnode on node n with the given halo.yaml.
+func (l *lab) haloYAML(n *netlab.Node, yaml string, args ...string) *netlab.Proc {
+	l.t.Helper()
 	path := filepath.Join(l.dir, fmt.Sprintf("%s-%d.yaml", n.Name, time.Now().UnixNano()))
-	if err := os.WriteFile(path, []byte("vrrp:\n  instances:\n"+instances), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		l.t.Fatal(err)
 	}
 	p, err := n.Start(l.bin, append([]string{"-v", "-config", path}, args...)...)
@@ -87,10 +99,15 @@ func (l *lab) keepalived(n *netlab.Node, conf string) *netlab.Proc {
 	return p
 }
 
-// instance renders one instance of a halo.yaml vrrp section.
+// instance renders one instance on eth0 of a halo.yaml vrrp section.
 func instance(name string, vrid, version, prio int, interval string, extra ...string) string {
-	s := fmt.Sprintf("    - name: %s\n      interface: eth0\n      vrid: %d\n      version: %d\n      priority: %d\n      advert_interval: %s\n      garp: {delay: 0s, repeat: 3}\n",
-		name, vrid, version, prio, interval)
+	return instanceOn("eth0", name, vrid, version, prio, interval, extra...)
+}
+
+// instanceOn renders one instance on iface.
+func instanceOn(iface, name string, vrid, version, prio int, interval string, extra ...string) string {
+	s := fmt.Sprintf("    - name: %s\n      interface: %s\n      vrid: %d\n      version: %d\n      priority: %d\n      advert_interval: %s\n      garp: {delay: 0s, repeat: 3}\n",
+		name, iface, vrid, version, prio, interval)
 	for _, e := range extra {
 		s += "      " + e + "\n"
 	}

@@ -1,13 +1,14 @@
-// Command vrrpnode runs the VRRP instances of a halo.yaml vrrp section, and nothing else,
-// for the vrrp package's network-namespace tests. It also carries the two small tools
-// those tests need inside a namespace: a TCP server bound to a VIP (with IP_FREEBIND, so
-// it may start before the VIP exists) and a client for it.
+// Command vrrpnode runs the VRRP instances and sync groups of a halo.yaml vrrp section,
+// with their link tracking and notify hooks, and nothing else, for the vrrp package's
+// network-namespace tests. It also carries the two small tools those tests need inside a
+// namespace: TCP servers bound to VIPs (with IP_FREEBIND, so they may start before the
+// VIPs exist) and a client for them.
 //
-//	vrrpnode -config halo.yaml [-serve 192.0.2.100:8080 -name n1]
+//	vrrpnode -config halo.yaml [-serve 192.0.2.100:8080,192.0.2.101:8080 -name n1]
 //	vrrpnode -get 192.0.2.100:8080
 //
-// SIGTERM or SIGINT stops it gracefully (priority 0, VIPs removed); SIGUSR1 makes every
-// instance resign.
+// SIGTERM or SIGINT stops it gracefully (priority 0, VIPs handed over, stop hooks run);
+// SIGUSR1 makes every instance resign.
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -33,7 +35,7 @@ import (
 
 func main() {
 	config := flag.String("config", "", "halo.yaml whose vrrp section to run")
-	serve := flag.String("serve", "", "also answer TCP connections on this address with the node name")
+	serve := flag.String("serve", "", "also answer TCP connections on these addresses (comma separated) with the node name")
 	name := flag.String("name", "", "node name the server answers with (default: hostname)")
 	get := flag.String("get", "", "connect to this address, print the answer and exit")
 	verbose := flag.Bool("v", false, "log at debug level")
@@ -65,23 +67,39 @@ func run(ctx context.Context, log *slog.Logger, path, serve, name string) error 
 		return err
 	}
 	var instances []*vrrp.Instance
+	byName := map[string]*vrrp.Instance{}
 	for _, ic := range cfg.Instances {
 		in, err := vrrp.NewInstance(ic, vrrp.Options{Logger: log})
 		if err != nil {
 			return err
 		}
 		instances = append(instances, in)
+		byName[ic.Name] = in
+	}
+	var groups []*vrrp.Group
+	for _, gc := range cfg.SyncGroups {
+		var members []*vrrp.Instance
+		for _, n := range gc.Instances {
+			members = append(members, byName[n]) // names checked by Validate
+		}
+		g, err := vrrp.NewGroup(gc, members, vrrp.GroupOptions{Logger: log})
+		if err != nil {
+			return err
+		}
+		groups = append(groups, g)
 	}
 	if serve != "" {
 		if name == "" {
 			name, _ = os.Hostname()
 		}
-		ln, err := listenFreebind(ctx, serve)
-		if err != nil {
-			return err
+		for _, addr := range strings.Split(serve, ",") {
+			ln, err := listenFreebind(ctx, addr)
+			if err != nil {
+				return err
+			}
+			defer ln.Close()
+			go answer(ln, name)
 		}
-		defer ln.Close()
-		go answer(ln, name)
 	}
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1)
@@ -104,7 +122,10 @@ func run(ctx context.Context, log *slog.Logger, path, serve, name string) error 
 	for i, in := range instances {
 		wg.Go(func() { errs[i] = in.Run(ctx) })
 	}
-	log.Info("vrrpnode running", "instances", len(instances))
+	for _, g := range groups {
+		wg.Go(func() { _ = g.Run(ctx) })
+	}
+	log.Info("vrrpnode running", "instances", len(instances), "sync_groups", len(groups))
 	wg.Wait()
 	return errors.Join(errs...)
 }
