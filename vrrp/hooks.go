@@ -67,6 +67,11 @@ func (execHookRunner) RunHook(ctx context.Context, h Hook) error {
 	out := &tailBuffer{max: hookOutputMax}
 	cmd.Stdout, cmd.Stderr = out, out
 	err := cmd.Run()
+	if errors.Is(err, exec.ErrWaitDelay) {
+		// The hook exited 0 and left a child holding its output open (a daemon it
+		// started): that is its business, and no failure.
+		err = nil
+	}
 	if err != nil && errors.Is(tctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 		return fmt.Errorf("%w: %s killed after %s%s", ErrHookTimeout, h.Argv[0], h.Timeout, out.suffix())
 	}

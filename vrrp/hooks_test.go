@@ -237,6 +237,17 @@ func TestExecHookRunner(t *testing.T) {
 		t.Errorf("missing program: %v", err)
 	}
 
+	// A hook that leaves a daemon behind holding its output has succeeded.
+	daemon := writeScript(t, dir, "daemon.sh", `sleep 3 & echo $! > "$1"`)
+	dpid := filepath.Join(dir, "dpid")
+	if err := r.RunHook(ctx, Hook{Argv: []string{daemon, dpid}, Timeout: 5 * time.Second}); err != nil {
+		t.Errorf("hook leaving a daemon: %v", err)
+	}
+	if b, err := os.ReadFile(dpid); err == nil {
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		_ = syscall.Kill(pid, syscall.SIGKILL) // the test's own child's child, by its recorded PID
+	}
+
 	pids := filepath.Join(dir, "pids")
 	hang := writeScript(t, dir, "hang.sh", `sleep 60 & echo $$ $! > "$1"; wait`)
 	start := time.Now()
