@@ -433,19 +433,17 @@ func (in *Instance) Run(ctx context.Context) error {
 	tr.Close()
 	<-readerDone
 	stopWatch()
-	in.mu.Lock()
-	for name := range in.ctl.faults {
-		if strings.HasPrefix(name, linkFaultPrefix) {
-			delete(in.ctl.faults, name) // the next Run reads the links afresh
-		}
-	}
-	in.mu.Unlock()
 	// The delivery and hook goroutines drain what is queued, the shutdown transition and
 	// the stop hook included.
 	close(deliverDone)
 	wg.Wait()
 	in.mu.Lock()
 	in.hooks = nil
+	for name := range in.ctl.faults {
+		if strings.HasPrefix(name, linkFaultPrefix) {
+			delete(in.ctl.faults, name) // the next Run reads the links afresh
+		}
+	}
 	in.mu.Unlock()
 	return err
 }
@@ -747,7 +745,9 @@ func (l *loop) report(now time.Time) {
 		return
 	}
 	st := l.m.State()
-	ms := memberStatus{running: !l.stopped, state: st, ready: st == StateMaster || l.m.Waiting(), ownFault: own}
+	// A stopped member holds the others back from MASTER (it is not ready) but does not
+	// fault them.
+	ms := memberStatus{running: !l.stopped, state: st, ready: st == StateMaster || l.m.Waiting(), ownFault: own && !l.stopped}
 	if g == l.reportTo && ms == l.reported {
 		return
 	}
