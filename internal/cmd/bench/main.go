@@ -34,7 +34,7 @@ type config struct {
 	out     string
 	bin     string
 	reps    int           // rounds of each fault
-	window  time.Duration // how long a failover may take before "no failover"
+	window  time.Duration // how long a hung HAProxy is left hung before "no failover"
 	idle    time.Duration // idle footprint window
 	calm    time.Duration // wait after a lab settled, before its idle window
 	reloads int           // reloads per mechanism and client kind
@@ -44,7 +44,7 @@ type config struct {
 }
 
 func main() {
-	quick := flag.Bool("quick", false, "reduced run (1 round per fault, 5 s failover window, 10 reloads, 10 s idle window): under five minutes")
+	quick := flag.Bool("quick", false, "reduced run (1 round per fault, SIGSTOP held 5 s, 10 reloads, 5 s idle windows): under five minutes")
 	out := flag.String("out", "docs/BENCHMARKS.md", "report to write")
 	bin := flag.String("bin", "", "directory holding halod, haloctl and labtool (default: build them)")
 	reps := flag.Int("reps", 0, "rounds of each fault (default 5, quick 1)")
@@ -56,7 +56,7 @@ func main() {
 	cfg := config{quick: *quick, out: *out, bin: *bin, reps: 5, window: 30 * time.Second,
 		idle: 60 * time.Second, calm: 3 * time.Second, reloads: 100, setups: set(*setups), faults: set(*faults), gobench: *gobench}
 	if cfg.quick {
-		cfg.reps, cfg.window, cfg.idle, cfg.calm, cfg.reloads = 1, 5*time.Second, 10*time.Second, time.Second, 10
+		cfg.reps, cfg.window, cfg.idle, cfg.calm, cfg.reloads = 1, 5*time.Second, 5*time.Second, time.Second, 10
 	}
 	if *reps > 0 {
 		cfg.reps = *reps

@@ -63,13 +63,13 @@ func underLoad(ctx context.Context, client *netlab.Node, bin, dir string, keepAl
 		return res, err
 	}
 	defer p.Stop(2 * time.Second)
-	if err := sleep(ctx, 500*time.Millisecond); err != nil {
+	if err := sleep(ctx, 300*time.Millisecond); err != nil {
 		return res, err
 	}
 	n, rerr := reloads(ctx)
 	res.reloads = n
 	// Let the requests in flight finish, then stop the load.
-	_ = sleep(ctx, time.Second)
+	_ = sleep(ctx, 500*time.Millisecond)
 	if err := os.WriteFile(stop, nil, 0o644); err != nil {
 		return res, err
 	}

@@ -30,6 +30,8 @@ type setupResult struct {
 	setup  setup
 	err    string
 	faults map[string]*faultResult
+	// notes are observations made during the rounds.
+	notes []string
 }
 
 type faultResult struct {
@@ -123,11 +125,11 @@ func (r *report) cell(setupKey, faultKey string) string {
 	var b strings.Builder
 	switch {
 	case st.recovered == 0:
-		fmt.Fprintf(&b, "**no failover within %s** (n=%d)", secs(r.cfg.window), st.n)
+		fmt.Fprintf(&b, "**no failover within %s** (n=%d)", secs(windowOf(r.cfg, faultKey)), st.n)
 	default:
 		fmt.Fprintf(&b, "**%s** (%d–%d, n=%d)", ms(st.median), st.min.Milliseconds(), st.max.Milliseconds(), st.recovered)
 		if st.recovered < st.n {
-			fmt.Fprintf(&b, "; no failover within %s in %d/%d", secs(r.cfg.window), st.n-st.recovered, st.n)
+			fmt.Fprintf(&b, "; no failover within %s in %d/%d", secs(windowOf(r.cfg, faultKey)), st.n-st.recovered, st.n)
 		}
 		if st.servedBySelf > 0 {
 			fmt.Fprintf(&b, "; lb1 itself answered first in %d/%d", st.servedBySelf, st.recovered)
@@ -191,7 +193,7 @@ func (r *report) goals(w func(string, ...any)) {
 		v.measured = ms(halo1.median)
 		v.result = metIf(halo1.median <= 800*time.Millisecond && halo1.recovered == halo1.n)
 	} else {
-		v.measured, v.result = notMeasured(halo1, r.cfg.window)
+		v.measured, v.result = notMeasured(halo1, maxWindow)
 	}
 	vs = append(vs, v)
 	v = verdict{goal: "… and at least 5× faster than the classic pair (tutorial) in the same run"}
@@ -210,7 +212,7 @@ func (r *report) goals(w func(string, ...any)) {
 		v.measured = fmt.Sprintf("halo %s; tuned classic %s (weight −2), %s (FAULT)", ms(halo100.median), medOr(tw), medOr(tf))
 		v.result = metIf(halo100.median <= 150*time.Millisecond && halo100.recovered == halo100.n)
 	} else {
-		v.measured, v.result = notMeasured(halo100, r.cfg.window)
+		v.measured, v.result = notMeasured(halo100, maxWindow)
 	}
 	vs = append(vs, v)
 	hs, cs := r.stats("halo-1s", "haproxy-stop"), r.stats("classic-tutorial", "haproxy-stop")
@@ -342,6 +344,11 @@ func (r *report) failover(w func(string, ...any)) {
 	w("\nSetups:\n\n")
 	for _, s := range cols {
 		w("- **%s** — %s.\n", s.setup.title, s.setup.desc)
+	}
+	for _, s := range cols {
+		for _, n := range s.notes {
+			w("\nObserved, %s: %s.\n", s.setup.title, n)
+		}
 	}
 	var notes []string
 	for _, s := range cols {
@@ -488,12 +495,14 @@ func (r *report) method(w func(string, ...any)) {
 		w(" Measured in this run: %s.", r.pidofTrap)
 	}
 	w("\n")
-	w("- Faults: HAProxy SIGKILL hits the master and every worker; SIGSTOP hits the workers, which then answer nothing (where the client " +
-		"is not served within the window the row says \"no failover\", then the workers get SIGCONT); the link is cut at the switch " +
-		"(the master sees its carrier go); the daemon is halod or keepalived's parent process (SIGTERM), or every keepalived process at once " +
-		"(SIGKILL, a crash). After a halod SIGKILL the HAProxy it ran is ended by its recorded PIDs before halod starts again; after a " +
-		"keepalived fault keepalived is started again; classic HAProxy is started again by the harness (nothing restarts it on a classic node), " +
-		"halo's by halod.\n")
+	w("- Faults: HAProxy SIGKILL hits the master and every worker; SIGSTOP hits the workers, which then answer nothing (where the client "+
+		"is not served within %s the row says \"no failover\", then the workers get SIGCONT; other faults get %s); the link is cut at the switch "+
+		"(the master sees its carrier go); the daemon is halod or keepalived's parent process (SIGTERM), or every keepalived process at once "+
+		"(SIGKILL, a crash). After a halod SIGKILL the HAProxy it ran is ended by its recorded PIDs before halod starts again; after a "+
+		"keepalived fault keepalived is started again; classic HAProxy is started again by the harness (nothing restarts it on a classic node), "+
+		"halo's by halod.\n", secs(r.cfg.window), secs(maxWindow))
+	w("- A crashed keepalived (SIGKILL) leaves the VIP configured on the master, and HAProxy there keeps serving it until the backup " +
+		"takes over and announces itself with gratuitous ARP; both nodes then hold the VIP until keepalived is back.\n")
 	w("- \"dark\" adds up every stretch without an answer from the fault until the restore began (the outage counts only the first); " +
 		"\"lb1 itself answered first\" means the faulted master recovered before a failover (for example halod restarting HAProxy).\n")
 	w("- Reload loads are `labtool load` (Go net/http clients); halo reloads go through `haloctl reload`, the master-worker reload is `kill -USR2` " +

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -91,7 +92,7 @@ func (s *classicSys) haproxyKilled(ctx context.Context, i int) error {
 	return s.c.LBs[i].StartHAProxy(ctx)
 }
 
-func (s *classicSys) daemonEnded(ctx context.Context, i int, _ []int) error {
+func (s *classicSys) daemonEnded(ctx context.Context, i int, _ []int, _ bool) error {
 	lb := s.c.LBs[i]
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -128,6 +129,8 @@ type haloSys struct {
 	p   *cluster.Poller
 	st  setup
 	cfg config
+	// kills counts halod SIGKILL rounds, orphans those after which its HAProxy still ran.
+	kills, orphans int
 }
 
 var _ system = (*haloSys)(nil)
@@ -194,8 +197,14 @@ func (s *haloSys) daemonPIDs(_ context.Context, i int) (int, []int, error) {
 // haproxyKilled does nothing: halod restarts HAProxy itself.
 func (s *haloSys) haproxyKilled(context.Context, int) error { return nil }
 
-func (s *haloSys) daemonEnded(ctx context.Context, i int, haproxy []int) error {
+func (s *haloSys) daemonEnded(ctx context.Context, i int, haproxy []int, killed bool) error {
 	lb := s.c.LBs[i]
+	if killed {
+		s.kills++
+		if slices.ContainsFunc(haproxy, func(p int) bool { return alive(p) && comm(p) == "haproxy" }) {
+			s.orphans++
+		}
+	}
 	// What halod left behind (an orphaned HAProxy after SIGKILL) is ended by the PIDs
 	// recorded before the fault, then halod starts cleanly.
 	var left []int
