@@ -103,9 +103,10 @@ type TransitionCount struct {
 
 // SyncGroupStatus is one sync group in the snapshot.
 type SyncGroupStatus struct {
-	Name      string   `json:"name"`
-	Instances []string `json:"instances"`
-	State     string   `json:"state"`
+	Name      string    `json:"name"`
+	Instances []string  `json:"instances"`
+	State     string    `json:"state"`
+	Since     time.Time `json:"since,omitzero"`
 }
 
 // Healthy reports whether the node is as configured and well: HAProxy healthy, no instance
@@ -170,6 +171,13 @@ func (s *Status) WriteTable(w io.Writer, now time.Time) error {
 			desc = append(desc, "fault: "+strings.Join(in.Faults, "; "))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", in.Name, in.State, strings.Join(desc, ", "))
+	}
+	for _, g := range s.SyncGroups {
+		desc := "sync group of " + strings.Join(g.Instances, ", ")
+		if !g.Since.IsZero() {
+			desc += ", since " + clock(now.Sub(g.Since))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", g.Name, g.State, desc)
 	}
 	if s.Maintenance {
 		fmt.Fprintf(tw, "node\tMAINTENANCE\tkept out of MASTER until `haloctl maintenance off`\n")

@@ -69,6 +69,7 @@ type Supervisor struct {
 	cfg         *Config
 	instances   []*instance
 	byName      map[string]*instance
+	groups      map[string]*group
 	maintenance bool
 	healthy     bool // HAProxy's last verdict
 	healthKnown bool
@@ -82,6 +83,13 @@ type instance struct {
 	done   chan struct{}
 }
 
+// group is a running sync group.
+type group struct {
+	g    *vrrp.Group
+	cfg  vrrp.SyncGroupConfig
+	done chan struct{}
+}
+
 type request struct {
 	ctx  context.Context
 	req  Request
@@ -93,7 +101,7 @@ func New(cfg *Config, deps Deps) (*Supervisor, error) {
 	if deps.Logger == nil {
 		return nil, errors.New("supervisor: a logger is required")
 	}
-	s := &Supervisor{deps: deps, log: deps.Logger, cfg: cfg, reqs: make(chan request), configValid: true, byName: map[string]*instance{}}
+	s := &Supervisor{deps: deps, log: deps.Logger, cfg: cfg, reqs: make(chan request), configValid: true, byName: map[string]*instance{}, groups: map[string]*group{}}
 	s.hap = deps.HAProxy
 	if s.hap == nil {
 		h, err := NewHAProxy(cfg.HAProxy, deps.Logger)
@@ -164,6 +172,18 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	for _, ic := range cfg.VRRP.Instances {
 		if err := s.startInstance(vrrpCtx, ic); err != nil {
 			s.log.Error("VRRP instance cannot start", "instance", ic.Name, "err", err)
+			stopVRRP()
+			s.stopInstances()
+			stopHAProxy()
+			wg.Wait()
+			return err
+		}
+	}
+	// Groups join running instances: none can become master before a master-down
+	// interval, far longer than this takes.
+	for _, gc := range cfg.VRRP.SyncGroups {
+		if err := s.startGroup(vrrpCtx, gc); err != nil {
+			s.log.Error("sync group cannot start", "group", gc.Name, "err", err)
 			stopVRRP()
 			s.stopInstances()
 			stopHAProxy()
@@ -279,18 +299,61 @@ func (s *Supervisor) startInstance(ctx context.Context, ic vrrp.InstanceConfig) 
 	return nil
 }
 
-// stopInstances stops every instance and waits: each master sends priority 0 and removes
-// its VIPs on the way out.
+func (s *Supervisor) startGroup(ctx context.Context, gc vrrp.SyncGroupConfig) error {
+	s.mu.Lock()
+	var members []*vrrp.Instance
+	for _, name := range gc.Instances {
+		if in := s.byName[name]; in != nil {
+			members = append(members, in.vi)
+		}
+	}
+	s.mu.Unlock()
+	g, err := vrrp.NewGroup(gc, members, vrrp.GroupOptions{Logger: s.log})
+	if err != nil {
+		return err
+	}
+	gr := &group{g: g, cfg: gc, done: make(chan struct{})}
+	go func() {
+		defer close(gr.done)
+		if err := g.Run(ctx); err != nil {
+			s.log.Error("sync group stopped", "group", gc.Name, "err", err)
+		}
+	}()
+	s.mu.Lock()
+	s.groups[gc.Name] = gr
+	s.mu.Unlock()
+	return nil
+}
+
+// stopGroup detaches a group from its members (which keep running) before a reload
+// replaces it.
+func (s *Supervisor) stopGroup(name string) {
+	s.mu.Lock()
+	gr := s.groups[name]
+	delete(s.groups, name)
+	s.mu.Unlock()
+	if gr != nil {
+		gr.g.Close()
+	}
+}
+
+// stopInstances stops every instance and waits: each master sends priority 0 and hands
+// over, keeping its VIPs until the new master speaks (at most about four advert
+// intervals), so HAProxy, stopped after this, serves until then.
 func (s *Supervisor) stopInstances() {
 	s.mu.Lock()
 	ins := s.instances
-	s.instances, s.byName = nil, map[string]*instance{}
+	groups := s.groups
+	s.instances, s.byName, s.groups = nil, map[string]*instance{}, map[string]*group{}
 	s.mu.Unlock()
 	for _, in := range ins {
 		in.cancel()
 	}
 	for _, in := range ins {
 		<-in.done
+	}
+	for _, gr := range groups {
+		<-gr.done // a group's Run returns once its members have stopped
 	}
 }
 
@@ -350,33 +413,30 @@ func (s *Supervisor) Status() Status {
 	}
 	s.mu.Unlock()
 	st.HAProxy = s.hap.Status()
-	groupOf := map[string]string{}
-	for _, g := range cfg.VRRP.SyncGroups {
-		for _, n := range g.Instances {
-			groupOf[n] = g.Name
+	s.mu.Lock()
+	groups := make([]*group, 0, len(s.groups))
+	for _, gc := range cfg.VRRP.SyncGroups {
+		if gr := s.groups[gc.Name]; gr != nil {
+			groups = append(groups, gr)
 		}
 	}
+	s.mu.Unlock()
 	for _, in := range ins {
-		st.Instances = append(st.Instances, instanceStatus(in.vi.Snapshot(), groupOf[in.cfg.Name]))
+		st.Instances = append(st.Instances, instanceStatus(in.vi.Snapshot()))
 	}
-	for _, g := range cfg.VRRP.SyncGroups {
-		gs := SyncGroupStatus{Name: g.Name, Instances: g.Instances}
-		for _, in := range st.Instances {
-			if in.SyncGroup == g.Name && (gs.State == "" || in.State != "MASTER") {
-				gs.State = in.State
-			}
-		}
-		st.SyncGroups = append(st.SyncGroups, gs)
+	for _, gr := range groups {
+		gs := gr.g.Snapshot()
+		st.SyncGroups = append(st.SyncGroups, SyncGroupStatus{Name: gs.Name, Instances: gs.Members, State: gs.State.String(), Since: gs.Since})
 	}
 	return st
 }
 
-func instanceStatus(sn vrrp.Snapshot, group string) InstanceStatus {
+func instanceStatus(sn vrrp.Snapshot) InstanceStatus {
 	is := InstanceStatus{
 		Name: sn.Name, Interface: sn.Interface, VRID: sn.VRID, Version: sn.Version,
 		State: sn.State.String(), Since: sn.Since,
 		Priority: sn.Priority, EffectivePriority: sn.EffectivePriority,
-		HoldsVIPs: sn.HoldsVIPs, Faults: sn.Faults, SyncGroup: group,
+		HoldsVIPs: sn.HoldsVIPs, Faults: sn.Faults, SyncGroup: sn.SyncGroup,
 		AdvertsSent: sn.Counters.AdvertsSent, AdvertsReceived: sn.Counters.AdvertsReceived,
 		InvalidByReason: sn.Counters.Invalid,
 	}
@@ -557,6 +617,35 @@ func (s *Supervisor) applyVRRP(ctx context.Context, old, cfg *Config) string {
 			removed = append(removed, ic.Name)
 		}
 	}
+	// A group whose config changed, or one of whose members is replaced, is rebuilt; it is
+	// detached before its members stop so that it does not move the ones that stay.
+	touched := append(append(append([]string(nil), added...), removed...), restarted...)
+	var regroup []vrrp.SyncGroupConfig
+	for _, gc := range old.VRRP.SyncGroups {
+		s.mu.Lock()
+		_, running := s.groups[gc.Name]
+		s.mu.Unlock()
+		if !running {
+			continue
+		}
+		keep := false
+		for _, ng := range cfg.VRRP.SyncGroups {
+			if ng.Name == gc.Name && reflect.DeepEqual(ng, gc) && !slices.ContainsFunc(gc.Instances, func(n string) bool { return slices.Contains(touched, n) }) {
+				keep = true
+			}
+		}
+		if !keep {
+			s.stopGroup(gc.Name)
+		}
+	}
+	for _, ng := range cfg.VRRP.SyncGroups {
+		s.mu.Lock()
+		_, running := s.groups[ng.Name]
+		s.mu.Unlock()
+		if !running {
+			regroup = append(regroup, ng)
+		}
+	}
 	for _, name := range append(append([]string(nil), removed...), restarted...) {
 		s.stopInstance(name)
 	}
@@ -565,6 +654,11 @@ func (s *Supervisor) applyVRRP(ctx context.Context, old, cfg *Config) string {
 			if err := s.startInstance(ctx, ic); err != nil {
 				s.log.Error("VRRP instance cannot start", "instance", ic.Name, "err", err)
 			}
+		}
+	}
+	for _, gc := range regroup {
+		if err := s.startGroup(ctx, gc); err != nil {
+			s.log.Error("sync group cannot start", "group", gc.Name, "err", err)
 		}
 	}
 	s.log.Info("halo.yaml reloaded", "kept", kept, "added", added, "removed", removed, "restarted", restarted)

@@ -340,3 +340,54 @@ func TestSdNotify(t *testing.T) {
 		t.Errorf("last state %q, want STOPPING=1", last)
 	}
 }
+
+// TestSyncGroup: HAProxy fails on a, which tracks it on VI_1 only; VI_2, in the same sync
+// group, follows, so b masters both. A reload that changes nothing keeps the group.
+func TestSyncGroup(t *testing.T) {
+	link := vrrptest.NewLink()
+	extra := "    - {name: VI_2, interface: eth0, vrid: 52, priority: %d, advert_interval: 20ms, vips: [192.0.2.101/24]}\n" +
+		"  sync_groups:\n    - {name: G_1, instances: [VI_1, VI_2]}"
+	a := startNode(t, link, "a", "192.0.2.11", 101, "{fault: true}", fmt.Sprintf(extra, 101))
+	b := startNode(t, link, "b", "192.0.2.12", 100, "{fault: true}", fmt.Sprintf(extra, 100))
+	for _, in := range []string{"VI_1", "VI_2"} {
+		waitState(t, a, in, "MASTER")
+		waitState(t, b, in, "BACKUP")
+	}
+	if st := a.sup.Status(); len(st.SyncGroups) != 1 || st.SyncGroups[0].State != "MASTER" || st.Instances[1].SyncGroup != "G_1" {
+		t.Errorf("group status: %+v / %+v", st.SyncGroups, st.Instances)
+	}
+	a.hap.set(false, "backend app: 0/2 servers UP")
+	waitState(t, a, "VI_1", "FAULT")
+	waitState(t, a, "VI_2", "FAULT") // follows its group
+	waitState(t, b, "VI_1", "MASTER")
+	waitState(t, b, "VI_2", "MASTER")
+	a.hap.set(true, "")
+	waitState(t, a, "VI_1", "MASTER")
+	waitState(t, a, "VI_2", "MASTER")
+
+	before := a.sup.Status()
+	if resp := a.sup.Reload(t.Context()); !resp.OK || !strings.Contains(resp.Message, "2 instances kept") {
+		t.Fatalf("reload: %+v", resp)
+	}
+	after := a.sup.Status()
+	if len(after.SyncGroups) != 1 || after.SyncGroups[0].Since != before.SyncGroups[0].Since {
+		t.Errorf("the group was rebuilt by a reload that changed nothing: %+v -> %+v", before.SyncGroups, after.SyncGroups)
+	}
+	// Changing a member restarts it and rebuilds its group around the new instance.
+	os.WriteFile(a.cfg, []byte(fmt.Sprintf(nodeYAML, 101, "{fault: true}", fmt.Sprintf(extra, 102), a.dir)), 0o644)
+	if resp := a.sup.Reload(t.Context()); !resp.OK || !strings.Contains(resp.Message, "1 restarted") {
+		t.Fatalf("reload: %+v", resp)
+	}
+	waitState(t, a, "VI_2", "MASTER")
+	after = a.sup.Status()
+	if len(after.SyncGroups) != 1 || after.Instances[1].SyncGroup != "G_1" {
+		t.Errorf("after a member restart: %+v / %+v", after.SyncGroups, after.Instances)
+	}
+	a.hap.set(false, "down again")
+	waitState(t, a, "VI_2", "FAULT") // the rebuilt group still moves VI_2 with VI_1
+	var b2 strings.Builder
+	after.WriteTable(&b2, time.Now())
+	if !strings.Contains(b2.String(), "G_1") {
+		t.Errorf("table lacks the group:\n%s", b2.String())
+	}
+}
