@@ -32,7 +32,7 @@ type Collector struct {
 	reloadTime, reloadDuration, checkDuration, checkFailures  *prometheus.Desc
 	lastCheck                                                 *prometheus.Desc
 	state, priority, effPriority, transitions, sent, received *prometheus.Desc
-	invalid, vipsHeld, vipsConfigured                         *prometheus.Desc
+	invalid, vipsHeld, vipsConfigured, hookRuns, hookFailures *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -65,6 +65,8 @@ func NewCollector(src Source) *Collector {
 		invalid:         d("vrrp_invalid_packets_total", "Packets dropped as invalid, by reason.", "vrrp_instance", "reason"),
 		vipsHeld:        d("vrrp_vips_held", "VIPs this node holds now for the instance.", "vrrp_instance"),
 		vipsConfigured:  d("vrrp_vips", "VIPs configured for the instance.", "vrrp_instance"),
+		hookRuns:        d("vrrp_notify_hooks_total", "Notify hooks started.", "vrrp_instance"),
+		hookFailures:    d("vrrp_notify_hook_failures_total", "Notify hooks that failed or were killed at their timeout.", "vrrp_instance"),
 	}
 }
 
@@ -73,7 +75,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.buildInfo, c.configValid, c.maintenance, c.haproxyUp,
 		c.haproxyHealthy, c.haproxyRestarts, c.haproxyReload, c.reloadTime, c.reloadDuration,
 		c.checkDuration, c.checkFailures, c.lastCheck, c.state, c.priority, c.effPriority,
-		c.transitions, c.sent, c.received, c.invalid, c.vipsHeld, c.vipsConfigured} {
+		c.transitions, c.sent, c.received, c.invalid, c.vipsHeld, c.vipsConfigured, c.hookRuns, c.hookFailures} {
 		ch <- d
 	}
 }
@@ -141,6 +143,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(c.vipsHeld, float64(held), in.Name)
 		gauge(c.vipsConfigured, float64(len(in.VIPs)), in.Name)
+		counter(c.hookRuns, float64(in.HookRuns), in.Name)
+		counter(c.hookFailures, float64(in.HookFailures), in.Name)
 	}
 }
 

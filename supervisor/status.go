@@ -90,6 +90,9 @@ type InstanceStatus struct {
 	Transitions     uint64   `json:"transitions"`
 	// InvalidByReason counts dropped packets by reason (checksum, ttl, auth, ...).
 	InvalidByReason map[string]uint64 `json:"invalid_by_reason,omitempty"`
+	// HookRuns counts notify hooks started; HookFailures those that failed or timed out.
+	HookRuns     uint64 `json:"hook_runs"`
+	HookFailures uint64 `json:"hook_failures"`
 	// TransitionCounts counts state changes by from and to.
 	TransitionCounts []TransitionCount `json:"transition_counts,omitempty"`
 }

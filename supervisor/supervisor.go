@@ -136,7 +136,8 @@ func (s *Supervisor) notify(state string) {
 
 // Run starts HAProxy supervision and every VRRP instance, joins them, serves the control
 // socket, and on ctx's end shuts down in the order that loses the least: masters resign
-// first (priority 0, VIPs removed) so a backup takes over at once, then HAProxy drains.
+// first (priority 0, VIPs kept until the backup has taken over) so clients are never left
+// without a master, then HAProxy drains.
 func (s *Supervisor) Run(ctx context.Context) error {
 	srv, err := NewControlServer(s.cfg.Control, HandlerFunc(s.submit), s.log)
 	if err != nil {
@@ -439,6 +440,7 @@ func instanceStatus(sn vrrp.Snapshot) InstanceStatus {
 		HoldsVIPs: sn.HoldsVIPs, Faults: sn.Faults, SyncGroup: sn.SyncGroup,
 		AdvertsSent: sn.Counters.AdvertsSent, AdvertsReceived: sn.Counters.AdvertsReceived,
 		InvalidByReason: sn.Counters.Invalid,
+		HookRuns:        sn.Counters.HookRuns, HookFailures: sn.Counters.HookFailures + sn.Counters.HookTimeouts,
 	}
 	for _, v := range sn.VIPs {
 		is.VIPs = append(is.VIPs, v.String())
