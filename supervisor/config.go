@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -229,6 +230,13 @@ func (c *Config) validateOwn() error {
 	}
 	if m, err := strconv.ParseUint(c.Control.Mode, 8, 32); err != nil || m > 0o777 {
 		bad("control.mode", "%q: must be octal permission bits such as \"0660\"", c.Control.Mode)
+	} else if c.Control.Group != "" && m&0o060 != 0o060 {
+		bad("control.mode", "%q gives control.group %q no access to the socket: use \"0660\"", c.Control.Mode, c.Control.Group)
+	}
+	if c.Control.Group != "" {
+		if _, err := user.LookupGroup(c.Control.Group); err != nil {
+			bad("control.group", "%q: no such group on this machine", c.Control.Group)
+		}
 	}
 	if c.Metrics.Listen != "off" {
 		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
@@ -294,9 +302,8 @@ func indexLines(n *yaml.Node, prefix string, lines, zeros map[string]int) {
 			indexLines(v, p, lines, zeros)
 		}
 	case yaml.AliasNode:
-		if n.Alias != nil {
-			indexLines(n.Alias, prefix, lines, zeros)
-		}
+		// Not followed: an alias can refer to its own ancestor, and the alias's own line is
+		// the one to name anyway.
 	}
 }
 

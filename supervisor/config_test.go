@@ -80,6 +80,8 @@ func TestConfigErrors(t *testing.T) {
 		{"check timeout", "haproxy:\n  check: {interval: 100ms, timeout: 1s}\n", []string{"halo.yaml:2: haproxy.check.timeout: 1s is longer than check.interval 100ms"}},
 		{"backend min", "haproxy:\n  check:\n    backends: {app: -1}\n", []string{"halo.yaml:3: haproxy.check.backends.app: -1"}},
 		{"log level", "log: {level: loud}\n", []string{`halo.yaml:1: log.level: "loud"`}},
+		{"group without access", "control: {group: root}\n", []string{`halo.yaml:1: control.mode: "0600" gives control.group "root" no access`}},
+		{"unknown group", "control: {group: no-such-group-here, mode: \"0660\"}\n", []string{`halo.yaml:1: control.group: "no-such-group-here": no such group`}},
 		{"several at once", "log: {level: loud, format: xml}\nmetrics: {listen: nowhere}\n", []string{"log.level", "log.format", "metrics.listen"}},
 		{"syntax", "vrrp: [\n", []string{"halo.yaml:"}},
 		{"not a mapping", "- a\n- b\n", []string{"halo.yaml:1: halo.yaml must be a mapping"}},
@@ -129,5 +131,22 @@ func TestRelativeHAProxyConfig(t *testing.T) {
 	}
 	if got := c.HAProxy.Config; got[0] != "/etc/halo/haproxy.cfg" || got[1] != "/etc/haproxy/conf.d" {
 		t.Errorf("config paths %v", got)
+	}
+}
+
+// TestAliasCycle: an anchor that refers to itself must give an error, not hang.
+func TestAliasCycle(t *testing.T) {
+	done := make(chan error, 1)
+	go func() {
+		_, err := ParseConfig("halo.yaml", []byte("vrrp: &x\n  instances: [*x]\n"))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("no error for a self-referencing anchor")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ParseConfig hangs on a self-referencing anchor")
 	}
 }

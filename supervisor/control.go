@@ -42,8 +42,8 @@ type Response struct {
 	Version string `json:"version,omitempty"`
 }
 
-// Handler executes control requests. Mutating says whether a command changes state, so
-// that the server can refuse it to peers without the right.
+// Handler executes control requests; the server has already refused state-changing
+// commands to peers without the right.
 type Handler interface {
 	Handle(ctx context.Context, req Request) Response
 }
@@ -138,16 +138,22 @@ func (s *ControlServer) Serve(ctx context.Context) error {
 	}
 }
 
+// Close closes the socket; Serve does it itself when its ctx ends.
+func (s *ControlServer) Close() error { return s.ln.Close() }
+
+// idleTimeout drops a connection that sends nothing for this long: haloctl sends its
+// request at once, and a forgotten client must not hold a goroutine for ever.
+const idleTimeout = 5 * time.Minute
+
 func (s *ControlServer) serveConn(ctx context.Context, c *net.UnixConn) {
 	defer c.Close()
-	go func() {
-		<-ctx.Done()
-		c.Close()
-	}()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
 	uid, gid, credErr := peerCred(c)
 	sc := bufio.NewScanner(c)
 	sc.Buffer(make([]byte, 4096), maxRequest)
 	enc := json.NewEncoder(c)
+	_ = c.SetReadDeadline(time.Now().Add(idleTimeout))
 	for sc.Scan() {
 		var req Request
 		var resp Response
@@ -163,8 +169,9 @@ func (s *ControlServer) serveConn(ctx context.Context, c *net.UnixConn) {
 		if err := enc.Encode(resp); err != nil {
 			return
 		}
+		_ = c.SetReadDeadline(time.Now().Add(idleTimeout))
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.Err(); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil {
 		// A line longer than maxRequest: say so once, then drop the connection.
 		_ = enc.Encode(Response{Error: fmt.Sprintf("request too long or unreadable: %v", err)})
 	}
@@ -251,6 +258,11 @@ func Call(ctx context.Context, socket string, req Request) (Response, error) {
 	var resp Response
 	dec := json.NewDecoder(bufio.NewReader(c))
 	if err := dec.Decode(&resp); err != nil {
+		// halod took the request: a timeout here is a slow answer (a long reload), not an
+		// absent daemon.
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return Response{}, fmt.Errorf("halod did not answer %q in time (it may still be working on it): %w", req.Cmd, err)
+		}
 		return Response{}, fmt.Errorf("%w: reading the answer: %v", ErrUnreachable, err)
 	}
 	return resp, nil

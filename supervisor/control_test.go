@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/halo-lb/halo/internal/tier"
 )
 
 func startServer(t *testing.T, h Handler) string {
@@ -150,7 +152,8 @@ func TestSecondServerRefused(t *testing.T) {
 func TestStatusTable(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	st := Status{
-		HAProxy: HAProxyStatus{Mode: "managed", PID: 42, Running: true, Healthy: true, StartedAt: now.Add(-90 * time.Minute)},
+		ConfigValid: true,
+		HAProxy:     HAProxyStatus{Mode: "managed", PID: 42, Running: true, Healthy: true, StartedAt: now.Add(-90 * time.Minute)},
 		Instances: []InstanceStatus{{Name: "VI_1", Interface: "eth0", VRID: 51, State: "MASTER", Since: now.Add(-time.Minute),
 			Priority: 101, EffectivePriority: 101, VIPs: []string{"192.0.2.100/24"}, HoldsVIPs: true}},
 	}
@@ -173,9 +176,7 @@ func TestStatusTable(t *testing.T) {
 // TestControlPeerCredentials connects as an unprivileged user (the test binary re-run
 // under uid 65534): it may read the status but not change state.
 func TestControlPeerCredentials(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to run a client under another uid")
-	}
+	tier.Root(t) // to run the client under another uid
 	dir, err := os.MkdirTemp("", "halo-cred-")
 	if err != nil {
 		t.Fatal(err)

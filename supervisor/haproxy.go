@@ -27,6 +27,10 @@ func NewHAProxy(cfg haproxy.Config, log *slog.Logger) (HAProxy, error) {
 }
 
 func (a managerAdapter) Run(ctx context.Context, report func(HAProxyEvent)) error {
+	// The event pump ends with the manager, also when the manager returns early (its
+	// binary is missing, say), so that the error reaches the supervisor at once.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -42,6 +46,7 @@ func (a managerAdapter) Run(ctx context.Context, report func(HAProxyEvent)) erro
 		}
 	}()
 	err := a.m.Run(ctx)
+	cancel()
 	<-done
 	return err
 }

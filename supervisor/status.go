@@ -93,6 +93,9 @@ type InstanceStatus struct {
 	// HookRuns counts notify hooks started; HookFailures those that failed or timed out.
 	HookRuns     uint64 `json:"hook_runs"`
 	HookFailures uint64 `json:"hook_failures"`
+	// VIPErrors counts failed VIP additions and removals; SendErrors failed adverts.
+	VIPErrors  uint64 `json:"vip_errors"`
+	SendErrors uint64 `json:"send_errors"`
 	// TransitionCounts counts state changes by from and to.
 	TransitionCounts []TransitionCount `json:"transition_counts,omitempty"`
 }
@@ -113,9 +116,10 @@ type SyncGroupStatus struct {
 }
 
 // Healthy reports whether the node is as configured and well: HAProxy healthy, no instance
-// in FAULT or INIT, not in maintenance. haloctl's exit code follows it.
+// in FAULT or INIT (a failed instance waits in INIT), not in maintenance, and the
+// configuration on disk was valid at the last reload. haloctl's exit code follows it.
 func (s *Status) Healthy() bool {
-	if !s.HAProxy.Healthy || s.Maintenance {
+	if !s.HAProxy.Healthy || s.Maintenance || !s.ConfigValid {
 		return false
 	}
 	for _, in := range s.Instances {

@@ -63,7 +63,12 @@ type Supervisor struct {
 	log  *slog.Logger
 	hap  HAProxy
 
-	reqs chan request // control requests, served by the Run loop in order
+	reqs chan request // state-changing control requests, served one at a time by opsLoop
+
+	// healthMu serialises every application of HAProxy's health to instances, so that an
+	// instance started by a reload and a health change racing with it end in the right
+	// state.
+	healthMu sync.Mutex
 
 	mu          sync.Mutex // guards what Status reads
 	cfg         *Config
@@ -81,13 +86,24 @@ type instance struct {
 	cfg    vrrp.InstanceConfig
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	mu      sync.Mutex
+	failure string // why Run last failed, while it waits to be restarted
 }
+
+// instanceRestart bounds the backoff of an instance whose Run failed (no address on its
+// interface yet at boot, a socket error).
+const (
+	instanceRestartMin = time.Second
+	instanceRestartMax = 30 * time.Second
+)
 
 // group is a running sync group.
 type group struct {
-	g    *vrrp.Group
-	cfg  vrrp.SyncGroupConfig
-	done chan struct{}
+	g      *vrrp.Group
+	cfg    vrrp.SyncGroupConfig
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 type request struct {
@@ -138,6 +154,10 @@ func (s *Supervisor) notify(state string) {
 // socket, and on ctx's end shuts down in the order that loses the least: masters resign
 // first (priority 0, VIPs kept until the backup has taken over) so clients are never left
 // without a master, then HAProxy drains.
+//
+// The loop itself only applies health and pings the watchdog: control requests that may
+// take long (a reload waits for HAProxy and for handovers) run on a worker of their own,
+// so a slow reload never delays a failover or starves systemd's watchdog.
 func (s *Supervisor) Run(ctx context.Context) error {
 	srv, err := NewControlServer(s.cfg.Control, HandlerFunc(s.submit), s.log)
 	if err != nil {
@@ -146,7 +166,17 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	healthCh := make(chan HAProxyEvent, 16)
 	var wg sync.WaitGroup
 	hapCtx, stopHAProxy := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopHAProxy()
+	vrrpCtx, stopVRRP := context.WithCancel(context.WithoutCancel(ctx))
+	srvCtx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
+	// shutdown runs on every way out, in the order that loses the least.
+	shutdown := func() {
+		stopServer()
+		stopVRRP()
+		s.stopInstances()
+		stopHAProxy()
+		wg.Wait()
+		srv.Close()
+	}
 	hapErr := make(chan error, 1)
 	wg.Go(func() {
 		hapErr <- s.hap.Run(hapCtx, func(ev HAProxyEvent) {
@@ -165,18 +195,13 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		})
 	})
 
-	vrrpCtx, stopVRRP := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopVRRP()
 	s.mu.Lock()
 	cfg := s.cfg
 	s.mu.Unlock()
 	for _, ic := range cfg.VRRP.Instances {
 		if err := s.startInstance(vrrpCtx, ic); err != nil {
 			s.log.Error("VRRP instance cannot start", "instance", ic.Name, "err", err)
-			stopVRRP()
-			s.stopInstances()
-			stopHAProxy()
-			wg.Wait()
+			shutdown()
 			return err
 		}
 	}
@@ -185,17 +210,13 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	for _, gc := range cfg.VRRP.SyncGroups {
 		if err := s.startGroup(vrrpCtx, gc); err != nil {
 			s.log.Error("sync group cannot start", "group", gc.Name, "err", err)
-			stopVRRP()
-			s.stopInstances()
-			stopHAProxy()
-			wg.Wait()
+			shutdown()
 			return err
 		}
 	}
-	srvCtx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopServer()
 	srvErr := make(chan error, 1)
 	wg.Go(func() { srvErr <- srv.Serve(srvCtx) })
+	wg.Go(func() { s.opsLoop(srvCtx, vrrpCtx) })
 
 	s.notify("READY=1")
 	s.log.Info("halod running", "config", cfg.Path(), "control", cfg.Control.Socket,
@@ -215,12 +236,10 @@ loop:
 			break loop
 		case ev := <-healthCh:
 			s.applyHealth(ev)
-		case r := <-s.reqs:
-			r.resp <- s.handle(r.ctx, vrrpCtx, r.req)
 		case err := <-hapErr:
-			// The manager only returns early when it cannot work at all (an external
-			// HAProxy's sockets are not even configured, say); VRRP goes on with HAProxy
-			// judged unhealthy, so tracked instances leave MASTER.
+			// The manager returns early only when it cannot work at all (the haproxy
+			// binary is missing, say); VRRP goes on with HAProxy judged unhealthy, so
+			// tracked instances leave MASTER.
 			s.log.Error("HAProxy supervision stopped", "err", err)
 			s.applyHealth(HAProxyEvent{Healthy: false, Reason: fmt.Sprintf("supervision stopped: %v", err)})
 			hapErr = nil
@@ -233,19 +252,26 @@ loop:
 	}
 	s.notify("STOPPING=1")
 	s.log.Info("halod stopping: resigning VRRP instances, then stopping HAProxy")
-	stopServer()
-	stopVRRP()
-	s.stopInstances()
-	stopHAProxy()
-	wg.Wait()
+	shutdown()
 	return runErr
 }
 
-// submit hands a control request to the Run loop, which serves one at a time, so that no
-// two commands interleave.
+// opsLoop serves the state-changing control requests one at a time, so that no two of
+// them interleave.
+func (s *Supervisor) opsLoop(ctx, vrrpCtx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-s.reqs:
+			r.resp <- s.handle(r.ctx, vrrpCtx, r.req)
+		}
+	}
+}
+
+// submit hands a state-changing control request to opsLoop; reads are answered at once.
 func (s *Supervisor) submit(ctx context.Context, req Request) Response {
 	if req.Cmd == "status" || req.Cmd == "version" {
-		// Reads need not queue behind a reload.
 		return s.handle(ctx, nil, req)
 	}
 	r := request{ctx: ctx, req: req, resp: make(chan Response, 1)}
@@ -275,9 +301,16 @@ func (s *Supervisor) startInstance(ctx context.Context, ic vrrp.InstanceConfig) 
 		return err
 	}
 	in := &instance{vi: vi, cfg: ic, done: make(chan struct{})}
+	ictx, cancel := context.WithCancel(ctx)
+	in.cancel = cancel
+	// Registered and given HAProxy's health under healthMu, so a health change cannot
+	// slip between the two.
+	s.healthMu.Lock()
 	s.mu.Lock()
 	maint := s.maintenance
 	healthy, known := s.healthy, s.healthKnown
+	s.instances = append(s.instances, in)
+	s.byName[ic.Name] = in
 	s.mu.Unlock()
 	if maint {
 		vi.SetMaintenance(true)
@@ -285,19 +318,44 @@ func (s *Supervisor) startInstance(ctx context.Context, ic vrrp.InstanceConfig) 
 	// Until HAProxy's first verdict, a tracked instance counts it as failing: a node must
 	// not take the VIP before its HAProxy can serve.
 	s.trackHealth(in, known && healthy, false)
-	ictx, cancel := context.WithCancel(ctx)
-	in.cancel = cancel
-	go func() {
-		defer close(in.done)
-		if err := vi.Run(ictx); err != nil {
-			s.log.Error("VRRP instance stopped", "instance", ic.Name, "err", err)
-		}
-	}()
-	s.mu.Lock()
-	s.instances = append(s.instances, in)
-	s.byName[ic.Name] = in
-	s.mu.Unlock()
+	s.healthMu.Unlock()
+	go s.runInstance(ictx, in)
 	return nil
+}
+
+// runInstance runs one instance, restarting it with backoff when Run fails (its interface
+// has no address yet at boot, a socket error): one broken instance must not stay dead, nor
+// take the daemon down with it.
+func (s *Supervisor) runInstance(ctx context.Context, in *instance) {
+	defer close(in.done)
+	delay := instanceRestartMin
+	for {
+		started := time.Now()
+		err := in.vi.Run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(started) > instanceRestartMax {
+			delay = instanceRestartMin
+		}
+		msg := "stopped"
+		if err != nil {
+			msg = err.Error()
+		}
+		in.mu.Lock()
+		in.failure = fmt.Sprintf("instance failed: %s; restarting in %s", msg, delay)
+		in.mu.Unlock()
+		s.log.Error("VRRP instance failed, restarting", "instance", in.cfg.Name, "err", err, "restart_in", delay)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		in.mu.Lock()
+		in.failure = ""
+		in.mu.Unlock()
+		delay = min(2*delay, instanceRestartMax)
+	}
 }
 
 func (s *Supervisor) startGroup(ctx context.Context, gc vrrp.SyncGroupConfig) error {
@@ -313,10 +371,11 @@ func (s *Supervisor) startGroup(ctx context.Context, gc vrrp.SyncGroupConfig) er
 	if err != nil {
 		return err
 	}
-	gr := &group{g: g, cfg: gc, done: make(chan struct{})}
+	gctx, cancel := context.WithCancel(ctx)
+	gr := &group{g: g, cfg: gc, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(gr.done)
-		if err := g.Run(ctx); err != nil {
+		if err := g.Run(gctx); err != nil {
 			s.log.Error("sync group stopped", "group", gc.Name, "err", err)
 		}
 	}()
@@ -335,6 +394,8 @@ func (s *Supervisor) stopGroup(name string) {
 	s.mu.Unlock()
 	if gr != nil {
 		gr.g.Close()
+		gr.cancel() // a closed group's Run returns once its queued hooks ran
+		<-gr.done
 	}
 }
 
@@ -360,6 +421,8 @@ func (s *Supervisor) stopInstances() {
 
 // applyHealth acts on a change of HAProxy's health.
 func (s *Supervisor) applyHealth(ev HAProxyEvent) {
+	s.healthMu.Lock()
+	defer s.healthMu.Unlock()
 	s.mu.Lock()
 	changed := !s.healthKnown || s.healthy != ev.Healthy
 	s.healthy, s.healthKnown = ev.Healthy, true
@@ -423,7 +486,13 @@ func (s *Supervisor) Status() Status {
 	}
 	s.mu.Unlock()
 	for _, in := range ins {
-		st.Instances = append(st.Instances, instanceStatus(in.vi.Snapshot()))
+		is := instanceStatus(in.vi.Snapshot())
+		in.mu.Lock()
+		if in.failure != "" {
+			is.Faults = append(is.Faults, in.failure)
+		}
+		in.mu.Unlock()
+		st.Instances = append(st.Instances, is)
 	}
 	for _, gr := range groups {
 		gs := gr.g.Snapshot()
@@ -441,6 +510,7 @@ func instanceStatus(sn vrrp.Snapshot) InstanceStatus {
 		AdvertsSent: sn.Counters.AdvertsSent, AdvertsReceived: sn.Counters.AdvertsReceived,
 		InvalidByReason: sn.Counters.Invalid,
 		HookRuns:        sn.Counters.HookRuns, HookFailures: sn.Counters.HookFailures + sn.Counters.HookTimeouts,
+		VIPErrors: sn.Counters.VIPErrors, SendErrors: sn.Counters.SendErrors,
 	}
 	for _, v := range sn.VIPs {
 		is.VIPs = append(is.VIPs, v.String())
@@ -537,6 +607,8 @@ func (s *Supervisor) validate(ctx context.Context) Response {
 	if _, err := LoadConfig(path); err != nil {
 		msgs = append(msgs, Problems(err)...)
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.HAProxy.ReloadTimeout)
+	defer cancel()
 	if err := s.hap.Validate(ctx); err != nil {
 		msgs = append(msgs, err)
 	}
@@ -574,7 +646,7 @@ func (s *Supervisor) reload(ctx, vrrpCtx context.Context) Response {
 	if !reflect.DeepEqual(cfg.Control, old.Control) || !reflect.DeepEqual(cfg.Metrics, old.Metrics) || !reflect.DeepEqual(cfg.Log, old.Log) {
 		notes = append(notes, "control, metrics and log sections take effect when halod restarts")
 	}
-	changed := s.applyVRRP(vrrpCtx, old, cfg)
+	changed, vrrpErr := s.applyVRRP(vrrpCtx, old, cfg)
 	s.mu.Lock()
 	// Keep the sections that only a restart applies, so Status shows what runs.
 	cfg.HAProxy, cfg.Control, cfg.Metrics, cfg.Log = old.HAProxy, old.Control, old.Metrics, old.Log
@@ -589,13 +661,16 @@ func (s *Supervisor) reload(ctx, vrrpCtx context.Context) Response {
 	if err != nil {
 		return Response{Error: fmt.Sprintf("%s; HAProxy reload %s: %v", msg, r.Result, err)}
 	}
+	if vrrpErr != nil {
+		return Response{Error: fmt.Sprintf("%s; HAProxy reloaded, but: %v", msg, vrrpErr)}
+	}
 	return Response{OK: true, Message: fmt.Sprintf("%s; HAProxy reloaded in %.0f ms", msg, r.Seconds*1000)}
 }
 
 // applyVRRP starts, stops or restarts the instances whose config changed, and touches
 // nothing else. keepalived's reload drops every VIP and can switch over (its issues #2159,
 // #754); halo's does neither for an unchanged instance.
-func (s *Supervisor) applyVRRP(ctx context.Context, old, cfg *Config) string {
+func (s *Supervisor) applyVRRP(ctx context.Context, old, cfg *Config) (string, error) {
 	oldBy := map[string]vrrp.InstanceConfig{}
 	for _, ic := range old.VRRP.Instances {
 		oldBy[ic.Name] = ic
@@ -648,38 +723,45 @@ func (s *Supervisor) applyVRRP(ctx context.Context, old, cfg *Config) string {
 			regroup = append(regroup, ng)
 		}
 	}
-	for _, name := range append(append([]string(nil), removed...), restarted...) {
-		s.stopInstance(name)
-	}
+	s.stopNamed(append(append([]string(nil), removed...), restarted...))
+	var errs []error
 	for _, ic := range cfg.VRRP.Instances {
 		if slices.Contains(added, ic.Name) || slices.Contains(restarted, ic.Name) {
 			if err := s.startInstance(ctx, ic); err != nil {
 				s.log.Error("VRRP instance cannot start", "instance", ic.Name, "err", err)
+				errs = append(errs, fmt.Errorf("instance %s: %w", ic.Name, err))
 			}
 		}
 	}
 	for _, gc := range regroup {
 		if err := s.startGroup(ctx, gc); err != nil {
 			s.log.Error("sync group cannot start", "group", gc.Name, "err", err)
+			errs = append(errs, fmt.Errorf("sync group %s: %w", gc.Name, err))
 		}
 	}
 	s.log.Info("halo.yaml reloaded", "kept", kept, "added", added, "removed", removed, "restarted", restarted)
-	return fmt.Sprintf("%d instances kept, %d added, %d removed, %d restarted", len(kept), len(added), len(removed), len(restarted))
+	return fmt.Sprintf("%d instances kept, %d added, %d removed, %d restarted", len(kept), len(added), len(removed), len(restarted)), errors.Join(errs...)
 }
 
-func (s *Supervisor) stopInstance(name string) {
+// stopNamed stops the named instances, all at once: each may wait out a handover, and
+// they would otherwise wait one after another.
+func (s *Supervisor) stopNamed(names []string) {
+	var stopping []*instance
 	s.mu.Lock()
-	in := s.byName[name]
-	delete(s.byName, name)
-	for i, x := range s.instances {
-		if x == in {
-			s.instances = append(s.instances[:i:i], s.instances[i+1:]...)
-			break
+	for _, name := range names {
+		in := s.byName[name]
+		if in == nil {
+			continue
 		}
+		delete(s.byName, name)
+		s.instances = slices.DeleteFunc(s.instances, func(x *instance) bool { return x == in })
+		stopping = append(stopping, in)
 	}
 	s.mu.Unlock()
-	if in != nil {
+	for _, in := range stopping {
 		in.cancel()
+	}
+	for _, in := range stopping {
 		<-in.done
 	}
 }

@@ -84,7 +84,7 @@ const nodeYAML = `vrrp:
       interface: eth0
       vrid: 51
       priority: %d
-      advert_interval: 20ms
+      advert_interval: %s
       vips: [192.0.2.100/24]
       track_haproxy: %s
 %s
@@ -97,10 +97,14 @@ func startNode(t *testing.T, link *vrrptest.Link, name string, addr string, prio
 }
 
 func startNodeHealth(t *testing.T, link *vrrptest.Link, name string, addr string, prio int, track, extra string, health HAProxyEvent) *testNode {
+	return startNodeAdvert(t, link, name, addr, prio, "20ms", track, extra, health)
+}
+
+func startNodeAdvert(t *testing.T, link *vrrptest.Link, name string, addr string, prio int, advert, track, extra string, health HAProxyEvent) *testNode {
 	t.Helper()
 	dir := t.TempDir()
 	n := &testNode{name: name, dir: dir, hap: &fakeHAProxy{ev: health}, cfg: filepath.Join(dir, "halo.yaml")}
-	if err := os.WriteFile(n.cfg, []byte(fmt.Sprintf(nodeYAML, prio, track, extra, dir)), 0o644); err != nil {
+	if err := os.WriteFile(n.cfg, []byte(fmt.Sprintf(nodeYAML, prio, advert, track, extra, dir)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := LoadConfig(n.cfg)
@@ -179,13 +183,20 @@ func TestHealthDrivesFault(t *testing.T) {
 // TestWeightedResignsAtOnce: with a weighted track the master does not wait for the
 // backup's master-down timer: it resigns (priority 0) as soon as HAProxy fails.
 func TestWeightedResignsAtOnce(t *testing.T) {
+	// 1 s adverts: the backup's master-down interval is 3.6 s, its skew time 0.61 s; a
+	// takeover well under the former shows that the master resigned (priority 0).
 	link := vrrptest.NewLink()
-	a := startNode(t, link, "a", "192.0.2.11", 101, "{weight: -10}", "")
-	b := startNode(t, link, "b", "192.0.2.12", 100, "{weight: -10}", "")
+	up := HAProxyEvent{Healthy: true}
+	a := startNodeAdvert(t, link, "a", "192.0.2.11", 101, "1s", "{weight: -10}", "", up)
+	b := startNodeAdvert(t, link, "b", "192.0.2.12", 100, "1s", "{weight: -10}", "", up)
 	waitState(t, a, "VI_1", "MASTER")
 	waitState(t, b, "VI_1", "BACKUP")
+	start := time.Now()
 	a.hap.set(false, "stats socket: timeout after 100ms")
 	waitState(t, b, "VI_1", "MASTER")
+	if d := time.Since(start); d > 2500*time.Millisecond {
+		t.Errorf("takeover %s after HAProxy failed: the master did not resign", d)
+	}
 	waitState(t, a, "VI_1", "BACKUP")
 	if p := a.sup.Status().Instances[0].EffectivePriority; p != 91 {
 		t.Errorf("effective priority %d, want 91", p)
@@ -259,7 +270,7 @@ func TestReloadKeepsUnchangedInstances(t *testing.T) {
 	waitState(t, a, "VI_1", "MASTER")
 	before := a.sup.Status().Instances[0].Transitions
 	extra := "    - {name: VI_2, interface: eth0, vrid: 52, advert_interval: 20ms, vips: [192.0.2.101/24]}\n"
-	os.WriteFile(a.cfg, []byte(fmt.Sprintf(nodeYAML, 101, "{fault: true}", extra, a.dir)), 0o644)
+	os.WriteFile(a.cfg, []byte(fmt.Sprintf(nodeYAML, 101, "20ms", "{fault: true}", extra, a.dir)), 0o644)
 	resp := a.sup.Reload(t.Context())
 	if !resp.OK || !strings.Contains(resp.Message, "1 instances kept, 1 added") {
 		t.Fatalf("reload: %+v", resp)
@@ -286,16 +297,18 @@ func TestReloadKeepsUnchangedInstances(t *testing.T) {
 
 func TestShutdownResigns(t *testing.T) {
 	link := vrrptest.NewLink()
-	a := startNode(t, link, "a", "192.0.2.11", 101, "{fault: true}", "")
-	b := startNode(t, link, "b", "192.0.2.12", 100, "{fault: true}", "")
+	up := HAProxyEvent{Healthy: true}
+	a := startNodeAdvert(t, link, "a", "192.0.2.11", 101, "1s", "{fault: true}", "", up)
+	b := startNodeAdvert(t, link, "b", "192.0.2.12", 100, "1s", "{fault: true}", "", up)
 	waitState(t, a, "VI_1", "MASTER")
 	waitState(t, b, "VI_1", "BACKUP")
 	start := time.Now()
 	a.shutdown()
 	waitState(t, b, "VI_1", "MASTER")
-	// Priority 0 lets b take over after its skew time (< 20ms here), not 3 intervals.
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("takeover after graceful stop took %s", d)
+	// Priority 0 lets b take over after its skew time (0.61 s at 1 s adverts), not its
+	// master-down interval (3.6 s).
+	if d := time.Since(start); d > 2500*time.Millisecond {
+		t.Errorf("takeover after graceful stop took %s: no priority-0 advert?", d)
 	}
 	if got := link.Holders(netip.MustParseAddr("192.0.2.100")); len(got) != 1 || got[0] != "b" {
 		t.Errorf("VIP holders %v, want [b]", got)
@@ -374,7 +387,7 @@ func TestSyncGroup(t *testing.T) {
 		t.Errorf("the group was rebuilt by a reload that changed nothing: %+v -> %+v", before.SyncGroups, after.SyncGroups)
 	}
 	// Changing a member restarts it and rebuilds its group around the new instance.
-	os.WriteFile(a.cfg, []byte(fmt.Sprintf(nodeYAML, 101, "{fault: true}", fmt.Sprintf(extra, 102), a.dir)), 0o644)
+	os.WriteFile(a.cfg, []byte(fmt.Sprintf(nodeYAML, 101, "20ms", "{fault: true}", fmt.Sprintf(extra, 102), a.dir)), 0o644)
 	if resp := a.sup.Reload(t.Context()); !resp.OK || !strings.Contains(resp.Message, "1 restarted") {
 		t.Fatalf("reload: %+v", resp)
 	}

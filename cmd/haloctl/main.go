@@ -29,7 +29,7 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = `usage: haloctl [-socket PATH] [--json] COMMAND
+const usage = `usage: haloctl [-socket PATH] [-timeout 30s] [--json] COMMAND
 commands:
   status                 HAProxy and every VRRP instance (exit 3 when not healthy)
   reload                 validate haproxy.cfg and halo.yaml, then reload

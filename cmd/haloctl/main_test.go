@@ -34,7 +34,7 @@ func TestExitCodes(t *testing.T) {
 	sock := serve(t, func(ctx context.Context, req supervisor.Request) supervisor.Response {
 		switch req.Cmd {
 		case "status":
-			st := &supervisor.Status{HAProxy: supervisor.HAProxyStatus{Mode: "managed", Healthy: healthy.Load()},
+			st := &supervisor.Status{ConfigValid: true, HAProxy: supervisor.HAProxyStatus{Mode: "managed", Healthy: healthy.Load()},
 				Instances: []supervisor.InstanceStatus{{Name: "VI_1", State: "MASTER"}}}
 			return supervisor.Response{OK: true, Status: st}
 		case "resign":

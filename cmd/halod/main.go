@@ -20,7 +20,6 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/halo-lb/halo/haproxy"
 	"github.com/halo-lb/halo/metrics"
 	"github.com/halo-lb/halo/supervisor"
 	"github.com/halo-lb/halo/supervisor/keepalived"
@@ -74,27 +73,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// checkHAProxy runs the haproxy.cfg half of `halod -t`: HAProxy's own check and halo's
-// lint, every finding printed as file:line, warnings included.
+// checkHAProxy prints the haproxy.cfg half of `halod -t`.
 func checkHAProxy(cfg *supervisor.Config, path string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	report, err := haproxy.ValidateFiles(ctx, cfg.HAProxy)
-	for _, f := range report.Findings {
+	findings, files, err := supervisor.CheckHAProxy(ctx, cfg)
+	for _, f := range findings {
 		fmt.Fprintln(stderr, f)
 	}
-	if err == nil && len(report.Errors()) > 0 {
-		err = fmt.Errorf("%d errors in haproxy.cfg", len(report.Errors()))
-	}
 	if err != nil {
-		var ve *haproxy.ValidationError
-		if !errors.As(err, &ve) {
-			fmt.Fprintln(stderr, err) // could not validate at all: say why
-		}
 		fmt.Fprintf(stderr, "%s: configuration invalid\n", path)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: configuration valid (haproxy.cfg: %s)\n", path, strings.Join(report.Files, ", "))
+	fmt.Fprintf(stdout, "%s: configuration valid (haproxy.cfg: %s)\n", path, strings.Join(files, ", "))
 	return 0
 }
 
@@ -114,6 +105,13 @@ func serve(cfg *supervisor.Config, log *slog.Logger) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// A second halod would first fail on the metrics port; name the real reason.
+	probe, cancel := context.WithTimeout(ctx, time.Second)
+	_, err = supervisor.Call(probe, cfg.Control.Socket, supervisor.Request{Cmd: "version"})
+	cancel()
+	if err == nil {
+		return fmt.Errorf("another halod is answering on %s", cfg.Control.Socket)
+	}
 
 	if cfg.Metrics.Listen != "off" {
 		reg := prometheus.NewRegistry()
