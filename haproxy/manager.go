@@ -187,7 +187,7 @@ func New(cfg Config, log *slog.Logger) (*Manager, error) {
 		cfg:    cfg,
 		log:    log,
 		hlog:   log.With("source", "haproxy"),
-		v:      validator{cfg: cfg, env: hostEnvironment(), mu: &sync.Mutex{}},
+		v:      validator{cfg: cfg, env: hostEnvironment()},
 		plan:   newCheckPlan(cfg.Check, cfg.StatsSocket == ""),
 		events: make(chan Event, eventBuffer),
 		hyst:   hysteresis{rise: cfg.Check.Rise, fall: cfg.Check.Fall},

@@ -222,6 +222,12 @@ func (m *Manager) pump(stream string, r io.Reader) {
 	for sc.Scan() {
 		m.logLine(stream, sc.Text())
 	}
+	if err := sc.Err(); err != nil {
+		// A line past the buffer stops the scanner; the pipe must still be drained, or
+		// HAProxy would block writing to it.
+		m.log.Warn("haproxy output unreadable, discarding the rest", "stream", stream, "err", err)
+		_, _ = io.Copy(io.Discard, r)
+	}
 }
 
 func (m *Manager) logLine(stream, line string) {

@@ -151,10 +151,13 @@ func hostEnvironment() environment {
 type validator struct {
 	cfg Config
 	env environment
-	// mu serializes the config parser: client-native's parser writes a package-level
-	// variable while it reads a defaults section, so two parses must not overlap.
-	mu *sync.Mutex
 }
+
+// parserMu serialises the config parser across the process: client-native's parser
+// writes a package-level variable (DefaultSectionName) while it reads a defaults section,
+// so no two parses may overlap, whichever Manager or caller runs them. It is the one
+// package-level variable here, and it exists only to guard that one of the library.
+var parserMu sync.Mutex
 
 // ValidateFiles checks the haproxy.cfg files of cfg (after ApplyDefaults): `haproxy -c`
 // with HAProxy's own messages kept, then halo's lint (a stats socket with level admin at
@@ -163,7 +166,7 @@ type validator struct {
 // refused, or another error when they could not be checked at all; the Report carries
 // the warnings either way. It is what `halod -t` runs.
 func ValidateFiles(ctx context.Context, cfg Config) (Report, error) {
-	v := validator{cfg: cfg, env: hostEnvironment(), mu: &sync.Mutex{}}
+	v := validator{cfg: cfg, env: hostEnvironment()}
 	return v.validate(ctx)
 }
 
@@ -309,11 +312,11 @@ type parsedFile struct {
 func (v validator) lint(files []string) ([]Finding, error) {
 	var parsed []parsedFile
 	var fs []Finding
-	v.mu.Lock()
+	parserMu.Lock()
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
-			v.mu.Unlock()
+			parserMu.Unlock()
 			return nil, fmt.Errorf("haproxy: config: %w", err)
 		}
 		p, err := parser.New(options.Reader(bytes.NewReader(data)), options.UseListenSectionParsers)
@@ -323,7 +326,7 @@ func (v validator) lint(files []string) ([]Finding, error) {
 		}
 		parsed = append(parsed, parsedFile{path: f, p: p, idx: indexLines(data)})
 	}
-	v.mu.Unlock()
+	parserMu.Unlock()
 	fs = append(fs, v.lintStatsSocket(parsed)...)
 	if v.cfg.Mode == Managed {
 		fs = append(fs, lintDaemon(parsed)...)

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -59,7 +58,7 @@ func lintOf(t *testing.T, cfg Config, nonlocal string, files ...string) []Findin
 	}
 	cfg.Config = paths
 	cfg.ApplyDefaults()
-	v := validator{cfg: cfg, env: fakeEnv(nonlocal), mu: &sync.Mutex{}}
+	v := validator{cfg: cfg, env: fakeEnv(nonlocal)}
 	fs, err := v.lint(paths)
 	if err != nil {
 		t.Fatal(err)
