@@ -20,8 +20,8 @@ type Source interface {
 	Status() supervisor.Status
 }
 
-// States are the VRRP states exported one-hot, as keepalived names them.
-var States = []string{"INIT", "BACKUP", "MASTER", "FAULT"}
+// states are the VRRP states exported one-hot, as keepalived names them.
+func states() []string { return []string{"INIT", "BACKUP", "MASTER", "FAULT"} }
 
 // Collector builds halo's metrics from the snapshot at scrape time.
 type Collector struct {
@@ -33,6 +33,7 @@ type Collector struct {
 	lastCheck                                                 *prometheus.Desc
 	state, priority, effPriority, transitions, sent, received *prometheus.Desc
 	invalid, vipsHeld, vipsConfigured, hookRuns, hookFailures *prometheus.Desc
+	vipErrors, sendErrors                                     *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -67,6 +68,8 @@ func NewCollector(src Source) *Collector {
 		vipsConfigured:  d("vrrp_vips", "VIPs configured for the instance.", "vrrp_instance"),
 		hookRuns:        d("vrrp_notify_hooks_total", "Notify hooks started.", "vrrp_instance"),
 		hookFailures:    d("vrrp_notify_hook_failures_total", "Notify hooks that failed or were killed at their timeout.", "vrrp_instance"),
+		vipErrors:       d("vrrp_vip_errors_total", "Failed additions or removals of the instance's VIPs.", "vrrp_instance"),
+		sendErrors:      d("vrrp_send_errors_total", "Adverts that could not be sent.", "vrrp_instance"),
 	}
 }
 
@@ -75,7 +78,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.buildInfo, c.configValid, c.maintenance, c.haproxyUp,
 		c.haproxyHealthy, c.haproxyRestarts, c.haproxyReload, c.reloadTime, c.reloadDuration,
 		c.checkDuration, c.checkFailures, c.lastCheck, c.state, c.priority, c.effPriority,
-		c.transitions, c.sent, c.received, c.invalid, c.vipsHeld, c.vipsConfigured, c.hookRuns, c.hookFailures} {
+		c.transitions, c.sent, c.received, c.invalid, c.vipsHeld, c.vipsConfigured, c.hookRuns, c.hookFailures, c.vipErrors, c.sendErrors} {
 		ch <- d
 	}
 }
@@ -124,7 +127,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 
 	for _, in := range st.Instances {
-		for _, s := range States {
+		for _, s := range states() {
 			gauge(c.state, b2f(in.State == s), in.Name, s)
 		}
 		gauge(c.priority, float64(in.Priority), in.Name)
@@ -145,6 +148,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.vipsConfigured, float64(len(in.VIPs)), in.Name)
 		counter(c.hookRuns, float64(in.HookRuns), in.Name)
 		counter(c.hookFailures, float64(in.HookFailures), in.Name)
+		counter(c.vipErrors, float64(in.VIPErrors), in.Name)
+		counter(c.sendErrors, float64(in.SendErrors), in.Name)
 	}
 }
 

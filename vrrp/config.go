@@ -38,7 +38,8 @@ type InstanceConfig struct {
 	// Preempt lets a higher-priority backup take over from a lower-priority master.
 	// Default true, as keepalived.
 	Preempt *bool `yaml:"preempt"`
-	// PreemptDelay holds preemption back after start-up (0..1000s, default 0).
+	// PreemptDelay holds preemption back, after start-up and when a lower-priority master
+	// first shows up (0..1000s, default 0).
 	PreemptDelay time.Duration `yaml:"preempt_delay"`
 	// VIPs are the virtual addresses: all IPv4 or all IPv6 (one family per instance).
 	VIPs []VIP `yaml:"vips"`

@@ -229,7 +229,8 @@ func (in *Instance) SetTrackWeight(name string, delta int) {
 	in.poke()
 }
 
-// setHold, syncBackup, setGroupFault and setGroupWeights are the sync group's controls.
+// setHold, syncBackup and setGroupWeights are the sync group's controls; its fault goes
+// through SetFault, under a key of its own.
 func (in *Instance) setHold(hold bool) {
 	in.mu.Lock()
 	in.ctl.hold = hold
@@ -240,17 +241,6 @@ func (in *Instance) setHold(hold bool) {
 func (in *Instance) syncBackup() {
 	in.mu.Lock()
 	in.ctl.syncBackups++
-	in.mu.Unlock()
-	in.poke()
-}
-
-func (in *Instance) setGroupFault(key string, fault bool) {
-	in.mu.Lock()
-	if fault {
-		in.ctl.faults[key] = true
-	} else {
-		delete(in.ctl.faults, key)
-	}
 	in.mu.Unlock()
 	in.poke()
 }
@@ -574,6 +564,7 @@ type loop struct {
 	reported  memberStatus
 	reportTo  *Group // the group reported to last
 	holds     bool
+	vipErr    error     // the last AddVIPs failure, nil when every VIP went on
 	garpAt    time.Time // next announcement burst; zero: none
 	garpFirst bool      // the next burst is the delayed second one
 	buf       []byte
@@ -763,8 +754,11 @@ func (l *loop) step(now time.Time, reason string, acts []Action) {
 		case ActSendAdvert:
 			l.send(a.Priority)
 		case ActAddVIPs:
-			if err := l.owner.AddVIPs(); err != nil {
-				in.log.Error("adding VIPs", "err", err)
+			// holds stays true on failure, so that whatever was added is removed later;
+			// the snapshot says only what certainly is on the interface.
+			l.vipErr = l.owner.AddVIPs()
+			if l.vipErr != nil {
+				in.log.Error("adding VIPs", "err", l.vipErr)
 				in.mu.Lock()
 				in.counters.VIPErrors++
 				in.mu.Unlock()
@@ -808,7 +802,7 @@ func (l *loop) step(now time.Time, reason string, acts []Action) {
 		}
 	}
 	in.snap.EffectivePriority = int(l.m.Priority())
-	in.snap.HoldsVIPs = l.holds
+	in.snap.HoldsVIPs = l.holds && l.vipErr == nil
 	in.snap.MasterSeen, in.snap.MasterPriority = master, int(mprio)
 	in.mu.Unlock()
 	if hooks != nil {
@@ -836,7 +830,7 @@ func (l *loop) removeVIPs() {
 	if err != nil {
 		l.in.log.Error("removing VIPs", "err", err)
 	}
-	l.holds = false
+	l.holds, l.vipErr = false, nil
 	l.garpAt = time.Time{}
 }
 
