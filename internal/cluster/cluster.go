@@ -306,8 +306,8 @@ func (lb *LB) HAProxyPIDs(ctx context.Context) (master int, workers []int, err e
 	return master, workers, nil
 }
 
-// Master returns the LB whose halod reports MASTER of VI_1 (nil when none does) and checks
-// that it is the only one holding the VIP.
+// Master returns the LB whose halod reports MASTER of VI_1 (nil when none does); Holder
+// says who carries the VIP.
 func (c *Cluster) Master(ctx context.Context) *LB {
 	var m *LB
 	for _, lb := range c.LBs {
@@ -386,7 +386,7 @@ func (c *Cluster) StartPoller(interval, timeout, d time.Duration) (*Poller, erro
 	}()
 	go func() { _ = cmd.Wait(); w.Close() }()
 	c.t.Cleanup(func() {
-		_ = syscall.Kill(cmd.Process.Pid, syscall.SIGTERM)
+		_ = cmd.Process.Signal(syscall.SIGTERM) // os.Process: never a reused PID
 		<-p.done
 	})
 	return p, nil

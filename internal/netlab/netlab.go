@@ -258,8 +258,10 @@ func listNS() []string {
 	return names
 }
 
-// removeNS ends the processes left in a namespace of ours (children our recorded processes
-// forked, such as HAProxy workers) and deletes it.
+// removeNS ends the processes left in a namespace of ours and deletes it. Recorded
+// processes were already stopped by their PID; this is the backstop for what they forked
+// (HAProxy's master and workers under halod) and for a crashed run's leftovers: the
+// namespace is ours by its name, so is everything in it.
 func removeNS(ns string) error {
 	for range 3 {
 		out, _ := exec.Command("ip", "netns", "pids", ns).Output()

@@ -3,7 +3,7 @@ package netlab
 import (
 	"bytes"
 	"context"
-	"errors"
+	"fmt"
 	"os/exec"
 	"sync"
 	"syscall"
@@ -23,14 +23,13 @@ type Proc struct {
 	err  error // set before done is closed
 }
 
-// Signal sends sig to the process, by its recorded PID.
+// Signal sends sig to the process it started. os.Process never signals a PID that was
+// reaped and may have been reused, which a bare kill(PID) after a check could.
 func (p *Proc) Signal(sig syscall.Signal) error {
-	select {
-	case <-p.done:
-		return errors.New("netlab: process already exited")
-	default:
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("netlab: signal %s (pid %d): %w", p.Name, p.PID, err)
 	}
-	return syscall.Kill(p.PID, sig)
+	return nil
 }
 
 // Done is closed when the process has exited.
