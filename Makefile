@@ -34,7 +34,7 @@ deps:
 test: deps
 	$(GO) test -race -count=1 -timeout 40m ./...
 
-# Tier 1 only: no root, no haproxy needed.
+# Tier 1 only: no root, no haproxy needed (gcc is, for the race detector).
 test-unit:
 	$(GO) test -race -count=1 -short ./...
 
