@@ -182,29 +182,9 @@ func TestLabKeepalivedUnicastInterop(t *testing.T) {
 			}
 			haloCfg := instance("VI_1", 51, tc.version, haloPrio, "1s", extra...)
 			kaCfg := keepalivedUnicastConf(tc.version, kaPrio, tc.pass, tc.vip, addr(k), addr(h))
-			hp, kp := l.halo(h, haloCfg), l.keepalived(k, kaCfg)
-			master, backup := h, k
-			stop := func() { hp.Stop(5 * time.Second) }
-			restart := func() { hp = l.halo(h, haloCfg) }
-			if !tc.haloFirst {
-				master, backup = k, h
-				stop = func() { kp.Stop(5 * time.Second) }
-				restart = func() { kp = l.keepalived(k, kaCfg) }
-			}
-			l.waitHolder(15*time.Second, vip, master, h, k)
-			l.stays(2*time.Second, vip, master, h, k)
-
-			start := time.Now()
-			stop()
-			l.waitHolder(5*time.Second, vip, backup, h, k)
-			took := time.Since(start)
-			t.Logf("%s took over %v after SIGTERM to the master (unicast, multicast blocked)", backup.Name, took)
-			if took > 2*time.Second {
-				t.Errorf("takeover took %v: the priority-0 advert was not understood", took)
-			}
-			restart()
-			l.waitHolder(15*time.Second, vip, master, h, k)
-			l.stays(2*time.Second, vip, master, h, k)
+			startHalo := func() *netlab.Proc { return l.halo(h, haloCfg) }
+			startKA := func() *netlab.Proc { return l.keepalived(k, kaCfg) }
+			l.handoverBothWays(t, h, k, vip, startHalo, startKA, tc.haloFirst, " (unicast, multicast blocked)")
 		})
 	}
 }

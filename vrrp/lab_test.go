@@ -356,31 +356,38 @@ func TestLabKeepalivedInterop(t *testing.T) {
 			haloCfg := instance("VI_1", 51, tc.version, haloPrio, "1s", extra...)
 			startHalo := func() *netlab.Proc { return l.halo(h, haloCfg) }
 			startKA := func() *netlab.Proc { return l.keepalived(k, keepalivedConf(tc.version, kaPrio, tc.pass, tc.vip)) }
-			hp, kp := startHalo(), startKA()
-			master, backup := h, k
-			stopMaster, restartMaster := func() { hp.Stop(5 * time.Second) }, func() { hp = startHalo() }
-			if !tc.haloFirst {
-				master, backup = k, h
-				stopMaster, restartMaster = func() { kp.Stop(5 * time.Second) }, func() { kp = startKA() }
-			}
-			l.waitHolder(15*time.Second, vip, master, h, k)
-			l.stays(2*time.Second, vip, master, h, k)
-
-			// Graceful stop of the master: the other implementation takes over in skew time.
-			start := time.Now()
-			stopMaster()
-			l.waitHolder(5*time.Second, vip, backup, h, k)
-			took := time.Since(start)
-			t.Logf("%s took over %v after SIGTERM to the master", backup.Name, took)
-			if took > 2*time.Second {
-				t.Errorf("takeover took %v: the priority-0 advert was not understood", took)
-			}
-			// And back: the higher-priority node preempts.
-			restartMaster()
-			l.waitHolder(15*time.Second, vip, master, h, k)
-			l.stays(2*time.Second, vip, master, h, k)
+			l.handoverBothWays(t, h, k, vip, startHalo, startKA, tc.haloFirst, "")
 		})
 	}
+}
+
+// handoverBothWays runs a halo node h and a keepalived node k, the first one named by
+// haloFirst as master: a graceful stop of the master hands the VIP to the other within
+// skew time (the priority-0 advert is understood both ways), and the master preempts
+// again when it returns.
+func (l *lab) handoverBothWays(t *testing.T, h, k *netlab.Node, vip netip.Addr, startHalo, startKA func() *netlab.Proc, haloFirst bool, note string) {
+	t.Helper()
+	hp, kp := startHalo(), startKA()
+	master, backup := h, k
+	stopMaster, restartMaster := func() { hp.Stop(5 * time.Second) }, func() { hp = startHalo() }
+	if !haloFirst {
+		master, backup = k, h
+		stopMaster, restartMaster = func() { kp.Stop(5 * time.Second) }, func() { kp = startKA() }
+	}
+	l.waitHolder(15*time.Second, vip, master, h, k)
+	l.stays(2*time.Second, vip, master, h, k)
+
+	start := time.Now()
+	stopMaster()
+	l.waitHolder(5*time.Second, vip, backup, h, k)
+	took := time.Since(start)
+	t.Logf("%s took over %v after SIGTERM to the master%s", backup.Name, took, note)
+	if took > 2*time.Second {
+		t.Errorf("takeover took %v: the priority-0 advert was not understood", took)
+	}
+	restartMaster()
+	l.waitHolder(15*time.Second, vip, master, h, k)
+	l.stays(2*time.Second, vip, master, h, k)
 }
 
 // TestLabTshark captures a halo node's adverts (VRRPv3 over IPv4 and IPv6, VRRPv2 with
