@@ -442,9 +442,11 @@ func (s *Supervisor) applyHealth(ev HAProxyEvent) {
 }
 
 // trackHealth applies HAProxy's health to one instance per its track_haproxy setting.
-// resign: when HAProxy fails on a master with a weighted track, resign at once (priority 0)
-// instead of waiting for a backup's master-down timer: the headline difference from
-// keepalived's weighted track_script.
+// With a weighted track, an unhealthy node also stops preempting (it never becomes master
+// by preemption while its HAProxy fails, whatever the weights), and with resign set a
+// master hands over at once (priority 0) instead of waiting for a backup's master-down
+// timer: the headline difference from keepalived's weighted track_script. Once healthy it
+// competes again, and preempts back to its place.
 func (s *Supervisor) trackHealth(in *instance, healthy, resign bool) {
 	t := in.cfg.TrackHAProxy
 	if t == nil {
@@ -456,9 +458,11 @@ func (s *Supervisor) trackHealth(in *instance, healthy, resign bool) {
 	}
 	if healthy {
 		in.vi.SetTrackWeight("haproxy", 0)
+		in.vi.SetNoPreempt("haproxy", false)
 		return
 	}
 	in.vi.SetTrackWeight("haproxy", t.Weight)
+	in.vi.SetNoPreempt("haproxy", true)
 	if resign && in.vi.Snapshot().State == vrrp.StateMaster {
 		in.vi.Resign()
 	}

@@ -207,6 +207,50 @@ func TestWeightedResignsAtOnce(t *testing.T) {
 	}
 }
 
+// TestUnhealthyNeverPreempts: a weight too small to bring a's priority below b's (110-5 >
+// 100) must not let a take the VIP back by preemption while its HAProxy fails; once
+// healthy, a preempts back home.
+func TestUnhealthyNeverPreempts(t *testing.T) {
+	link := vrrptest.NewLink()
+	a := startNode(t, link, "a", "192.0.2.11", 110, "{weight: -5}", "")
+	b := startNode(t, link, "b", "192.0.2.12", 100, "{weight: -5}", "")
+	waitState(t, a, "VI_1", "MASTER")
+	waitState(t, b, "VI_1", "BACKUP")
+	a.hap.set(false, "backend app: 0/2 servers UP")
+	waitState(t, b, "VI_1", "MASTER")
+	// 500 ms is 25 advert intervals, about seven master-down intervals of a: time enough
+	// to preempt several times over.
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if got := a.state("VI_1"); got != "BACKUP" {
+			t.Fatalf("a, unhealthy at priority 105, went %s", got)
+		}
+		time.Sleep(poll.Interval)
+	}
+	a.hap.set(true, "")
+	waitState(t, a, "VI_1", "MASTER")
+	waitState(t, b, "VI_1", "BACKUP")
+}
+
+// TestUnhealthyBackupNeverPreempts: a node that starts (as backup) with its HAProxy
+// failing does not preempt the healthy master, though its priority is higher.
+func TestUnhealthyBackupNeverPreempts(t *testing.T) {
+	link := vrrptest.NewLink()
+	b := startNode(t, link, "b", "192.0.2.12", 100, "{weight: -5}", "")
+	waitState(t, b, "VI_1", "MASTER")
+	a := startNodeHealth(t, link, "a", "192.0.2.11", 110, "{weight: -5}", "", HAProxyEvent{Reason: "backend app: 0/2 servers UP"})
+	waitState(t, a, "VI_1", "BACKUP")
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if got := a.state("VI_1"); got != "BACKUP" {
+			t.Fatalf("a, unhealthy at priority 105, went %s", got)
+		}
+		time.Sleep(poll.Interval)
+	}
+	a.hap.set(true, "")
+	waitState(t, a, "VI_1", "MASTER")
+}
+
 func TestStartsOnlyOnceHealthy(t *testing.T) {
 	link := vrrptest.NewLink()
 	n := startNodeHealth(t, link, "a", "192.0.2.11", 101, "{fault: true}", "", HAProxyEvent{Reason: "starting"})

@@ -113,6 +113,7 @@ type Machine struct {
 	maintenance bool // kept out of MASTER by the operator
 	yield       bool // resigned: let the current master keep the role while it lives
 	hold        bool // a sync group keeps the machine from becoming master for now
+	noPreempt   bool // an outside condition forbids preempting for now (see SetNoPreempt)
 	waiting     bool // the Master_Down_Timer expired while held: ready, waiting for the group
 
 	master         netip.Addr // the master last heard (ourselves while MASTER)
@@ -377,7 +378,7 @@ func (m *Machine) leaveMasterForBackup(now time.Time, src netip.Addr, a *Advert)
 // preemptNow reports whether a backup may now preempt a lower-priority master, starting
 // the preempt delay when such a master is first seen.
 func (m *Machine) preemptNow(now time.Time) bool {
-	if !m.cfg.Preempt || m.yield {
+	if !m.cfg.Preempt || m.yield || m.noPreempt {
 		return false
 	}
 	if m.cfg.PreemptDelay <= 0 {
@@ -472,6 +473,17 @@ func (m *Machine) SyncBackup(now time.Time) []Action {
 	acts := m.leaveMaster(now, true, nil)
 	m.becomeBackup(now)
 	return acts
+}
+
+// SetNoPreempt forbids (on) or allows again preempting a lower-priority master. The
+// machine still takes over when no master is heard or when the master resigns: it only
+// gives up the optional move. Turning it off also ends a Resign's yield, so that a node
+// that stepped down for a condition that has cleared returns to its place.
+func (m *Machine) SetNoPreempt(on bool) {
+	m.noPreempt = on
+	if !on {
+		m.yield = false
+	}
 }
 
 // Resign hands the role over: a master sends priority 0, becomes backup and hands over

@@ -38,6 +38,9 @@ func hold(on bool) func(*Machine, time.Time) []Action {
 	return func(m *Machine, now time.Time) []Action { return m.SetHold(now, on) }
 }
 func syncBackup(m *Machine, now time.Time) []Action { return m.SyncBackup(now) }
+func noPreempt(on bool) func(*Machine, time.Time) []Action {
+	return func(m *Machine, now time.Time) []Action { m.SetNoPreempt(on); return nil }
+}
 
 // waiting wraps do and checks Machine.Waiting afterwards.
 func waiting(want bool, do func(*Machine, time.Time) []Action) func(*Machine, time.Time) []Action {
@@ -121,6 +124,20 @@ func TestMachine(t *testing.T) {
 		{"backup: lower priority accepted with nopreempt", with(func(c *MachineConfig) { c.Preempt = false }), []step{
 			{0, start, StateBackup, nil, mdi100},
 			{time.Second, advert(lowPeer, 50, time.Second), StateBackup, nil, time.Second + mdi100},
+		}},
+		{"backup: no-preempt accepts a lower-priority master, then preempts once lifted", base, []step{
+			{0, start, StateBackup, nil, mdi100},
+			{time.Second, noPreempt(true), StateBackup, nil, mdi100},
+			{time.Second, advert(lowPeer, 50, time.Second), StateBackup, nil, time.Second + mdi100},
+			{2 * time.Second, noPreempt(false), StateBackup, nil, time.Second + mdi100},
+			{2 * time.Second, advert(lowPeer, 50, time.Second), StateBackup, nil, time.Second + mdi100},
+			{time.Second + mdi100, timeout, StateMaster, []Action{add, announce, send(100)}, 2*time.Second + mdi100},
+		}},
+		{"backup: no-preempt still takes over when the master resigns", base, []step{
+			{0, start, StateBackup, nil, mdi100},
+			{0, noPreempt(true), StateBackup, nil, mdi100},
+			{time.Second, advert(lowPeer, 0, time.Second), StateBackup, nil, time.Second + skew100},
+			{time.Second + skew100, timeout, StateMaster, []Action{add, announce, send(100)}, 2*time.Second + skew100},
 		}},
 		{"backup: preempt delay", with(func(c *MachineConfig) { c.PreemptDelay = 5 * time.Second }), []step{
 			{0, start, StateBackup, nil, mdi100},

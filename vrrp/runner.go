@@ -138,7 +138,8 @@ type control struct {
 	weights     map[string]int
 	faults      map[string]bool
 	maintenance bool
-	resigns     int // Resign calls not yet applied
+	resigns     int             // Resign calls not yet applied
+	noPreempt   map[string]bool // SetNoPreempt holders
 
 	// Set by the sync group: hold back from MASTER, follow to BACKUP, and the group's
 	// merged weights (nil when in no group: weights apply).
@@ -277,6 +278,25 @@ func (in *Instance) SetFault(name string, fault bool) {
 		in.ctl.faults[name] = true
 	} else {
 		delete(in.ctl.faults, name)
+	}
+	in.mu.Unlock()
+	in.poke()
+}
+
+// SetNoPreempt sets or clears the named reason not to preempt: while any is set the
+// instance does not take MASTER from a lower-priority master (it still takes over when no
+// master is heard, or when the master resigns). Clearing the last one also ends a Resign's
+// yield. The supervisor sets it while HAProxy is unhealthy under a weighted track, so that
+// a node whose HAProxy fails never becomes master by preemption.
+func (in *Instance) SetNoPreempt(name string, on bool) {
+	in.mu.Lock()
+	if in.ctl.noPreempt == nil {
+		in.ctl.noPreempt = map[string]bool{}
+	}
+	if on {
+		in.ctl.noPreempt[name] = true
+	} else {
+		delete(in.ctl.noPreempt, name)
 	}
 	in.mu.Unlock()
 	in.poke()
@@ -671,6 +691,7 @@ func (l *loop) applyControl(now time.Time) {
 		faults:      maps.Clone(in.ctl.faults),
 		maintenance: in.ctl.maintenance,
 		resigns:     in.ctl.resigns,
+		noPreempt:   maps.Clone(in.ctl.noPreempt),
 		hold:        in.ctl.hold,
 		syncBackups: in.ctl.syncBackups,
 	}
@@ -701,6 +722,9 @@ func (l *loop) applyControl(now time.Time) {
 	if c.maintenance != l.applied.maintenance {
 		in.log.Info("maintenance", "on", c.maintenance)
 		l.step(now, "maintenance", l.m.SetMaintenance(now, c.maintenance))
+	}
+	if (len(c.noPreempt) > 0) != (len(l.applied.noPreempt) > 0) {
+		l.m.SetNoPreempt(len(c.noPreempt) > 0)
 	}
 	if c.resigns > 0 {
 		in.log.Info("resigning")
