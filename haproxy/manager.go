@@ -160,7 +160,10 @@ type Manager struct {
 	alerts   []alert // HAProxy's recent [ALERT] lines, for reload failures
 	running  bool
 	proc     *child
+	priors   []*prior // masters a previous halod left, until they are gone
 	reloadSq uint64
+
+	pmu sync.Mutex // serialises writes of the pid file
 
 	bg sync.WaitGroup // background work Run waits for (log pumps of exited processes)
 

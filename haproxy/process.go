@@ -10,7 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,9 +54,10 @@ type child struct {
 	readers []*os.File
 }
 
-// spawn starts HAProxy. The goroutine that starts it stays on its OS thread and waits for
-// it, so that the parent-death signal (SIGUSR1: soft stop) only fires when halod itself
-// dies, and the exit is known the moment it happens.
+// spawn starts HAProxy and waits for it in a goroutine, so that its exit is known the
+// moment it happens. There is no parent-death signal: an HAProxy outlives a crashed
+// halod and keeps serving (as it outlives keepalived), and the next halod takes it over
+// (see findPriors).
 func (m *Manager) spawn() (*child, error) {
 	if dir := filepath.Dir(m.cfg.MasterSocket); dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -68,7 +69,7 @@ func (m *Manager) spawn() (*child, error) {
 	cmd.Env = childEnv()
 	// Its own process group: a Ctrl-C on halod's terminal must not hard-stop HAProxy
 	// behind halod's back; halod stops it gracefully.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGUSR1}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var writers []*os.File
 	for _, stream := range []string{"stdout", "stderr"} {
 		r, w, err := os.Pipe()
@@ -83,8 +84,6 @@ func (m *Manager) spawn() (*child, error) {
 	cmd.Stdout, cmd.Stderr = writers[0], writers[1]
 	started := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
 		if err := cmd.Start(); err != nil {
 			started <- err
 			return
@@ -167,12 +166,31 @@ func (m *Manager) stop(c *child, timeout time.Duration) error {
 
 // supervise runs a managed HAProxy until ctx ends: start, learn of the exit at once,
 // restart after a bounded exponential backoff (reset once HAProxy ran restart.stable),
-// stop gracefully at the end.
+// stop gracefully at the end. A master a previous halod left running (it crashed) is
+// taken over: the new one starts beside it (listeners use SO_REUSEPORT, unix sockets
+// are bound by rename) and the old one is soft-stopped once the new one is healthy.
 func (m *Manager) supervise(ctx context.Context) error {
-	if p, err := m.showProc(ctx, time.Second); err == nil {
-		m.log.Warn("an HAProxy already answers on the master socket; starting another one",
-			"master_socket", m.cfg.MasterSocket, "other_master_pid", p.MasterPID)
-	}
+	priors := m.findPriors(ctx)
+	m.mu.Lock()
+	m.priors = append(m.priors, priors...)
+	m.mu.Unlock()
+	m.recordPIDs()
+	fatal := false
+	defer func() {
+		if fatal {
+			// A previous master keeps serving; the pid file still names it, for the
+			// next halod.
+			m.mu.Lock()
+			m.priors = slices.DeleteFunc(m.priors, func(p *prior) bool { return slices.Contains(priors, p) })
+			m.mu.Unlock()
+			for _, p := range priors {
+				p.close()
+			}
+			return
+		}
+		// halod stops cleanly: the previous masters not yet handed over stop too.
+		m.handOver(nil, priors, false)
+	}()
 	delay := m.cfg.Restart.Initial
 	for first := true; ; first = false {
 		if ctx.Err() != nil {
@@ -182,23 +200,44 @@ func (m *Manager) supervise(ctx context.Context) error {
 		if err != nil {
 			var ee *exec.Error
 			if errors.As(err, &ee) || errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
-				return err // no binary: no restart will help
+				fatal = true // no binary: no restart will help
+				return err
 			}
 			m.log.Error("start haproxy", "err", err, "retry_in", delay)
 		} else {
 			m.started(c, !first)
-			var exitErr error
-			select {
-			case exitErr = <-c.done:
-			case <-ctx.Done():
-				err := m.stop(c, m.cfg.StopTimeout)
-				c.drain(2 * time.Second)
-				return err
+			m.recordPIDs()
+			rctx, rcancel := context.WithCancel(ctx)
+			var ready <-chan bool
+			if len(priors) > 0 {
+				ready = m.awaitReady(rctx, c)
 			}
+			var exitErr error
+		wait:
+			for {
+				select {
+				case exitErr = <-c.done:
+					break wait
+				case ok := <-ready:
+					ready = nil
+					m.handOver(c, priors, ok)
+					priors = nil
+				case <-ctx.Done():
+					rcancel()
+					m.handOver(nil, priors, false)
+					priors = nil
+					err := m.stop(c, m.cfg.StopTimeout)
+					m.recordPIDs()
+					c.drain(2 * time.Second)
+					return err
+				}
+			}
+			rcancel()
 			if time.Since(c.started) >= m.cfg.Restart.Stable {
 				delay = m.cfg.Restart.Initial
 			}
 			m.exited(c, exitErr, delay, false)
+			m.recordPIDs()
 			// A worker that outlives its master keeps the pipes open: never let that
 			// delay the restart.
 			m.bg.Go(func() { c.drain(2 * time.Second) })
