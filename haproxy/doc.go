@@ -17,13 +17,31 @@
 //
 // Run starts `haproxy -W -S <master_socket> -f <config>...` (master-worker without
 // sd_notify: -W, not -Ws, and no NOTIFY_SOCKET in its environment, since halod is the
-// unit's main process), in its own process group, with SIGUSR1 (soft stop) as its
-// parent-death signal. Its stdout and stderr go to the logger with source=haproxy, at the
-// level HAProxy gave each line. Its exit is known at once (Wait in a goroutine) and it is
-// restarted after restart.initial, doubled per restart up to restart.max, and reset once
-// it ran restart.stable. When ctx ends it is soft-stopped (SIGUSR1 to the master: workers
-// stop listening and finish their connections) and killed after stop_timeout. Only the
-// PID halod started is ever signalled.
+// unit's main process), in its own process group. Its stdout and stderr go to the logger
+// with source=haproxy, at the level HAProxy gave each line. Its exit is known at once
+// (Wait in a goroutine) and it is restarted after restart.initial, doubled per restart up
+// to restart.max, and reset once it ran restart.stable. When ctx ends it is soft-stopped
+// (SIGUSR1 to the master: workers stop listening and finish their connections) and killed
+// after stop_timeout.
+//
+// # Surviving a crash of halod
+//
+// HAProxy has no parent-death signal: when halod dies (SIGKILL, a crash) HAProxy keeps
+// serving, as it outlives keepalived, and the VIPs stay served until VRRP moves them. halod
+// records the masters it started in <dir of master_socket>/haproxy-halo.pid (PIDFile),
+// one PID a line, the current master first, and removes the file on a clean stop. On
+// start, a managed Manager reads that file and takes over each master it names that is
+// verified to be one halod started: the PID is pinned with a pidfd first, then
+// /proc/PID/exe must be the configured binary and /proc/PID/cmdline must hold -W and
+// -S <master_socket> (also after HAProxy re-executed itself on a reload, with -sf and -x
+// in front); the master socket's `show proc` is logged as a confirmation. The new HAProxy
+// starts beside the old one (TCP listeners use SO_REUSEPORT, unix sockets are bound to a
+// temporary name and renamed over the old path), and once the master socket names the
+// new master and check.rise checks of its worker pass (bounded by reload_timeout), the
+// old master is soft-stopped through the pidfd, then killed after stop_timeout: in-flight
+// connections finish on the old one, new ones go to the new one. A PID that is gone,
+// another program, or that cannot be verified is logged (a warning when unsure) and left
+// alone: only a verified process, held by its pidfd, is ever signalled.
 //
 // # External mode
 //
