@@ -306,10 +306,18 @@ func runRound(ctx context.Context, cfg config, s system, f fault) (roundResult, 
 	}
 	res.dark = darkTime(p.Events(), t0, time.Now())
 	if err := undo(ctx); err != nil {
-		return res, fmt.Errorf("restore: %w", err)
+		return res, &restoreError{err}
 	}
 	return res, nil
 }
+
+// restoreError is a round that measured its fault but could not undo it: the figure counts,
+// the problem is reported, and the next round's wait for the initial state decides whether
+// the lab goes on.
+type restoreError struct{ err error }
+
+func (e *restoreError) Error() string { return "restore: " + e.err.Error() }
+func (e *restoreError) Unwrap() error { return e.err }
 
 // darkTime adds up the stretches without a successful answer between the fault at t0 and
 // end, each from the last success before it to the first success after it.
@@ -351,12 +359,15 @@ func runFaults(ctx context.Context, cfg config, st setup, s system, res *setupRe
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				fr.errs = append(fr.errs, err.Error())
+				fr.errs = append(fr.errs, fmt.Sprintf("round %d: %v", r, err))
 				logf("%s: %s %d/%d: %v", st.key, f.key, r, cfg.reps, err)
 				if strings.HasPrefix(err.Error(), "not back to the initial state") {
 					return fmt.Errorf("%s round %d: %w", f.key, r, err)
 				}
-				continue
+				var re *restoreError
+				if !errors.As(err, &re) {
+					continue
+				}
 			}
 			fr.rounds = append(fr.rounds, rr)
 			if rr.ok {

@@ -136,7 +136,7 @@ func (r *report) cell(setupKey, faultKey string) string {
 		}
 	}
 	if len(st.errs) > 0 {
-		fmt.Fprintf(&b, "; %d round(s) failed¹", len(st.errs))
+		fmt.Fprintf(&b, "; %d problem(s)¹", len(st.errs))
 	}
 	return b.String()
 }
@@ -364,7 +364,7 @@ func (r *report) failover(w func(string, ...any)) {
 		}
 	}
 	if len(notes) > 0 {
-		w("\n¹ Not measured or failed rounds:\n\n")
+		w("\n¹ Not measured, or problems in a round (a round that measured its fault but could not be undone still counts):\n\n")
 		for _, n := range notes {
 			w("- %s\n", n)
 		}

@@ -94,12 +94,38 @@ func (s *classicSys) haproxyKilled(ctx context.Context, i int) error {
 
 func (s *classicSys) daemonEnded(ctx context.Context, i int, _ []int, _ bool) error {
 	lb := s.c.LBs[i]
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := lb.Keepalived.Wait(ctx); err != nil && ctx.Err() != nil {
+	if err := lb.Keepalived.Wait(wctx); err != nil && wctx.Err() != nil {
 		return fmt.Errorf("keepalived on %s did not end: %w", lb.Name, err)
 	}
-	return lb.StartKeepalived(ctx)
+	// Once in a few dozen restarts keepalived's parent ran without its VRRP child for
+	// longer than a restore may take; then it is killed (by its PIDs) and started again.
+	var err error
+	for try := 1; try <= 2; try++ {
+		tctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err = lb.StartKeepalived(tctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		logf("%s: keepalived on %s did not come back (try %d): %v; its log ends:\n%s", s.st.key, lb.Name, try, err,
+			lastLines(lb.KeepalivedLog(), 20))
+		_, all := lb.KeepalivedPIDs()
+		for _, p := range all {
+			_ = syscall.Kill(p, syscall.SIGKILL)
+		}
+		if err := waitGone(ctx, all, 5*time.Second); err != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 func (s *classicSys) steady(ctx context.Context) error {
