@@ -526,7 +526,7 @@ func (in *Instance) watchLinks(ctx, watchCtx context.Context, links LinkWatcher,
 }
 
 func (in *Instance) transportConfig() TransportConfig {
-	tc := TransportConfig{Interface: in.cfg.Interface, IPv6: in.cfg.IPv6()}
+	tc := TransportConfig{Interface: in.cfg.Interface, IPv6: in.cfg.IPv6(), VRID: uint8(in.cfg.VRID)}
 	for _, v := range in.cfg.VIPs {
 		tc.VIPs = append(tc.VIPs, v.Prefix)
 	}

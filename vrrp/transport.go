@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/net/bpf"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
@@ -63,6 +64,30 @@ type TransportConfig struct {
 	// VIPs are never chosen as the primary address, so that a VIP left by a crashed run
 	// cannot become the source of adverts.
 	VIPs []netip.Prefix
+	// VRID, when not 0, has the kernel drop every packet of another virtual router before
+	// it reaches the socket (a BPF filter): with many instances on one link, each
+	// instance's socket would otherwise wake for every instance's adverts.
+	VRID uint8
+}
+
+// vridFilter is a classic BPF program that accepts only packets whose VRRP VRID (the
+// second byte of the VRRP header) is vrid. An IPv4 raw socket's filter sees the IP header
+// first (its length in the low nibble of byte 0); an IPv6 one sees the VRRP header at
+// once. A packet too short to hold the byte is dropped too (an out-of-bounds load ends the
+// program with 0).
+func vridFilter(vrid uint8, ipv6 bool) ([]bpf.RawInstruction, error) {
+	var prog []bpf.Instruction
+	if ipv6 {
+		prog = append(prog, bpf.LoadAbsolute{Off: 1, Size: 1})
+	} else {
+		prog = append(prog, bpf.LoadMemShift{Off: 0}, bpf.LoadIndirect{Off: 1, Size: 1})
+	}
+	prog = append(prog,
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(vrid), SkipFalse: 1},
+		bpf.RetConstant{Val: 1 << 16},
+		bpf.RetConstant{Val: 0},
+	)
+	return bpf.Assemble(prog)
 }
 
 // rawTransport is the Transport over raw IP protocol 112 sockets.
@@ -130,6 +155,12 @@ func ListenTransport(ctx context.Context, cfg TransportConfig) (Transport, error
 		if err == nil && multicast {
 			err = p.JoinGroup(ifi, group)
 		}
+		if err == nil && cfg.VRID != 0 {
+			var prog []bpf.RawInstruction
+			if prog, err = vridFilter(cfg.VRID, true); err == nil {
+				err = p.SetBPF(prog)
+			}
+		}
 	} else {
 		p := ipv4.NewPacketConn(pc)
 		t.p4 = p
@@ -143,6 +174,12 @@ func ListenTransport(ctx context.Context, cfg TransportConfig) (Transport, error
 		)
 		if err == nil && multicast {
 			err = p.JoinGroup(ifi, group)
+		}
+		if err == nil && cfg.VRID != 0 {
+			var prog []bpf.RawInstruction
+			if prog, err = vridFilter(cfg.VRID, false); err == nil {
+				err = p.SetBPF(prog)
+			}
 		}
 	}
 	if err != nil {
