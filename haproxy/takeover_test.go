@@ -299,6 +299,10 @@ func TestTakeoverAfterCrash(t *testing.T) {
 	})
 	// A reload re-executes the master with more arguments (-sf, -x): the takeover must
 	// still recognise it.
+	poll.Until(t, 10*time.Second, "the old master's CLI", func() error {
+		_, err := parseProcOn(t, cfg)
+		return err
+	})
 	if _, err := masterCommand(t.Context(), 5*time.Second, cfg.MasterSocket, "reload"); err != nil {
 		t.Logf("reload: %v (the master may cut the connection)", err)
 	}
@@ -309,6 +313,9 @@ func TestTakeoverAfterCrash(t *testing.T) {
 		}
 		return nil
 	})
+	if raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", oldPID)); err == nil {
+		t.Logf("old master %d after its reload: %q", oldPID, strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00"))
+	}
 
 	ka, cl := &load{}, &load{}
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
