@@ -38,13 +38,14 @@ type labVars struct {
 	Dir, Frontend string
 	Servers       []string
 	IdleClose     bool
+	NoExposeFD    bool   // the stats socket without "expose-fd listeners"
 	Extra         string // appended to the backend section
 	Broken        bool
 	Generated     string // more sections (the big-config benchmark)
 }
 
 const labTemplate = `global
-    stats socket {{.Dir}}/s.sock mode 600 level admin
+    stats socket {{.Dir}}/s.sock mode 600 level admin{{if not .NoExposeFD}} expose-fd listeners{{end}}
     stats timeout 10s
     hard-stop-after 10s
 

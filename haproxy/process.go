@@ -58,14 +58,14 @@ type child struct {
 // moment it happens. There is no parent-death signal: an HAProxy outlives a crashed
 // halod and keeps serving (as it outlives keepalived), and the next halod takes it over
 // (see findPriors).
-func (m *Manager) spawn() (*child, error) {
+func (m *Manager) spawn(extra ...string) (*child, error) {
 	if dir := filepath.Dir(m.cfg.MasterSocket); dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return nil, fmt.Errorf("haproxy: master socket directory: %w", err)
 		}
 	}
 	c := &child{done: make(chan error, 1)}
-	cmd := exec.Command(m.cfg.Binary, m.cfg.args()...)
+	cmd := exec.Command(m.cfg.Binary, append(m.cfg.args(), extra...)...)
 	cmd.Env = childEnv()
 	// Its own process group: a Ctrl-C on halod's terminal must not hard-stop HAProxy
 	// behind halod's back; halod stops it gracefully.
@@ -196,7 +196,7 @@ func (m *Manager) supervise(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		c, err := m.spawn()
+		c, err := m.spawn(m.takeoverArgs(priors)...)
 		if err != nil {
 			var ee *exec.Error
 			if errors.As(err, &ee) || errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {

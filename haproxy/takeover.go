@@ -287,6 +287,30 @@ func (m *Manager) findPriors(ctx context.Context) []*prior {
 	return priors
 }
 
+// takeoverArgs are the extra arguments of an HAProxy started beside previous masters:
+// with "expose-fd listeners" on the stats socket, -x <stats_socket> makes the new master
+// take the listening sockets from the old worker, so that when the old one stops they stay
+// open and no connection waiting in their accept queue is reset. Without it the new
+// HAProxy binds beside the old one (SO_REUSEPORT), and a connection queued on the old
+// socket when it closes can be reset (Linux without net.ipv4.tcp_migrate_req=1).
+func (m *Manager) takeoverArgs(priors []*prior) []string {
+	if len(priors) == 0 {
+		return nil
+	}
+	ok, err := m.v.exposesListeners()
+	switch {
+	case err != nil:
+		m.log.Warn("takeover: cannot read the stats socket's options; binding beside the old haproxy", "err", err)
+	case ok:
+		m.log.Info("takeover: the new haproxy takes the listening sockets from the old worker (-x)", "stats_socket", m.cfg.StatsSocket)
+		return []string{"-x", m.cfg.StatsSocket}
+	default:
+		m.log.Warn("takeover: the stats socket has no \"expose-fd listeners\": the new haproxy binds beside the old one, and a connection queued on the old one when it stops may be reset",
+			"stats_socket", m.cfg.StatsSocket)
+	}
+	return nil
+}
+
 // awaitReady reports on the channel, once, whether the master c became ready within
 // reload_timeout: the master socket names c as the master (the new master bound it,
 // by a rename over the old one's path) and check.rise checks in a row through it (@1:

@@ -392,6 +392,47 @@ func (v validator) lintStatsSocket(files []parsedFile) []Finding {
 	return []Finding{f}
 }
 
+// exposesListeners reports whether the stats socket at cfg.StatsSocket is declared with
+// "expose-fd listeners": a new HAProxy started with -x on it then takes the listening
+// sockets themselves from the running worker, instead of binding beside them.
+func (v validator) exposesListeners() (bool, error) {
+	if v.cfg.StatsSocket == "" {
+		return false, nil
+	}
+	files, err := expandFiles(v.cfg.Config)
+	if err != nil {
+		return false, err
+	}
+	parserMu.Lock()
+	defer parserMu.Unlock()
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return false, fmt.Errorf("haproxy: config: %w", err)
+		}
+		p, err := parser.New(options.Reader(bytes.NewReader(data)), options.UseListenSectionParsers)
+		if err != nil {
+			return false, fmt.Errorf("haproxy: config %s: %w", f, err)
+		}
+		d, err := p.Get(parser.Global, parser.GlobalSectionName, "stats socket")
+		if err != nil {
+			continue
+		}
+		socks, _ := d.([]types.Socket)
+		for _, s := range socks {
+			if strings.TrimPrefix(s.Path, "unix@") != v.cfg.StatsSocket {
+				continue
+			}
+			for _, o := range s.Params {
+				if strings.Join(strings.Fields(o.String()), " ") == "expose-fd listeners" {
+					return true, nil
+				}
+			}
+		}
+	}
+	return false, nil
+}
+
 // lintDaemon: in managed mode HAProxy must stay in the foreground under halod.
 func lintDaemon(files []parsedFile) []Finding {
 	var fs []Finding
