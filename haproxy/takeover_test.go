@@ -388,6 +388,11 @@ func takeoverAfterCrash(t *testing.T, exposeFD bool) {
 	n = total()
 	poll.Until(t, 10*time.Second, "requests served by the new haproxy", progress(n/4+100))
 	stopLoad()
+	// The old worker drains beside the new one (and shares its stats socket with -x): the
+	// new Manager's verdict must not flap meanwhile.
+	if ev := r.eventsOf(func(e Event) bool { h, ok := e.(*HealthChanged); return ok && !h.Healthy }); len(ev) != 0 {
+		t.Errorf("the new Manager called HAProxy unhealthy during the takeover: %+v", ev[0])
+	}
 	report := t.Errorf
 	if !exposeFD {
 		report = t.Logf
