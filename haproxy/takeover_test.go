@@ -264,30 +264,12 @@ func labConfigJSON(t *testing.T, cfg Config) string {
 	return string(b)
 }
 
-// TestTakeoverAfterCrash: a halod (a helper process running a Manager) is SIGKILLed; its
-// HAProxy keeps serving; a new Manager on the same configuration starts its own HAProxy
-// beside it and soft-stops the old master once the new one is healthy. Clients (keep-alive
-// and one request per connection) see no failed request across the crash and the
-// takeover, and afterwards one master runs: the new one.
-//
-// With "expose-fd listeners" on the stats socket the new HAProxy takes the listening
-// sockets over (-x); without it, it binds beside the old one (SO_REUSEPORT), which
-// completes the takeover too, but may reset a connection queued on the old socket when
-// it closes (seen with 24 clients: 3 resets in 30 runs): that variant only logs failures.
-func TestTakeoverAfterCrash(t *testing.T) {
-	t.Run("expose-fd", func(t *testing.T) { takeoverAfterCrash(t, true) })
-	t.Run("reuseport", func(t *testing.T) { takeoverAfterCrash(t, false) })
-}
-
-func takeoverAfterCrash(t *testing.T, exposeFD bool) {
-	l := newLab(t)
-	if !exposeFD {
-		l.vars.NoExposeFD = true
-		l.writeConfig()
-	}
-	cfg := l.cfg
-	cfg.ApplyDefaults()
-	crashed := helper(t, "manager", nil, configEnv+"="+labConfigJSON(t, cfg))
+// crashable runs a halod (a helper process running a Manager on cfg) until its HAProxy
+// serves and is recorded in the pid file; it returns the helper and the HAProxy master,
+// held by a pidfd, which the test's cleanup kills (and reports) if it still runs then.
+func crashable(t *testing.T, l *lab, cfg Config) (*exec.Cmd, *prior) {
+	t.Helper()
+	h := helper(t, "manager", nil, configEnv+"="+labConfigJSON(t, cfg))
 	var oldPID int
 	poll.Until(t, 15*time.Second, "the helper's haproxy serves and is recorded", func() error {
 		pids, err := readPIDFile(cfg.PIDFile())
@@ -311,8 +293,36 @@ func takeoverAfterCrash(t *testing.T, exposeFD bool) {
 		}
 		oldp.close()
 	})
-	// A reload re-executes the master with more arguments (-sf, -x): the takeover must
-	// still recognise it.
+	return h, oldp
+}
+
+// TestTakeoverAfterCrash: a halod (a helper process running a Manager) is SIGKILLed; its
+// HAProxy keeps serving; a new Manager on the same configuration starts its own HAProxy
+// beside it and soft-stops the old master once the new one is healthy. Clients (keep-alive
+// and one request per connection) see no failed request across the crash and the
+// takeover, and afterwards one master runs: the new one.
+//
+// With "expose-fd listeners" on the stats socket the new HAProxy takes the listening
+// sockets over (-x); without it, it binds beside the old one (SO_REUSEPORT), which
+// completes the takeover too, but may reset a connection queued on the old socket when
+// it closes (seen with 24 clients: 3 resets in 30 runs): that variant only logs failures.
+func TestTakeoverAfterCrash(t *testing.T) {
+	t.Run("expose-fd", func(t *testing.T) { takeoverAfterCrash(t, true) })
+	t.Run("reuseport", func(t *testing.T) { takeoverAfterCrash(t, false) })
+}
+
+func takeoverAfterCrash(t *testing.T, exposeFD bool) {
+	l := newLab(t)
+	if !exposeFD {
+		l.vars.NoExposeFD = true
+		l.writeConfig()
+	}
+	cfg := l.cfg
+	cfg.ApplyDefaults()
+	crashed, oldp := crashable(t, l, cfg)
+	oldPID := oldp.pid
+	// A reload re-executes the master (HAProxy may put -sf and -x in front of the
+	// arguments): the takeover must still recognise it.
 	poll.Until(t, 10*time.Second, "the old master's CLI", func() error {
 		_, err := parseProcOn(t, cfg)
 		return err
@@ -511,5 +521,63 @@ func TestStalePIDFileIgnored(t *testing.T) {
 	}
 	if _, ok := r.log.find("soft-stopping the master a previous halod left"); ok {
 		t.Error("a takeover was attempted")
+	}
+}
+
+// TestTakeoverKeepsTheOldOneUntilTheNewOneServes: after a crash of halod the
+// configuration is broken, so the new HAProxy exits at once, again and again: the old
+// master keeps serving, recorded in the pid file, until halod stops cleanly, which
+// soft-stops it and removes the pid file.
+func TestTakeoverKeepsTheOldOneUntilTheNewOneServes(t *testing.T) {
+	l := newLab(t)
+	cfg := l.cfg
+	cfg.ApplyDefaults()
+	crashed, oldp := crashable(t, l, cfg)
+	if err := crashed.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 5*time.Second, "the helper's exit", func() error {
+		if alive(crashed.Process.Pid) {
+			return errors.New("still running")
+		}
+		return nil
+	})
+	l.vars.Broken = true
+	l.writeConfig()
+	r := start(t, l.cfg)
+	poll.Until(t, 10*time.Second, "two failed starts of the new haproxy", func() error {
+		if n := len(r.eventsOf(func(e Event) bool { _, ok := e.(*Exited); return ok })); n < 2 {
+			return fmt.Errorf("%d exits", n)
+		}
+		return nil
+	})
+	if oldp.exited() {
+		t.Fatal("the old master was stopped although no new one serves")
+	}
+	if err := get(l.frontend); err != nil {
+		t.Errorf("the old haproxy stopped serving: %v", err)
+	}
+	if pids, err := readPIDFile(cfg.PIDFile()); err != nil || !slices.Contains(pids, oldp.pid) {
+		t.Errorf("pid file %v, %v; want it to hold the old master %d", pids, err, oldp.pid)
+	}
+	if _, ok := r.log.find("soft-stopping the master a previous halod left"); ok {
+		t.Error("the old master was soft-stopped before a new one served")
+	}
+	r.cancel()
+	if err := <-r.done; err != nil {
+		t.Fatal(err)
+	}
+	r.done <- nil
+	if !oldp.exited() {
+		t.Error("the old master still runs after a clean stop")
+	}
+	if _, ok := r.log.find("halod is stopping: soft-stopping the haproxy master a previous halod left", "old_pid", strconv.Itoa(oldp.pid)); !ok {
+		t.Error("the stop of the old master is not logged")
+	}
+	if _, err := os.Stat(cfg.PIDFile()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pid file after a clean stop: %v", err)
+	}
+	if got := masters(t, cfg); len(got) != 0 {
+		t.Errorf("haproxy masters after a clean stop: %v", got)
 	}
 }
