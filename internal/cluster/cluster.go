@@ -151,7 +151,7 @@ func New(t tier.TB, dir string, opt Options) *Cluster {
 var haproxyCfg = template.Must(template.New("haproxy.cfg").Parse(`# written by internal/cluster for {{.LB.Name}}
 global
     log stderr format short local0 notice
-    stats socket {{.LB.Dir}}/admin.sock mode 600 level admin
+    stats socket {{.LB.Dir}}/admin.sock mode 600 level admin expose-fd listeners
     stats timeout 30s
     pidfile {{.LB.Dir}}/haproxy.pid
 
