@@ -290,8 +290,7 @@ func runRound(ctx context.Context, cfg config, s system, f fault) (roundResult, 
 			break
 		}
 		if err := sleep(ctx, 10*time.Millisecond); err != nil {
-			_ = undo(context.Background())
-			return res, err
+			return res, err // interrupted: the lab is removed, nothing to restore
 		}
 	}
 	if res.ok {
@@ -300,7 +299,6 @@ func runRound(ctx context.Context, cfg config, s system, f fault) (roundResult, 
 			settle = 300 * time.Millisecond
 		}
 		if err := sleep(ctx, settle); err != nil {
-			_ = undo(context.Background())
 			return res, err
 		}
 	}

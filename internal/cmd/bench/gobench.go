@@ -58,8 +58,17 @@ func goBench(ctx context.Context, quick bool) goBenchResult {
 	if err != nil {
 		res.err = err.Error()
 	}
+	res.rows, res.problems = parseGoBench(string(out), err != nil)
+	logf("go test -bench: %d benchmarks, %d problem lines", len(res.rows), len(res.problems))
+	return res
+}
+
+// parseGoBench reads `go test -bench` output: one row per benchmark, with the metrics it
+// reports itself, and the lines saying what failed (file:line lines only when the run
+// failed: a passing benchmark's logs are not problems).
+func parseGoBench(out string, failed bool) (rows []benchRow, problems []string) {
 	pkg := ""
-	for _, line := range strings.Split(string(out), "\n") {
+	for _, line := range strings.Split(out, "\n") {
 		switch {
 		case strings.HasPrefix(line, "pkg: "):
 			pkg = strings.TrimPrefix(line, "pkg: ")
@@ -81,16 +90,15 @@ func goBench(ctx context.Context, quick bool) goBenchResult {
 					r.other = append(r.other, f[i]+" "+f[i+1])
 				}
 			}
-			res.rows = append(res.rows, r)
+			rows = append(rows, r)
 		case strings.HasPrefix(line, "FAIL"), strings.HasPrefix(line, "# "), strings.HasPrefix(line, "--- FAIL"),
-			strings.HasPrefix(line, "panic:"), err != nil && strings.Contains(line, ".go:"):
-			if len(res.problems) < 30 {
-				res.problems = append(res.problems, strings.TrimSpace(line))
+			strings.HasPrefix(line, "panic:"), failed && strings.Contains(line, ".go:"):
+			if len(problems) < 30 {
+				problems = append(problems, strings.TrimSpace(line))
 			}
 		}
 	}
-	logf("go test -bench: %d benchmarks, %d problem lines", len(res.rows), len(res.problems))
-	return res
+	return rows, problems
 }
 
 // benchPackages lists, as ./dir patterns, the packages under root whose tests hold a
