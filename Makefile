@@ -30,8 +30,11 @@ deps:
 	  apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $$missing libc6-dev >/dev/null || exit 1; \
 	fi
 
-# All three tiers: unit (race detector on), real HAProxy on loopback, namespace e2e as root.
+# All three tiers: unit (race detector on), real HAProxy on loopback, namespace e2e as root;
+# first a one-round benchmark run, so that the benchmark code cannot rot (its figures go
+# to .bench/ and are not judged here).
 test: deps
+	@$(MAKE) --no-print-directory bench-quick
 	$(GO) test -race -count=1 -timeout 40m ./...
 
 # Tier 1 only: no root, no haproxy needed (gcc is, for the race detector).
