@@ -147,6 +147,17 @@ func (n *testNode) state(name string) string {
 	return ""
 }
 
+// stays checks, every poll interval for d, that n's instance keeps state want: what must
+// not happen can only be watched for a bounded time.
+func stays(t *testing.T, n *testNode, inst, want string, d time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(poll.Interval) {
+		if got := n.state(inst); got != want {
+			t.Fatalf("%s %s went %s, want it to stay %s", n.name, inst, got, want)
+		}
+	}
+}
+
 func waitState(t *testing.T, n *testNode, inst, want string) {
 	t.Helper()
 	poll.Until(t, 5*time.Second, n.name+" "+inst+" "+want, func() error {
@@ -220,13 +231,7 @@ func TestUnhealthyNeverPreempts(t *testing.T) {
 	waitState(t, b, "VI_1", "MASTER")
 	// 500 ms is 25 advert intervals, about seven master-down intervals of a: time enough
 	// to preempt several times over.
-	deadline := time.Now().Add(500 * time.Millisecond)
-	for time.Now().Before(deadline) {
-		if got := a.state("VI_1"); got != "BACKUP" {
-			t.Fatalf("a, unhealthy at priority 105, went %s", got)
-		}
-		time.Sleep(poll.Interval)
-	}
+	stays(t, a, "VI_1", "BACKUP", 500*time.Millisecond)
 	a.hap.set(true, "")
 	waitState(t, a, "VI_1", "MASTER")
 	waitState(t, b, "VI_1", "BACKUP")
@@ -240,13 +245,7 @@ func TestUnhealthyBackupNeverPreempts(t *testing.T) {
 	waitState(t, b, "VI_1", "MASTER")
 	a := startNodeHealth(t, link, "a", "192.0.2.11", 110, "{weight: -5}", "", HAProxyEvent{Reason: "backend app: 0/2 servers UP"})
 	waitState(t, a, "VI_1", "BACKUP")
-	deadline := time.Now().Add(500 * time.Millisecond)
-	for time.Now().Before(deadline) {
-		if got := a.state("VI_1"); got != "BACKUP" {
-			t.Fatalf("a, unhealthy at priority 105, went %s", got)
-		}
-		time.Sleep(poll.Interval)
-	}
+	stays(t, a, "VI_1", "BACKUP", 500*time.Millisecond)
 	a.hap.set(true, "")
 	waitState(t, a, "VI_1", "MASTER")
 }

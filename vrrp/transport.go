@@ -155,12 +155,6 @@ func ListenTransport(ctx context.Context, cfg TransportConfig) (Transport, error
 		if err == nil && multicast {
 			err = p.JoinGroup(ifi, group)
 		}
-		if err == nil && cfg.VRID != 0 {
-			var prog []bpf.RawInstruction
-			if prog, err = vridFilter(cfg.VRID, true); err == nil {
-				err = p.SetBPF(prog)
-			}
-		}
 	} else {
 		p := ipv4.NewPacketConn(pc)
 		t.p4 = p
@@ -175,18 +169,27 @@ func ListenTransport(ctx context.Context, cfg TransportConfig) (Transport, error
 		if err == nil && multicast {
 			err = p.JoinGroup(ifi, group)
 		}
-		if err == nil && cfg.VRID != 0 {
-			var prog []bpf.RawInstruction
-			if prog, err = vridFilter(cfg.VRID, false); err == nil {
-				err = p.SetBPF(prog)
-			}
-		}
+	}
+	if err == nil && cfg.VRID != 0 {
+		err = t.setVRIDFilter(cfg.VRID)
 	}
 	if err != nil {
 		pc.Close()
 		return nil, fmt.Errorf("vrrp: set up %s socket on %s: %w", network, ifi.Name, err)
 	}
 	return t, nil
+}
+
+// setVRIDFilter attaches vridFilter to the socket.
+func (t *rawTransport) setVRIDFilter(vrid uint8) error {
+	prog, err := vridFilter(vrid, t.p6 != nil)
+	if err != nil {
+		return err
+	}
+	if t.p6 != nil {
+		return t.p6.SetBPF(prog)
+	}
+	return t.p4.SetBPF(prog)
 }
 
 func (t *rawTransport) Source() netip.Addr         { return t.src }

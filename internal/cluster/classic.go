@@ -527,20 +527,15 @@ func (lb *ClassicLB) NSPID(hostPID int) (int, error) {
 
 // Holder returns the node carrying the VIP, nil when none does; an error when both do.
 func (c *Classic) Holder(ctx context.Context) (*ClassicLB, error) {
-	var h *ClassicLB
-	for _, lb := range c.LBs {
-		ok, err := lb.Node.HasAddr(ctx, VIP)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			if h != nil {
-				return nil, fmt.Errorf("VIP held twice: %s and %s", h.Name, lb.Name)
-			}
-			h = lb
-		}
+	nodes := make([]*netlab.Node, len(c.LBs))
+	for i, lb := range c.LBs {
+		nodes[i] = lb.Node
 	}
-	return h, nil
+	i, err := vipHolder(ctx, nodes)
+	if err != nil || i < 0 {
+		return nil, err
+	}
+	return c.LBs[i], nil
 }
 
 // StartPoller polls http://VIP/ from the client every interval with the given timeout, for

@@ -320,17 +320,31 @@ func (c *Cluster) Master(ctx context.Context) *LB {
 
 // Holder returns the LB whose namespace carries the VIP, nil when none does.
 func (c *Cluster) Holder(ctx context.Context) (*LB, error) {
-	var h *LB
-	for _, lb := range c.LBs {
-		ok, err := lb.Node.HasAddr(ctx, VIP)
+	nodes := make([]*netlab.Node, len(c.LBs))
+	for i, lb := range c.LBs {
+		nodes[i] = lb.Node
+	}
+	i, err := vipHolder(ctx, nodes)
+	if err != nil || i < 0 {
+		return nil, err
+	}
+	return c.LBs[i], nil
+}
+
+// vipHolder returns the index of the node carrying the VIP, -1 when none does, and an
+// error when several do.
+func vipHolder(ctx context.Context, nodes []*netlab.Node) (int, error) {
+	h := -1
+	for i, n := range nodes {
+		ok, err := n.HasAddr(ctx, VIP)
 		if err != nil {
-			return nil, err
+			return -1, err
 		}
 		if ok {
-			if h != nil {
-				return nil, fmt.Errorf("VIP held twice: %s and %s", h.Name, lb.Name)
+			if h >= 0 {
+				return -1, fmt.Errorf("VIP held twice: %s and %s", nodes[h].Name, n.Name)
 			}
-			h = lb
+			h = i
 		}
 	}
 	return h, nil
