@@ -218,12 +218,7 @@ func NewClassic(t tier.TB, dir string, opt ClassicOptions) *Classic {
 		}
 		c.LBs = append(c.LBs, lb)
 	}
-	for i, be := range c.Backends {
-		addr := fmt.Sprintf("%s:8080", be.IPv4[0].Addr())
-		if _, err := be.Start(filepath.Join(c.Bin, "labtool"), "serve", "-addr", addr, "-name", fmt.Sprintf("be%d", i+1)); err != nil {
-			t.Fatalf("cluster: %v", err)
-		}
-	}
+	startBackends(t, c.Bin, c.Backends)
 	return c
 }
 

@@ -139,13 +139,19 @@ func New(t tier.TB, dir string, opt Options) *Cluster {
 		}
 		c.LBs = append(c.LBs, lb)
 	}
-	for i, be := range c.Backends {
+	startBackends(t, c.Bin, c.Backends)
+	return c
+}
+
+// startBackends runs labtool's HTTP backend, be1, be2, ..., on port 8080 of each node.
+func startBackends(t tier.TB, bin string, nodes []*netlab.Node) {
+	t.Helper()
+	for i, be := range nodes {
 		addr := fmt.Sprintf("%s:8080", be.IPv4[0].Addr())
-		if _, err := be.Start(filepath.Join(c.Bin, "labtool"), "serve", "-addr", addr, "-name", fmt.Sprintf("be%d", i+1)); err != nil {
+		if _, err := be.Start(filepath.Join(bin, "labtool"), "serve", "-addr", addr, "-name", fmt.Sprintf("be%d", i+1)); err != nil {
 			t.Fatalf("cluster: %v", err)
 		}
 	}
-	return c
 }
 
 var haproxyCfg = template.Must(template.New("haproxy.cfg").Parse(`# written by internal/cluster for {{.LB.Name}}

@@ -186,18 +186,10 @@ func (s *classicSys) reloads(ctx context.Context, cfg config) ([]reloadResult, e
 		}
 		return cfg.reloads, nil
 	}
-	for _, ka := range []bool{true, false} {
-		logf("%s: %d reloads (master-worker SIGUSR2) under load, %s clients", s.st.key, cfg.reloads, map[bool]string{true: "keep-alive", false: "close"}[ka])
-		r, err := underLoad(ctx, s.c.Client, s.cfg.bin, lb.Dir, ka, usr2)
-		r.mechanism = "classic: master-worker `kill -USR2` (haproxy -W)"
-		if err != nil {
-			r.err = err.Error()
-		}
-		logf("%s: %d reloads, %d requests, %d failed %v", s.st.key, r.reloads, r.requests, r.failures, r.errors)
-		out = append(out, r)
-		if err != nil {
-			return out, err
-		}
+	rs, err := s.underLoadBoth(ctx, cfg, lb.Dir, "master-worker SIGUSR2", "classic: master-worker `kill -USR2` (haproxy -W)", usr2)
+	out = append(out, rs...)
+	if err != nil {
+		return out, err
 	}
 
 	// Switch to the old-style daemon: start it beside the master-worker HAProxy (both bind
@@ -239,10 +231,18 @@ func (s *classicSys) reloads(ctx context.Context, cfg config) ([]reloadResult, e
 		}
 		return cfg.reloads, nil
 	}
+	rs, err = s.underLoadBoth(ctx, cfg, lb.Dir, "haproxy -sf", "classic: `haproxy -D -p pidfile -sf $(cat pidfile)`", sf)
+	return append(out, rs...), err
+}
+
+// underLoadBoth runs one reload mechanism under load, with keep-alive clients and then
+// with close clients, stopping at the first error.
+func (s *classicSys) underLoadBoth(ctx context.Context, cfg config, dir, label, mechanism string, reload func(context.Context) (int, error)) ([]reloadResult, error) {
+	var out []reloadResult
 	for _, ka := range []bool{true, false} {
-		logf("%s: %d reloads (haproxy -sf) under load, %s clients", s.st.key, cfg.reloads, map[bool]string{true: "keep-alive", false: "close"}[ka])
-		r, err := underLoad(ctx, s.c.Client, s.cfg.bin, lb.Dir, ka, sf)
-		r.mechanism = "classic: `haproxy -D -p pidfile -sf $(cat pidfile)`"
+		logf("%s: %d reloads (%s) under load, %s clients", s.st.key, cfg.reloads, label, map[bool]string{true: "keep-alive", false: "close"}[ka])
+		r, err := underLoad(ctx, s.c.Client, s.cfg.bin, dir, ka, reload)
+		r.mechanism = mechanism
 		if err != nil {
 			r.err = err.Error()
 		}
