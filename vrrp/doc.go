@@ -5,22 +5,39 @@
 // It is built in three layers: the codec (Marshal/Unmarshal, checksums, no sockets), the
 // state machine (pure: state, event and time in; new state and actions out), and the I/O
 // (raw IP protocol 112 sockets, netlink for VIPs and link state, gratuitous ARP and
-// unsolicited neighbour advertisements). It knows nothing of HAProxy: the supervisor drives
-// priority and fault from outside.
+// unsolicited neighbour advertisements). It knows nothing of HAProxy: the supervisor reports
+// tracked conditions, and each instance applies its own track policy.
 //
-// The files follow the layers:
+// The files follow the layers; the Linux-only I/O sits in _linux.go files, so that the codec,
+// the state machine and an Instance over injected I/O build and test on any OS:
 //   - packet.go: Advert, its Marshal/Unmarshal and checksums, the Err* sentinels.
-//   - machine.go: Machine, RFC 5798 §6 plus FAULT, maintenance and resignation; it returns
-//     Actions and a Deadline and never reads a clock.
-//   - transport.go: Transport and its raw-socket implementation (ListenTransport), and the
-//     choice of the primary address (PrimaryAddress), as keepalived makes it.
-//   - owner.go: Owner and its netlink + AF_PACKET implementation (NewNetlinkOwner).
-//   - runner.go: Instance, which joins them: Run, Snapshot and the supervisor's controls
-//     (SetTrackWeight, SetFault, Resign, SetMaintenance).
-//   - linkwatch.go: LinkWatcher and its netlink implementation: an instance's interface
-//     and its track_interfaces put it in FAULT while down.
+//   - accept.go: the receive checks of RFC 5798 §7.1 and RFC 3768 §7.1, pure (accept).
+//   - machine.go, machine_controls.go: Machine, RFC 5798 §6 plus FAULT, maintenance and
+//     resignation; it returns Actions and a Deadline and never reads a clock.
+//   - frames.go: the gratuitous ARP and unsolicited NA frames.
+//   - transport.go, transport_linux.go: Transport and its raw-socket implementation
+//     (ListenTransport), and the choice of the primary address (PrimaryAddress), as
+//     keepalived makes it.
+//   - owner.go, owner_linux.go: Owner and its netlink + AF_PACKET implementation.
+//   - linkwatch.go, linkwatch_linux.go: LinkWatcher and its netlink implementation: an
+//     instance's interface and its track_interfaces put it in FAULT while down.
+//   - instance.go: Instance, its Options, Snapshot and Counters.
+//   - controls.go: what other goroutines ask of an Instance (SetTracked, Resign,
+//     SetMaintenance, the sync group's hold), applied by the loop.
+//   - run.go: Run, the lifecycle: transport, owner, links, hooks, reader, then the loop.
+//   - loop.go: the loop that alone drives the machine, and how it carries out actions.
+//   - announce.go: sending adverts and announcing VIPs.
+//   - receive.go: the reader goroutine.
 //   - hooks.go: notify hooks (HookRunner, NewExecHookRunner) and their queue.
 //   - group.go: Group, keepalived's vrrp_sync_group.
+//
+// # Tracked conditions
+//
+// A tracked condition (the local HAProxy's health, reported by the supervisor) reaches an
+// instance through SetTracked: the newest value replaces the last, and the instance's
+// loop applies the policy InstanceConfig says for it (Track: a weight, or FAULT). No
+// queue, no decision from outside: a flapping condition can neither be lost nor applied
+// out of order.
 //
 // Where the RFCs leave a choice, the package does what keepalived does: the skew time and
 // master-down interval use the master's advertised interval in v3; a master answers a

@@ -288,7 +288,7 @@ func (g *Group) update(i int, st memberStatus, now time.Time) {
 			if fault {
 				g.log.Info(fmt.Sprintf("VRRP_Group(%s) Syncing instances to FAULT state", g.cfg.Name), "instance", in.Name())
 			}
-			in.SetFault(g.faultKey, fault)
+			in.setFault(g.faultKey, fault)
 		}
 		if hold != g.held[j] {
 			g.held[j] = hold

@@ -235,15 +235,15 @@ func TestGroupBackupFollows(t *testing.T) {
 func TestGroupWeightMovesTheGroup(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nets := newGroupNets()
-		a := newPair(t, nets, "A", 11, 150)
+		a := newPair(t, nets, "A", 11, 150, trackWeight(-60))
 		b := newPair(t, nets, "B", 12, 100)
 		advance(mdi150 + time.Millisecond)
 		wantPair(t, "start", a, StateMaster)
 
-		a.wan.in.SetTrackWeight("uplink", -60)
+		a.wan.in.SetTracked(TrackerHAProxy, true)
 		synctest.Wait()
 		for _, nd := range []*node{a.wan, a.lan} {
-			if s := nd.in.Snapshot(); s.EffectivePriority != 90 || s.Weights["uplink"] != -60 {
+			if s := nd.in.Snapshot(); s.EffectivePriority != 90 || s.Weights[TrackerHAProxy] != -60 {
 				t.Errorf("%s: effective priority %d, weights %v", nd.in.Name(), s.EffectivePriority, s.Weights)
 			}
 		}
@@ -252,7 +252,7 @@ func TestGroupWeightMovesTheGroup(t *testing.T) {
 		wantPair(t, "weighted", b, StateMaster)
 		wantHolders(t, "weighted", nets, "B")
 
-		a.wan.in.SetTrackWeight("uplink", 0)
+		a.wan.in.SetTracked(TrackerHAProxy, false)
 		advance(10 * time.Second)
 		wantPair(t, "weight cleared", a, StateMaster)
 		wantPair(t, "weight cleared", b, StateBackup)

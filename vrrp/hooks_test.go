@@ -96,9 +96,9 @@ func TestInstanceNotifyHooks(t *testing.T) {
 		a := startNodeWith(t, n, "192.0.2.11", testConfig("A", 150, notifyAll(time.Second)),
 			func(o *Options) { o.Hooks = hooks })
 		advance(mdi150 + time.Millisecond)
-		a.in.SetFault("x", true)
+		a.in.setFault("x", true)
 		synctest.Wait()
-		a.in.SetFault("x", false)
+		a.in.setFault("x", false)
 		advance(mdi150 + time.Millisecond)
 		a.stop(t)
 		want := []string{"backup INIT->BACKUP", "master BACKUP->MASTER", "fault MASTER->FAULT",
@@ -138,7 +138,7 @@ func TestInstanceSlowHookDoesNotDelayFailover(t *testing.T) {
 
 		// The master hook hangs; a fault one second later acts at once all the same.
 		advance(time.Second)
-		a.in.SetFault("haproxy", true)
+		a.in.setFault("haproxy", true)
 		synctest.Wait()
 		wantStates(t, "fault, hook hanging", map[*node]State{a: StateFault})
 		wantHolder(t, "fault, hook hanging", n)

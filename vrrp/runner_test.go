@@ -198,6 +198,11 @@ func (s *syncBuf) String() string {
 
 func testVIP() netip.Prefix { return netip.MustParsePrefix("192.0.2.100/24") }
 
+// trackWeight tracks HAProxy with a weight.
+func trackWeight(w int) func(*InstanceConfig) {
+	return func(c *InstanceConfig) { c.TrackHAProxy = &Track{Weight: w} }
+}
+
 func testConfig(name string, prio int, mod ...func(*InstanceConfig)) InstanceConfig {
 	c := InstanceConfig{Name: name, Interface: "eth0", VRID: 51, Priority: prio,
 		AdvertInterval: time.Second, VIPs: []VIP{{Prefix: testVIP()}}}
@@ -407,33 +412,33 @@ func TestInstanceCrashFailoverAndPreempt(t *testing.T) {
 func TestInstanceControl(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newMemNet()
-		a := startNode(t, n, "192.0.2.11", testConfig("A", 150))
+		a := startNode(t, n, "192.0.2.11", testConfig("A", 150, trackWeight(-60)))
 		b := startNode(t, n, "192.0.2.12", testConfig("B", 100))
 		advance(mdi150 + time.Millisecond)
 		wantStates(t, "start", map[*node]State{a: StateMaster, b: StateBackup})
 
 		// A fault: FAULT at once, priority 0, B takes over after its skew time.
-		a.in.SetFault("haproxy", true)
+		a.in.setFault("link:eth0", true)
 		synctest.Wait()
 		wantStates(t, "fault set", map[*node]State{a: StateFault})
 		wantHolder(t, "fault set", n)
 		advance(skew100)
 		wantStates(t, "fault set", map[*node]State{b: StateMaster})
 		wantHolder(t, "fault set", n, "B")
-		if s := a.in.Snapshot(); !slices.Equal(s.Faults, []string{"haproxy"}) {
+		if s := a.in.Snapshot(); !slices.Equal(s.Faults, []string{"link:eth0"}) {
 			t.Errorf("faults %v", s.Faults)
 		}
 
 		// Cleared: back to BACKUP, then preempt after a master-down interval.
-		a.in.SetFault("haproxy", false)
+		a.in.setFault("link:eth0", false)
 		synctest.Wait()
 		wantStates(t, "fault cleared", map[*node]State{a: StateBackup})
 		advance(mdi150)
 		wantStates(t, "fault cleared", map[*node]State{a: StateMaster, b: StateBackup})
 		wantHolder(t, "fault cleared", n, "A")
 
-		// A weighted tracker drops A below B: B preempts after its master-down interval.
-		a.in.SetTrackWeight("haproxy", -60)
+		// A weighted tracker drops A below B and A resigns: B takes over in its skew time.
+		a.in.SetTracked(TrackerHAProxy, true)
 		synctest.Wait()
 		if s := a.in.Snapshot(); s.EffectivePriority != 90 || s.Priority != 150 {
 			t.Errorf("priority %d/%d, want 150/90", s.Priority, s.EffectivePriority)
@@ -441,7 +446,7 @@ func TestInstanceControl(t *testing.T) {
 		advance(5 * time.Second)
 		wantStates(t, "weight", map[*node]State{a: StateBackup, b: StateMaster})
 		wantHolder(t, "weight", n, "B")
-		a.in.SetTrackWeight("haproxy", 0)
+		a.in.SetTracked(TrackerHAProxy, false)
 		advance(5 * time.Second)
 		wantStates(t, "weight cleared", map[*node]State{a: StateMaster, b: StateBackup})
 
@@ -503,7 +508,7 @@ func TestInstanceSplitBrainHeals(t *testing.T) {
 func TestInstanceOwnerAndInvalid(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newMemNet()
-		a := startNode(t, n, "192.0.2.11", testConfig("A", 255, func(c *InstanceConfig) { c.AddressOwner = true }))
+		a := startNode(t, n, "192.0.2.11", testConfig("A", 255, func(c *InstanceConfig) { c.AddressOwner = true }, trackWeight(-100)))
 		synctest.Wait()
 		wantStates(t, "owner at start", map[*node]State{a: StateMaster})
 		if got := a.owner.count(); got != DefaultGARPRepeat {
@@ -513,12 +518,6 @@ func TestInstanceOwnerAndInvalid(t *testing.T) {
 		if got := a.owner.count(); got != 2*DefaultGARPRepeat {
 			t.Errorf("%d announcements after the GARP delay, want %d", got, 2*DefaultGARPRepeat)
 		}
-		a.in.SetTrackWeight("x", -100)
-		synctest.Wait()
-		if p := a.in.Snapshot().EffectivePriority; p != 255 {
-			t.Errorf("owner priority %d after a weight, want 255", p)
-		}
-
 		src, dst := netip.MustParseAddr("192.0.2.99"), MulticastGroup(false)
 		good := Advert{Version: 3, VRID: 51, Priority: 200, Interval: time.Second, Addresses: []netip.Addr{testVIP().Addr()}}
 		msg, err := good.Marshal(src, dst)
@@ -552,6 +551,14 @@ func TestInstanceOwnerAndInvalid(t *testing.T) {
 		}
 		if s.Counters.OtherVRID != 1 || s.Counters.AdvertsReceived != 0 || s.State != StateMaster {
 			t.Errorf("counters %+v, state %s", s.Counters, s.State)
+		}
+
+		// A weight never lowers an address owner's 255 (it still resigns: its tracked
+		// service fails).
+		a.in.SetTracked(TrackerHAProxy, true)
+		synctest.Wait()
+		if p := a.in.Snapshot().EffectivePriority; p != 255 {
+			t.Errorf("owner priority %d after a weight, want 255", p)
 		}
 	})
 }

@@ -1,0 +1,290 @@
+package vrrp
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/netip"
+	"time"
+)
+
+// loop is the state of one Run: only its goroutine touches the machine.
+type loop struct {
+	in    *Instance
+	tr    Transport
+	owner Owner
+	src   netip.Addr
+	m     *Machine
+	rx    chan received
+	rxErr chan error
+
+	applied   control // the control state last applied to the machine
+	stopped   bool    // Run is returning: reported to the sync group as not running
+	reported  memberStatus
+	reportTo  *Group // the group reported to last
+	holds     bool
+	vipErr    error     // the last AddVIPs failure, nil when every VIP went on
+	garpAt    time.Time // next announcement burst; zero: none
+	garpFirst bool      // the next burst is the delayed second one
+	buf       []byte
+
+	sendFailing bool // the last send failed; its error was logged
+}
+
+func (l *loop) run(ctx context.Context) error {
+	in := l.in
+	cfg := in.cfg
+	l.m = NewMachine(MachineConfig{
+		Version:        cfg.Version,
+		Priority:       in.effectivePriority(nil),
+		AdvertInterval: cfg.AdvertInterval,
+		Preempt:        cfg.PreemptEnabled(),
+		PreemptDelay:   cfg.PreemptDelay,
+		Primary:        l.src,
+	})
+	l.applied = control{weights: map[string]int{}, faults: map[string]bool{}}
+	now := time.Now()
+	l.applyControl(now)
+	l.step(now, "start", l.m.Start(now))
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	garp := time.NewTimer(time.Hour)
+	defer garp.Stop()
+	done := ctx.Done()
+	stopping := false
+	for {
+		if stopping && !l.m.HandingOver() {
+			if l.holds {
+				l.removeVIPs()
+			}
+			return nil
+		}
+		arm(timer, l.m.Deadline())
+		arm(garp, l.garpAt)
+		select {
+		case <-done:
+			now := time.Now()
+			l.step(now, "shutdown", l.m.Shutdown(now))
+			if l.m.HandingOver() {
+				in.log.Info("stopping: priority 0 sent, keeping the VIPs until the new master is heard",
+					"at_most", l.m.HandoverTimeout())
+			}
+			done, stopping = nil, true
+		case err := <-l.rxErr:
+			now := time.Now()
+			l.step(now, "shutdown", l.m.Shutdown(now))
+			l.removeVIPs()
+			return err
+		case r := <-l.rx:
+			now := time.Now()
+			in.mu.Lock()
+			in.counters.AdvertsReceived++
+			if r.adv.Priority == 0 {
+				in.counters.PriorityZeroReceived++
+			}
+			in.mu.Unlock()
+			reason := "preempted"
+			if r.adv.Priority == 0 {
+				reason = "priority_0"
+			}
+			handing := l.m.HandingOver()
+			l.step(now, reason, l.m.Advert(now, r.src, &r.adv))
+			if handing && !l.m.HandingOver() {
+				in.log.Info("handover done: the new master is heard, VIPs released", "master", r.src, "master_priority", r.adv.Priority)
+			}
+		case <-timer.C:
+			now := time.Now()
+			handing := l.m.HandingOver()
+			l.step(now, "master_down", l.m.Timeout(now))
+			if handing && !l.m.HandingOver() {
+				if l.m.State() == StateMaster {
+					in.log.Info("handover ended: no new master took over, master again")
+				} else {
+					in.log.Warn("handover ended: no new master heard in time, VIPs released", "after", l.m.HandoverTimeout())
+				}
+			}
+		case <-garp.C:
+			l.garpBurst(time.Now())
+		case <-in.wake:
+			l.applyControl(time.Now())
+		}
+	}
+}
+
+// arm sets t to fire at when, or effectively never when when is zero.
+func arm(t *time.Timer, when time.Time) {
+	d := time.Hour
+	if !when.IsZero() {
+		d = max(time.Until(when), 0)
+	}
+	t.Reset(d)
+}
+
+// applyControl brings the machine in line with what the supervisor asked for.
+func (l *loop) applyControl(now time.Time) {
+	in := l.in
+	in.mu.Lock()
+	c := control{
+		weights:     maps.Clone(in.ctl.effectiveWeights()),
+		faults:      maps.Clone(in.ctl.faults),
+		maintenance: in.ctl.maintenance,
+		resigns:     in.ctl.resigns,
+		noPreempt:   maps.Clone(in.ctl.noPreempt),
+		tracked:     maps.Clone(in.ctl.tracked),
+		episodes:    maps.Clone(in.ctl.episodes),
+		hold:        in.ctl.hold,
+		syncBackups: in.ctl.syncBackups,
+	}
+	in.ctl.resigns, in.ctl.syncBackups = 0, 0
+	groupFault := ""
+	if in.group != nil {
+		groupFault = in.group.faultKey
+	}
+	in.mu.Unlock()
+
+	if !maps.Equal(c.weights, l.applied.weights) {
+		p := in.effectivePriority(c.weights)
+		if p != l.m.Priority() {
+			in.log.Info("priority changed", "from", l.m.Priority(), "to", p, "weights", c.weights)
+		}
+		l.step(now, "priority", l.m.SetPriority(now, p))
+	}
+	if (len(c.faults) > 0) != (len(l.applied.faults) > 0) {
+		reason := "fault"
+		switch {
+		case len(c.faults) == 0:
+			reason = "fault_cleared"
+		case len(c.faults) == 1 && c.faults[groupFault]:
+			reason = "sync_group"
+		}
+		l.step(now, reason, l.m.SetFault(now, len(c.faults) > 0))
+	}
+	if c.maintenance != l.applied.maintenance {
+		in.log.Info("maintenance", "on", c.maintenance)
+		l.step(now, "maintenance", l.m.SetMaintenance(now, c.maintenance))
+	}
+	if (len(c.noPreempt) > 0) != (len(l.applied.noPreempt) > 0) {
+		l.m.SetNoPreempt(len(c.noPreempt) > 0)
+	}
+	if c.resigns > 0 {
+		in.log.Info("resigning")
+		l.step(now, "resign", l.m.Resign(now))
+	}
+	for name, failing := range c.tracked {
+		// A master whose weighted tracker began to fail since the last turn hands over
+		// now; decided here, against the machine's own state, so no caller's stale view
+		// can make or miss the move.
+		if t := in.trackers[name]; failing && !t.Fault && c.episodes[name] != l.applied.episodes[name] && l.m.State() == StateMaster {
+			in.log.Info("tracked condition failing: resigning", "tracker", name)
+			l.step(now, "resign", l.m.Resign(now))
+			break
+		}
+	}
+	if c.hold != l.applied.hold {
+		l.step(now, "sync_group", l.m.SetHold(now, c.hold))
+	}
+	if c.syncBackups > 0 && l.m.State() == StateMaster {
+		in.log.Info("following the sync group to BACKUP")
+		l.step(now, "sync_group", l.m.SyncBackup(now))
+	}
+	c.resigns, c.syncBackups = 0, 0
+	l.applied = c
+	l.report(now)
+}
+
+// report tells the sync group the member's status when it changed (or the group did).
+func (l *loop) report(now time.Time) {
+	in := l.in
+	in.mu.Lock()
+	g, idx := in.group, in.gidx
+	own := false
+	for name := range in.ctl.faults {
+		if g == nil || name != g.faultKey {
+			own = true
+			break
+		}
+	}
+	in.mu.Unlock()
+	if g == nil {
+		l.reportTo = nil
+		return
+	}
+	st := l.m.State()
+	// A stopped member holds the others back from MASTER (it is not ready) but does not
+	// fault them.
+	ms := memberStatus{running: !l.stopped, state: st, ready: st == StateMaster || l.m.Waiting(), ownFault: own && !l.stopped}
+	if g == l.reportTo && ms == l.reported {
+		return
+	}
+	l.reportTo, l.reported = g, ms
+	g.update(idx, ms, now)
+}
+
+// step performs the machine's actions and records a state change.
+func (l *loop) step(now time.Time, reason string, acts []Action) {
+	in := l.in
+	for _, a := range acts {
+		switch a.Kind {
+		case ActSendAdvert:
+			l.send(a.Priority)
+		case ActAddVIPs:
+			// holds stays true on failure, so that whatever was added is removed later;
+			// the snapshot says only what certainly is on the interface.
+			l.vipErr = l.owner.AddVIPs()
+			if l.vipErr != nil {
+				in.log.Error("adding VIPs", "err", l.vipErr)
+				in.mu.Lock()
+				in.counters.VIPErrors++
+				in.mu.Unlock()
+			}
+			l.holds = true
+		case ActRemoveVIPs:
+			l.removeVIPs()
+		case ActAnnounce:
+			l.garpFirst = true
+			l.garpBurst(now)
+		}
+	}
+	st := l.m.State()
+	master, mprio := l.m.Master()
+	var (
+		hooks *hookQueue
+		hook  Hook
+		trans *Transition
+	)
+	in.mu.Lock()
+	from := in.snap.State
+	changed := st != from
+	if changed {
+		in.snap.State, in.snap.Since = st, now
+		in.counters.Transitions[StateChange{from, st}]++
+		if in.opts.OnTransition != nil {
+			trans = &Transition{Instance: in.cfg.Name, From: from, To: st, At: now, Reason: reason}
+		}
+		if argv := in.cfg.Notify.hookFor(from, st); len(argv) > 0 && in.hooks != nil {
+			hooks = in.hooks
+			hook = Hook{Argv: argv, Timeout: in.cfg.Notify.Timeout,
+				Env: hookEnv(in.cfg.Name, in.snap.SyncGroup, from, st, in.vipStrings(), reason)}
+		}
+	}
+	in.snap.EffectivePriority = int(l.m.Priority())
+	in.snap.HoldsVIPs = l.holds && l.vipErr == nil
+	in.snap.MasterSeen, in.snap.MasterPriority = master, int(mprio)
+	in.mu.Unlock()
+	if hooks != nil {
+		hooks.push(hook) // never waits for a hook
+	}
+	if trans != nil {
+		in.opts.OnTransition(*trans)
+	}
+	l.report(now)
+	if changed {
+		// The line operators grep keepalived's logs for.
+		in.log.Info(fmt.Sprintf("VRRP_Instance(%s) Entering %s STATE", in.cfg.Name, st),
+			"from", from.String(), "reason", reason, "priority", l.m.Priority())
+		if st != StateMaster {
+			l.garpAt = time.Time{}
+		}
+	}
+}

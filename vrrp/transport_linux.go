@@ -1,0 +1,219 @@
+package vrrp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"syscall"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
+)
+
+// rawTransport is the Transport over raw IP protocol 112 sockets.
+type rawTransport struct {
+	ifi   *net.Interface
+	src   netip.Addr
+	dsts  []netip.Addr
+	p4    *ipv4.PacketConn
+	p6    *ipv6.PacketConn
+	close func() error
+}
+
+var _ Transport = (*rawTransport)(nil)
+
+// ListenTransport opens a raw VRRP socket bound to the interface, joins the multicast
+// group unless peers are given, and sets TTL / hop limit 255 and keepalived's TOS.
+func ListenTransport(ctx context.Context, cfg TransportConfig) (Transport, error) {
+	ifi, err := net.InterfaceByName(cfg.Interface)
+	if err != nil {
+		return nil, fmt.Errorf("vrrp: interface %q: %w", cfg.Interface, err)
+	}
+	src := cfg.Source
+	if !src.IsValid() {
+		if src, err = PrimaryAddress(cfg.Interface, cfg.IPv6, cfg.VIPs); err != nil {
+			return nil, err
+		}
+	}
+	t := &rawTransport{ifi: ifi, src: src, dsts: cfg.Peers}
+	if len(t.dsts) == 0 {
+		t.dsts = []netip.Addr{MulticastGroup(cfg.IPv6)}
+	}
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		// Bound to the device, the socket sees only this link's adverts: the same VRID
+		// may run on another interface.
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, ifi.Name)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	network, wildcard := "ip4:112", "0.0.0.0"
+	if cfg.IPv6 {
+		network, wildcard = "ip6:112", "::"
+	}
+	pc, err := lc.ListenPacket(ctx, network, wildcard)
+	if err != nil {
+		return nil, fmt.Errorf("vrrp: listen %s on %s: %w", network, ifi.Name, err)
+	}
+	t.close = pc.Close
+	multicast := len(cfg.Peers) == 0
+	group := &net.IPAddr{IP: MulticastGroup(cfg.IPv6).AsSlice()}
+	if cfg.IPv6 {
+		p := ipv6.NewPacketConn(pc)
+		t.p6 = p
+		err = errors.Join(
+			p.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst|ipv6.FlagInterface, true),
+			p.SetHopLimit(HopLimit),
+			p.SetMulticastHopLimit(HopLimit),
+			p.SetTrafficClass(tosInternetControl),
+			p.SetMulticastInterface(ifi),
+			p.SetMulticastLoopback(false),
+		)
+		if err == nil && multicast {
+			err = p.JoinGroup(ifi, group)
+		}
+	} else {
+		p := ipv4.NewPacketConn(pc)
+		t.p4 = p
+		err = errors.Join(
+			p.SetControlMessage(ipv4.FlagTTL|ipv4.FlagDst|ipv4.FlagInterface, true),
+			p.SetTTL(TTL),
+			p.SetMulticastTTL(TTL),
+			p.SetTOS(tosInternetControl),
+			p.SetMulticastInterface(ifi),
+			p.SetMulticastLoopback(false),
+		)
+		if err == nil && multicast {
+			err = p.JoinGroup(ifi, group)
+		}
+	}
+	if err == nil && cfg.VRID != 0 {
+		err = t.setVRIDFilter(cfg.VRID)
+	}
+	if err != nil {
+		pc.Close()
+		return nil, fmt.Errorf("vrrp: set up %s socket on %s: %w", network, ifi.Name, err)
+	}
+	return t, nil
+}
+
+// setVRIDFilter attaches vridFilter to the socket.
+func (t *rawTransport) setVRIDFilter(vrid uint8) error {
+	prog, err := vridFilter(vrid, t.p6 != nil)
+	if err != nil {
+		return err
+	}
+	if t.p6 != nil {
+		return t.p6.SetBPF(prog)
+	}
+	return t.p4.SetBPF(prog)
+}
+
+func (t *rawTransport) Source() netip.Addr         { return t.src }
+func (t *rawTransport) Destinations() []netip.Addr { return t.dsts }
+func (t *rawTransport) Close() error               { return t.close() }
+
+func (t *rawTransport) ReadPacket(b []byte) (Packet, error) {
+	pk := Packet{TTL: -1}
+	var (
+		n   int
+		src net.Addr
+		err error
+	)
+	if t.p6 != nil {
+		var cm *ipv6.ControlMessage
+		n, cm, src, err = t.p6.ReadFrom(b)
+		if cm != nil {
+			pk.TTL, pk.IfIndex = cm.HopLimit, cm.IfIndex
+			pk.Dst, _ = netip.AddrFromSlice(cm.Dst)
+		}
+	} else {
+		var cm *ipv4.ControlMessage
+		n, cm, src, err = t.p4.ReadFrom(b)
+		if cm != nil {
+			pk.TTL, pk.IfIndex = cm.TTL, cm.IfIndex
+			pk.Dst, _ = netip.AddrFromSlice(cm.Dst)
+		}
+	}
+	if err != nil {
+		return pk, err
+	}
+	if ip, ok := src.(*net.IPAddr); ok {
+		pk.Src, _ = netip.AddrFromSlice(ip.IP)
+	}
+	pk.Src, pk.Dst = pk.Src.Unmap(), pk.Dst.Unmap()
+	pk.Data = b[:n]
+	return pk, nil
+}
+
+func (t *rawTransport) WriteTo(msg []byte, dst netip.Addr) error {
+	to := &net.IPAddr{IP: dst.AsSlice()}
+	var err error
+	if t.p6 != nil {
+		if dst.IsLinkLocalMulticast() || dst.IsLinkLocalUnicast() {
+			to.Zone = t.ifi.Name
+		}
+		// The source is pinned to the primary address: the checksum was computed with it.
+		_, err = t.p6.WriteTo(msg, &ipv6.ControlMessage{Src: t.src.AsSlice(), IfIndex: t.ifi.Index, HopLimit: HopLimit}, to)
+	} else {
+		_, err = t.p4.WriteTo(msg, &ipv4.ControlMessage{Src: t.src.AsSlice(), IfIndex: t.ifi.Index}, to)
+	}
+	return err
+}
+
+// PrimaryAddress chooses the address adverts are sent from as keepalived does: the first
+// primary (not secondary) IPv4 address of the interface, or its first IPv6 link-local
+// address (RFC 5798 §5.1.2.1 requires a link-local source). Addresses inside vips are
+// skipped.
+func PrimaryAddress(iface string, ipv6 bool, vips []netip.Prefix) (netip.Addr, error) {
+	link, err := netlink.LinkByName(iface)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("vrrp: interface %q: %w", iface, err)
+	}
+	family := netlink.FAMILY_V4
+	if ipv6 {
+		family = netlink.FAMILY_V6
+	}
+	list, err := netlink.AddrList(link, family)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("vrrp: addresses of %s: %w", iface, err)
+	}
+	isVIP := func(a netip.Addr) bool {
+		return slices.ContainsFunc(vips, func(p netip.Prefix) bool { return p.Addr() == a })
+	}
+	var fallback netip.Addr
+	for _, ad := range list {
+		a, ok := netip.AddrFromSlice(ad.IP)
+		if !ok {
+			continue
+		}
+		a = a.Unmap()
+		if isVIP(a) {
+			continue
+		}
+		if ipv6 {
+			if a.IsLinkLocalUnicast() && ad.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) == 0 {
+				return a, nil
+			}
+			continue
+		}
+		if ad.Flags&unix.IFA_F_SECONDARY == 0 {
+			return a, nil
+		}
+		if !fallback.IsValid() {
+			fallback = a
+		}
+	}
+	if fallback.IsValid() {
+		return fallback, nil
+	}
+	return netip.Addr{}, fmt.Errorf("%w: %s (IPv6: %v)", ErrNoAddress, iface, ipv6)
+}
