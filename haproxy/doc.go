@@ -6,8 +6,9 @@
 // # Use
 //
 //	m, err := haproxy.New(cfg, log) // starts nothing
-//	go func() { for e := range m.Events() { ... } }() // *Started, *Exited, *HealthChanged, *Reloaded
+//	m.OnEvent(observe)             // optional: *Started, *Exited, *HealthChanged, *Reloaded, in order
 //	err = m.Run(ctx)               // until ctx ends; a managed HAProxy is then soft-stopped
+//	v, changed := m.Health()       // the newest verdict; changed closes when it flips
 //	res, err := m.Reload(ctx)      // validate, reload, verify; concurrent calls coalesce
 //	err = m.Validate(ctx)          // `haproxy -c` + lint, no reload
 //	st := m.Snapshot()             // mode, pid, healthy, reason, last check, last reload...

@@ -164,36 +164,12 @@ func start(t testing.TB, cfg Config) *running {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{m: m, log: rec, cancel: cancel, done: make(chan error, 1)}
-	evDone, runEnded := make(chan struct{}), make(chan struct{})
-	keep := func(e Event) {
+	m.OnEvent(func(e Event) {
 		r.mu.Lock()
 		r.events = append(r.events, e)
 		r.mu.Unlock()
-	}
-	go func() {
-		defer close(evDone)
-		for {
-			select {
-			case e := <-m.Events():
-				keep(e)
-			case <-runEnded:
-				for {
-					select {
-					case e := <-m.Events():
-						keep(e)
-					default:
-						return
-					}
-				}
-			}
-		}
-	}()
-	go func() {
-		err := m.Run(ctx)
-		close(runEnded)
-		<-evDone
-		r.done <- err
-	}()
+	})
+	go func() { r.done <- m.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -204,7 +180,6 @@ func start(t testing.TB, cfg Config) *running {
 		case <-time.After(20 * time.Second):
 			t.Errorf("Run did not return 20s after its context ended")
 		}
-		<-evDone
 	})
 	return r
 }

@@ -13,7 +13,7 @@ import (
 // ErrRunning is returned by Run when the Manager already runs.
 var ErrRunning = errors.New("haproxy: manager already running")
 
-// Event is what a Manager reports on its Events channel: *Started, *Exited,
+// Event is what a Manager reports to its observer (OnEvent): *Started, *Exited,
 // *HealthChanged or *Reloaded.
 type Event interface{ event() }
 
@@ -136,12 +136,7 @@ type Counters struct {
 	Reloads map[ReloadOutcome]uint64
 	// Restarts counts restarts of a managed HAProxy.
 	Restarts uint64
-	// EventsDropped counts events dropped because the Events channel was full.
-	EventsDropped uint64
 }
-
-// eventBuffer is the capacity of the Events channel.
-const eventBuffer = 64
 
 // Manager runs (managed) or attaches to (external) one HAProxy: process supervision,
 // health checks, validation and reloads. Build it with New, then Run it.
@@ -151,10 +146,12 @@ type Manager struct {
 	hlog   *slog.Logger // HAProxy's own output, source=haproxy
 	v      validator
 	plan   checkPlan
-	events chan Event
+	observe func(Event) // set by OnEvent before Run
 
 	mu       sync.Mutex // guards what follows
 	st       Status
+	verdict  Verdict
+	changed  chan struct{} // closed when verdict changes, then replaced
 	hyst     hysteresis
 	ctr      Counters
 	alerts   []alert // HAProxy's recent [ALERT] lines, for reload failures
@@ -192,7 +189,7 @@ func New(cfg Config, log *slog.Logger) (*Manager, error) {
 		hlog:   log.With("source", "haproxy"),
 		v:      validator{cfg: cfg, env: hostEnvironment()},
 		plan:   newCheckPlan(cfg.Check, cfg.StatsSocket == ""),
-		events: make(chan Event, eventBuffer),
+		changed: make(chan struct{}),
 		hyst:   hysteresis{rise: cfg.Check.Rise, fall: cfg.Check.Fall},
 		ctr: Counters{
 			Checks:        map[CheckKind]uint64{},
@@ -201,26 +198,50 @@ func New(cfg Config, log *slog.Logger) (*Manager, error) {
 		},
 	}
 	m.st = Status{Mode: cfg.Mode, Reason: "not checked yet", Since: time.Now()}
+	m.verdict = Verdict{Reason: m.st.Reason, Since: m.st.Since}
 	return m, nil
 }
 
 // Config returns the configuration the Manager runs with (defaults applied).
 func (m *Manager) Config() Config { return m.cfg }
 
-// Events delivers what happens, in order. Sends never block the Manager: when the
-// channel is full (64 events) an event is dropped and counted (Counters.EventsDropped);
-// Snapshot is always current.
-func (m *Manager) Events() <-chan Event { return m.events }
+// OnEvent sets a function called with every event, in order, from the goroutine that
+// caused it; it must return at once. Set it before Run. It is for observers (tests, a
+// log); health reaches its users through Health, which loses nothing.
+func (m *Manager) OnEvent(f func(Event)) { m.observe = f }
 
 func (m *Manager) emit(e Event) {
-	select {
-	case m.events <- e:
-	default:
-		m.mu.Lock()
-		m.ctr.EventsDropped++
-		m.mu.Unlock()
-		m.log.Warn("event dropped: the events channel is full", "event", fmt.Sprintf("%T", e))
+	if m.observe != nil {
+		m.observe(e)
 	}
+}
+
+// Verdict is HAProxy's health as the rise/fall hysteresis judges it.
+type Verdict struct {
+	Healthy bool
+	// Reason says why HAProxy is unhealthy (empty when healthy); before the first
+	// verdict it is "not checked yet".
+	Reason string
+	// Since is when this verdict began.
+	Since time.Time
+}
+
+// Health returns the current verdict and a channel that is closed when it next changes:
+// read Health again then. Only the newest verdict counts, so nothing is queued and
+// nothing can be dropped or seen out of order, however fast HAProxy flaps; any number of
+// readers may wait.
+func (m *Manager) Health() (Verdict, <-chan struct{}) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.verdict, m.changed
+}
+
+// publishLocked makes the status' verdict the published one and wakes every waiter.
+// m.mu is held.
+func (m *Manager) publishLocked() {
+	m.verdict = Verdict{Healthy: m.st.Healthy, Reason: m.st.Reason, Since: m.st.Since}
+	close(m.changed)
+	m.changed = make(chan struct{})
 }
 
 // Run supervises HAProxy until ctx ends. Managed: starts HAProxy, restarts it when it
@@ -292,6 +313,7 @@ func (m *Manager) exited(c *child, err error, restartIn time.Duration, stopping 
 	m.st.Healthy, m.st.Reason = false, reason
 	if changed {
 		m.st.Since = now
+		m.publishLocked()
 	}
 	m.mu.Unlock()
 	if stopping {
@@ -399,6 +421,7 @@ func (m *Manager) record(r CheckResult) bool {
 	}
 	if changed {
 		m.st.Since = r.At.Add(r.Duration)
+		m.publishLocked()
 	}
 	healthy, reason, fast := m.hyst.healthy, m.st.Reason, m.hyst.transitioning()
 	m.mu.Unlock()

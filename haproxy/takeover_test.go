@@ -66,10 +66,6 @@ func helperManager() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	go func() {
-		for range m.Events() {
-		}
-	}()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)

@@ -9,8 +9,8 @@ import (
 	"github.com/halo-lb/halo/haproxy"
 )
 
-// managerAdapter joins *haproxy.Manager to the supervisor: its events become health
-// reports, its snapshot and counters become HAProxy's part of the status.
+// managerAdapter joins *haproxy.Manager to the supervisor: its verdict is the health the
+// instances track, its snapshot and counters become HAProxy's part of the status.
 type managerAdapter struct {
 	m *haproxy.Manager
 }
@@ -26,29 +26,11 @@ func NewHAProxy(cfg haproxy.Config, log *slog.Logger) (HAProxy, error) {
 	return managerAdapter{m}, nil
 }
 
-func (a managerAdapter) Run(ctx context.Context, report func(HAProxyEvent)) error {
-	// The event pump ends with the manager, also when the manager returns early (its
-	// binary is missing, say), so that the error reaches the supervisor at once.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case ev := <-a.m.Events():
-				if hc, ok := ev.(*haproxy.HealthChanged); ok {
-					report(HAProxyEvent{Healthy: hc.Healthy, Reason: hc.Reason})
-				}
-			}
-		}
-	}()
-	err := a.m.Run(ctx)
-	cancel()
-	<-done
-	return err
+func (a managerAdapter) Run(ctx context.Context) error { return a.m.Run(ctx) }
+
+func (a managerAdapter) Health() (HAProxyHealth, <-chan struct{}) {
+	v, changed := a.m.Health()
+	return HAProxyHealth{Healthy: v.Healthy, Reason: v.Reason}, changed
 }
 
 func (a managerAdapter) Reload(ctx context.Context) (Reload, error) {

@@ -16,8 +16,8 @@ import (
 	"github.com/halo-lb/halo/vrrp"
 )
 
-// HAProxyEvent is what the HAProxy side reports to the supervisor.
-type HAProxyEvent struct {
+// HAProxyHealth is the HAProxy side's verdict.
+type HAProxyHealth struct {
 	// Healthy is the verdict after rise/fall; Reason says why when it is false.
 	Healthy bool
 	Reason  string
@@ -26,9 +26,11 @@ type HAProxyEvent struct {
 // HAProxy is what the supervisor needs of the HAProxy manager; NewHAProxy adapts
 // *haproxy.Manager to it, tests use fakes.
 type HAProxy interface {
-	// Run supervises HAProxy until ctx ends (then stops a managed one gracefully),
-	// calling report on every change of health. report must not block for long.
-	Run(ctx context.Context, report func(HAProxyEvent)) error
+	// Run supervises HAProxy until ctx ends (then stops a managed one gracefully).
+	Run(ctx context.Context) error
+	// Health returns the newest verdict and a channel closed when it changes: only the
+	// latest value counts, so a flapping HAProxy can never queue, reorder or lose one.
+	Health() (HAProxyHealth, <-chan struct{})
 	// Reload validates the configuration and reloads HAProxy, verified.
 	Reload(ctx context.Context) (Reload, error)
 	// Validate checks the configuration without reloading.
@@ -69,6 +71,9 @@ type Supervisor struct {
 	// instance started by a reload and a health change racing with it end in the right
 	// state.
 	healthMu sync.Mutex
+	// hapStopped says why HAProxy's supervision ended for good; HAProxy counts as
+	// failing from then on, whatever its last verdict. Guarded by healthMu.
+	hapStopped string
 
 	mu          sync.Mutex // guards what Status reads
 	cfg         *Config
@@ -76,8 +81,6 @@ type Supervisor struct {
 	byName      map[string]*instance
 	groups      map[string]*group
 	maintenance bool
-	healthy     bool // HAProxy's last verdict
-	healthKnown bool
 	configValid bool
 }
 
@@ -163,7 +166,6 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	healthCh := make(chan HAProxyEvent, 16)
 	var wg sync.WaitGroup
 	hapCtx, stopHAProxy := context.WithCancel(context.WithoutCancel(ctx))
 	vrrpCtx, stopVRRP := context.WithCancel(context.WithoutCancel(ctx))
@@ -178,22 +180,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		srv.Close()
 	}
 	hapErr := make(chan error, 1)
-	wg.Go(func() {
-		hapErr <- s.hap.Run(hapCtx, func(ev HAProxyEvent) {
-			// Keep only the newest verdicts if the loop lags: health is a level, not a log.
-			for {
-				select {
-				case healthCh <- ev:
-					return
-				default:
-				}
-				select {
-				case <-healthCh:
-				default:
-				}
-			}
-		})
-	})
+	wg.Go(func() { hapErr <- s.hap.Run(hapCtx) })
+	_, healthChanged := s.hap.Health()
 
 	s.mu.Lock()
 	cfg := s.cfg
@@ -234,14 +222,17 @@ loop:
 		select {
 		case <-ctx.Done():
 			break loop
-		case ev := <-healthCh:
-			s.applyHealth(ev)
+		case <-healthChanged:
+			healthChanged = s.applyHealth()
 		case err := <-hapErr:
 			// The manager returns early only when it cannot work at all (the haproxy
 			// binary is missing, say); VRRP goes on with HAProxy judged unhealthy, so
 			// tracked instances leave MASTER.
 			s.log.Error("HAProxy supervision stopped", "err", err)
-			s.applyHealth(HAProxyEvent{Healthy: false, Reason: fmt.Sprintf("supervision stopped: %v", err)})
+			s.healthMu.Lock()
+			s.hapStopped = fmt.Sprintf("supervision stopped: %v", err)
+			s.healthMu.Unlock()
+			healthChanged = s.applyHealth()
 			hapErr = nil
 		case err := <-srvErr:
 			runErr = err
@@ -308,16 +299,15 @@ func (s *Supervisor) startInstance(ctx context.Context, ic vrrp.InstanceConfig) 
 	s.healthMu.Lock()
 	s.mu.Lock()
 	maint := s.maintenance
-	healthy, known := s.healthy, s.healthKnown
 	s.instances = append(s.instances, in)
 	s.byName[ic.Name] = in
 	s.mu.Unlock()
 	if maint {
 		vi.SetMaintenance(true)
 	}
-	// Until HAProxy's first verdict, a tracked instance counts it as failing: a node must
-	// not take the VIP before its HAProxy can serve.
-	s.trackHealth(in, known && healthy, false)
+	// Until HAProxy's first verdict (healthy is false before it), a tracked instance
+	// counts it as failing: a node must not take the VIP before its HAProxy can serve.
+	vi.SetTracked(vrrp.TrackerHAProxy, !s.currentHealth().Healthy)
 	s.healthMu.Unlock()
 	go s.runInstance(ictx, in)
 	return nil
@@ -419,53 +409,31 @@ func (s *Supervisor) stopInstances() {
 	}
 }
 
-// applyHealth acts on a change of HAProxy's health.
-func (s *Supervisor) applyHealth(ev HAProxyEvent) {
+// applyHealth hands HAProxy's newest verdict to every instance and returns the channel
+// that says when there is a newer one. Each instance applies its own track policy on its
+// own loop (vrrp.Instance.SetTracked); nothing here reads an instance's state to decide.
+func (s *Supervisor) applyHealth() <-chan struct{} {
 	s.healthMu.Lock()
 	defer s.healthMu.Unlock()
+	_, changed := s.hap.Health()
+	h := s.currentHealth()
 	s.mu.Lock()
-	changed := !s.healthKnown || s.healthy != ev.Healthy
-	s.healthy, s.healthKnown = ev.Healthy, true
 	ins := append([]*instance(nil), s.instances...)
 	s.mu.Unlock()
-	if !changed {
-		return
-	}
-	if ev.Healthy {
-		s.log.Info("HAProxy healthy")
-	} else {
-		s.log.Warn("HAProxy unhealthy", "reason", ev.Reason)
-	}
 	for _, in := range ins {
-		s.trackHealth(in, ev.Healthy, true)
+		in.vi.SetTracked(vrrp.TrackerHAProxy, !h.Healthy)
 	}
+	return changed
 }
 
-// trackHealth applies HAProxy's health to one instance per its track_haproxy setting.
-// With a weighted track, an unhealthy node also stops preempting (it never becomes master
-// by preemption while its HAProxy fails, whatever the weights), and with resign set a
-// master hands over at once (priority 0) instead of waiting for a backup's master-down
-// timer: the headline difference from keepalived's weighted track_script. Once healthy it
-// competes again, and preempts back to its place.
-func (s *Supervisor) trackHealth(in *instance, healthy, resign bool) {
-	t := in.cfg.TrackHAProxy
-	if t == nil {
-		return
+// currentHealth is HAProxy's newest verdict, failing for good once its supervision has
+// stopped. healthMu is held.
+func (s *Supervisor) currentHealth() HAProxyHealth {
+	h, _ := s.hap.Health()
+	if s.hapStopped != "" {
+		h = HAProxyHealth{Reason: s.hapStopped}
 	}
-	if t.Fault {
-		in.vi.SetFault("haproxy", !healthy)
-		return
-	}
-	if healthy {
-		in.vi.SetTrackWeight("haproxy", 0)
-		in.vi.SetNoPreempt("haproxy", false)
-		return
-	}
-	in.vi.SetTrackWeight("haproxy", t.Weight)
-	in.vi.SetNoPreempt("haproxy", true)
-	if resign && in.vi.Snapshot().State == vrrp.StateMaster {
-		in.vi.Resign()
-	}
+	return h
 }
 
 // Status returns the one snapshot, built now from the live parts.

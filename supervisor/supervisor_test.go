@@ -20,30 +20,34 @@ import (
 
 type fakeHAProxy struct {
 	mu          sync.Mutex
-	report      func(HAProxyEvent)
-	ev          HAProxyEvent
+	ev          HAProxyHealth
+	changed     chan struct{}
 	reloads     int
 	validateErr error
 }
 
-func (f *fakeHAProxy) Run(ctx context.Context, report func(HAProxyEvent)) error {
-	f.mu.Lock()
-	f.report = report
-	ev := f.ev
-	f.mu.Unlock()
-	report(ev)
+func (f *fakeHAProxy) Run(ctx context.Context) error {
 	<-ctx.Done()
 	return nil
 }
 
+func (f *fakeHAProxy) Health() (HAProxyHealth, <-chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.changed == nil {
+		f.changed = make(chan struct{})
+	}
+	return f.ev, f.changed
+}
+
 func (f *fakeHAProxy) set(healthy bool, reason string) {
 	f.mu.Lock()
-	f.ev = HAProxyEvent{Healthy: healthy, Reason: reason}
-	r := f.report
-	f.mu.Unlock()
-	if r != nil {
-		r(HAProxyEvent{Healthy: healthy, Reason: reason})
+	defer f.mu.Unlock()
+	f.ev = HAProxyHealth{Healthy: healthy, Reason: reason}
+	if f.changed != nil {
+		close(f.changed)
 	}
+	f.changed = make(chan struct{})
 }
 
 func (f *fakeHAProxy) Reload(ctx context.Context) (Reload, error) {
@@ -93,14 +97,14 @@ control: {socket: %s/halo.sock}
 
 // startNode runs a supervisor whose VRRP instances speak on link.
 func startNode(t *testing.T, link *vrrptest.Link, name string, addr string, prio int, track, extra string) *testNode {
-	return startNodeHealth(t, link, name, addr, prio, track, extra, HAProxyEvent{Healthy: true})
+	return startNodeHealth(t, link, name, addr, prio, track, extra, HAProxyHealth{Healthy: true})
 }
 
-func startNodeHealth(t *testing.T, link *vrrptest.Link, name string, addr string, prio int, track, extra string, health HAProxyEvent) *testNode {
+func startNodeHealth(t *testing.T, link *vrrptest.Link, name string, addr string, prio int, track, extra string, health HAProxyHealth) *testNode {
 	return startNodeAdvert(t, link, name, addr, prio, "20ms", track, extra, health)
 }
 
-func startNodeAdvert(t *testing.T, link *vrrptest.Link, name string, addr string, prio int, advert, track, extra string, health HAProxyEvent) *testNode {
+func startNodeAdvert(t *testing.T, link *vrrptest.Link, name string, addr string, prio int, advert, track, extra string, health HAProxyHealth) *testNode {
 	t.Helper()
 	dir := t.TempDir()
 	n := &testNode{name: name, dir: dir, hap: &fakeHAProxy{ev: health}, cfg: filepath.Join(dir, "halo.yaml")}
@@ -197,7 +201,7 @@ func TestWeightedResignsAtOnce(t *testing.T) {
 	// 1 s adverts: the backup's master-down interval is 3.6 s, its skew time 0.61 s; a
 	// takeover well under the former shows that the master resigned (priority 0).
 	link := vrrptest.NewLink()
-	up := HAProxyEvent{Healthy: true}
+	up := HAProxyHealth{Healthy: true}
 	a := startNodeAdvert(t, link, "a", "192.0.2.11", 101, "1s", "{weight: -10}", "", up)
 	b := startNodeAdvert(t, link, "b", "192.0.2.12", 100, "1s", "{weight: -10}", "", up)
 	waitState(t, a, "VI_1", "MASTER")
@@ -243,7 +247,7 @@ func TestUnhealthyBackupNeverPreempts(t *testing.T) {
 	link := vrrptest.NewLink()
 	b := startNode(t, link, "b", "192.0.2.12", 100, "{weight: -5}", "")
 	waitState(t, b, "VI_1", "MASTER")
-	a := startNodeHealth(t, link, "a", "192.0.2.11", 110, "{weight: -5}", "", HAProxyEvent{Reason: "backend app: 0/2 servers UP"})
+	a := startNodeHealth(t, link, "a", "192.0.2.11", 110, "{weight: -5}", "", HAProxyHealth{Reason: "backend app: 0/2 servers UP"})
 	waitState(t, a, "VI_1", "BACKUP")
 	stays(t, a, "VI_1", "BACKUP", 500*time.Millisecond)
 	a.hap.set(true, "")
@@ -252,7 +256,7 @@ func TestUnhealthyBackupNeverPreempts(t *testing.T) {
 
 func TestStartsOnlyOnceHealthy(t *testing.T) {
 	link := vrrptest.NewLink()
-	n := startNodeHealth(t, link, "a", "192.0.2.11", 101, "{fault: true}", "", HAProxyEvent{Reason: "starting"})
+	n := startNodeHealth(t, link, "a", "192.0.2.11", 101, "{fault: true}", "", HAProxyHealth{Reason: "starting"})
 	// Alone on the link and unhealthy from the start: it must never take the VIP.
 	waitState(t, n, "VI_1", "FAULT")
 	if tc := n.sup.Status().Instances[0].TransitionCounts; len(tc) != 1 || tc[0].To != "FAULT" {
@@ -340,7 +344,7 @@ func TestReloadKeepsUnchangedInstances(t *testing.T) {
 
 func TestShutdownResigns(t *testing.T) {
 	link := vrrptest.NewLink()
-	up := HAProxyEvent{Healthy: true}
+	up := HAProxyHealth{Healthy: true}
 	a := startNodeAdvert(t, link, "a", "192.0.2.11", 101, "1s", "{fault: true}", "", up)
 	b := startNodeAdvert(t, link, "b", "192.0.2.12", 100, "1s", "{fault: true}", "", up)
 	waitState(t, a, "VI_1", "MASTER")
