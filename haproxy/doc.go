@@ -79,6 +79,10 @@
 // keep-alive connections at a reload and a client that sends on one at that moment loses
 // its request (15 lost in 100 reloads measured; none with it).
 //
+// ReadConfigFiles is the one reader of haproxy.cfg: the lint, the takeover's expose-fd
+// question and the keepalived importer all go through it, so every parse holds the
+// lock client-native's parser needs and every item it returns carries its file:line.
+//
 // Reload refuses an invalid configuration (nothing is sent; HAProxy keeps serving the
 // old one), sends `reload` on the master CLI, and verifies with `show proc` that the
 // master's reload counter moved, its failed counter did not and a new worker runs

@@ -311,6 +311,34 @@ func (m *Manager) takeoverArgs(priors []*prior) []string {
 	return nil
 }
 
+// exposesListeners reports whether the stats socket at cfg.StatsSocket is declared with
+// "expose-fd listeners": a new HAProxy started with -x on it then takes the listening
+// sockets themselves from the running worker, instead of binding beside them.
+func (v validator) exposesListeners() (bool, error) {
+	if v.cfg.StatsSocket == "" {
+		return false, nil
+	}
+	paths, err := expandFiles(v.cfg.Config)
+	if err != nil {
+		return false, err
+	}
+	files, err := ReadConfigFiles(paths...)
+	if err != nil {
+		return false, err
+	}
+	for _, f := range files {
+		if f.ParseErr != nil {
+			return false, fmt.Errorf("haproxy: config %s: %w", f.Path, f.ParseErr)
+		}
+		for _, s := range f.StatsSockets {
+			if strings.TrimPrefix(s.Path, "unix@") == v.cfg.StatsSocket && s.ExposeFD {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
 // awaitReady reports on the channel, once, whether the master c became ready within
 // reload_timeout: the master socket names c as the master (the new master bound it,
 // by a rename over the old one's path) and check.rise checks in a row through it (@1:

@@ -13,13 +13,13 @@ import (
 )
 
 func TestParseBind(t *testing.T) {
-	got := parseBind("fe", Pos{}, "192.0.2.1:80,:443,*:8080,ipv6@:::80,[2001:db8::5]:443,unix@/run/x.sock,/run/y.sock,${VIP}:80")
+	got := haproxy.ParseBindAddrs("192.0.2.1:80,:443,*:8080,ipv6@:::80,[2001:db8::5]:443,unix@/run/x.sock,/run/y.sock,${VIP}:80")
 	var s []string
 	for _, b := range got {
 		switch {
-		case b.addr.IsValid():
-			s = append(s, b.addr.String())
-		case b.any6:
+		case b.Addr.IsValid():
+			s = append(s, b.Addr.String())
+		case b.Any6:
 			s = append(s, "any4+6")
 		default:
 			s = append(s, "any4")
@@ -28,8 +28,8 @@ func TestParseBind(t *testing.T) {
 	if diff := cmp.Diff([]string{"192.0.2.1", "any4", "any4", "any4+6", "2001:db8::5"}, s); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	if got[0].addr != netip.MustParseAddr("192.0.2.1") {
-		t.Errorf("addr %v", got[0].addr)
+	if got[0].Addr != netip.MustParseAddr("192.0.2.1") {
+		t.Errorf("addr %v", got[0].Addr)
 	}
 }
 

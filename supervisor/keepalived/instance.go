@@ -1,0 +1,331 @@
+package keepalived
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/halo-lb/halo/vrrp"
+)
+
+// instance is a vrrp_instance on its way to vrrp.InstanceConfig.
+type instance struct {
+	pos Pos
+	cfg vrrp.InstanceConfig
+	// at maps an output key ("priority", "notify.master") to the keepalived line it
+	// came from.
+	at map[string]Pos
+	// comment replaces the plain "file:line" comment of a key whose value was computed.
+	comment map[string]string
+	vipAt   []Pos
+	version int // explicit version, 0 when keepalived's default applies
+	advert  float64
+	// tracks are the track_script entries: script name, override weight (nil: the
+	// script's), line.
+	tracks []trackRef
+	group  *group
+	// notify is the generic "notify" script (keepalived appends type, name, state and
+	// priority to it).
+	notify    []string
+	notifyPos Pos
+	// state is keepalived's initial state, which halo has not; nopreempt matters with it.
+	state     string
+	statePos  Pos
+	nopreempt bool
+}
+
+func (in *instance) anchor() anchor { return instanceAnchor(in.cfg.Name) }
+
+type trackRef struct {
+	name   string
+	weight *int
+	pos    Pos
+}
+
+// instanceReasons say why a vrrp_instance directive is not carried over.
+var instanceReasons = map[string]string{
+	"mcast_src_ip":               "halo sends multicast adverts from the interface's primary address",
+	"use_vmac":                   "halo has no VMAC (macvlan) interfaces: the VIPs move with gratuitous ARP",
+	"vmac_xmit_base":             "halo has no VMAC interfaces",
+	"native_ipv6":                "halo picks the family from the VIPs",
+	"smtp_alert":                 mailReason,
+	"virtual_routes":             "halo adds no routes; add them from a notify hook if needed",
+	"virtual_rules":              "halo adds no rules; add them from a notify hook if needed",
+	"track_file":                 "halo has no file trackers; haloctl maintenance on|off and resign cover the usual uses",
+	"track_process":              "halo tracks HAProxy through its runtime API (track_haproxy), not processes",
+	"track_bfd":                  "halo has no BFD",
+	"accept":                     "halo never accepts traffic to the VIPs on behalf of HAProxy; HAProxy binds them",
+	"no_accept":                  "halo never accepts traffic to the VIPs on behalf of HAProxy; HAProxy binds them",
+	"strict_mode":                "halo has no strict mode",
+	"skip_check_adv_addr":        "halo accepts adverts whatever addresses they list",
+	"check_unicast_src":          "halo always drops unicast adverts from addresses that are not listed peers",
+	"garp_master_refresh_repeat": "halo sends garp.repeat messages on every refresh",
+	"garp_lower_prio_delay":      "halo has no GARP for lower-priority adverts",
+	"garp_lower_prio_repeat":     "halo has no GARP for lower-priority adverts",
+	"lower_prio_no_advert":       "not configurable in halo",
+	"higher_prio_send_advert":    "not configurable in halo",
+	"notify_master_rx_lower_pri": "halo has no hook for a lower-priority advert received as master",
+	"notify_deleted":             "halo runs notify.stop when an instance is removed",
+	"notify_priority_changes":    "halo has no hook for priority changes; haloctl status and the metrics show them",
+	"debug":                      "set log.level: debug",
+	"lvs_sync_daemon_interface":  "LVS is out of scope for halo",
+	"kernel_rx_buf_size":         "not configurable in halo",
+	"unicast_fault_no_peer":      "halo refuses an empty unicast peer list at load time",
+	"unicast_ttl":                "halo sends unicast adverts with TTL 255",
+	"old_unicast_checksum":       "halo computes the RFC checksum",
+	"vrrp_gna_interval":          "use garp.refresh",
+	"garp_extra_if":              "halo announces on the instance's interface only",
+	"down_timer_adverts":         "not configurable in halo",
+	"version_3_checksum_as_v2":   "not configurable in halo",
+	"nopreempt_delay":            "use preempt_delay",
+	"track_src_ip":               "halo uses unicast.source as given",
+	"dont_track_primary":         "halo always tracks the instance's own interface: a down link puts the instance in FAULT",
+	"virtual_ipaddress_excluded": "halo has no excluded VIPs (held by the master, left out of adverts). Adding them to vips would change the advert, and keepalived drops adverts whose address list differs from its own (unless vrrp_skip_check_adv_addr), so a mixed keepalived/halo cluster would split. Add them to vips once every node runs halo, or give them an instance of their own",
+}
+
+func (c *converter) vrrpInstance(n *Node) {
+	if len(n.Args) != 1 {
+		c.add(anchorHeader, n.Pos, Error, "vrrp_instance needs exactly one name")
+		return
+	}
+	in := &instance{pos: n.Pos, at: map[string]Pos{}, comment: map[string]string{}}
+	in.cfg.Name = n.Args[0]
+	in.cfg.Priority = keepalivedPriority
+	in.advert = 1
+	at := in.anchor()
+	for _, prev := range c.instances {
+		if prev.cfg.Name == in.cfg.Name {
+			c.add(at, n.Pos, Error, "vrrp_instance %s is defined twice (first at %s)", in.cfg.Name, prev.pos)
+			return
+		}
+	}
+	c.instances = append(c.instances, in)
+	if !n.HasBlock {
+		c.add(at, n.Pos, Error, "vrrp_instance %s has no '{' block", in.cfg.Name)
+		return
+	}
+	for _, d := range n.Block {
+		if read, ok := instanceKeywords[d.Name]; ok {
+			read(c, in, d)
+		} else {
+			c.unsupported(at, d, instanceReasons)
+		}
+	}
+	c.checkInstance(in, n)
+}
+
+// instanceKeyword reads one directive of a vrrp_instance block into in.
+type instanceKeyword func(c *converter, in *instance, d *Node)
+
+// instanceKeywords are the vrrp_instance directives halo carries over; any other is
+// reported with its reason from instanceReasons. The key in in.at is the output key the
+// directive becomes, so that its comment names the line.
+var instanceKeywords = map[string]instanceKeyword{
+	"state": func(c *converter, in *instance, d *Node) {
+		if v, ok := c.arg(in.anchor(), d, 0); ok {
+			in.state, in.statePos = v, d.Pos
+		}
+	},
+	"interface":         instanceString("interface", func(in *instance, v string) { in.cfg.Interface = v }),
+	"virtual_router_id": instanceInt(1, 255, "vrid", func(in *instance, v int) { in.cfg.VRID = v }),
+	"priority":          instanceInt(1, 255, "priority", func(in *instance, v int) { in.cfg.Priority = v }),
+	"advert_int":        instanceFloat(0.01, 255, "advert_interval", func(in *instance, v float64) { in.advert = v }),
+	"version":           instanceInt(2, 3, "version", func(in *instance, v int) { in.version = v }),
+	"nopreempt": func(c *converter, in *instance, d *Node) {
+		f := false
+		in.cfg.Preempt, in.at["preempt"] = &f, d.Pos
+		in.nopreempt = true
+	},
+	"preempt": func(c *converter, in *instance, d *Node) {
+		t := true
+		in.cfg.Preempt, in.at["preempt"] = &t, d.Pos
+	},
+	"preempt_delay":     instanceFloat(0, 1000, "preempt_delay", func(in *instance, v float64) { in.cfg.PreemptDelay = seconds(v) }),
+	"authentication":    (*converter).authentication,
+	"virtual_ipaddress": (*converter).vips,
+	"unicast_src_ip": instanceString("unicast.source", func(in *instance, v string) {
+		if in.cfg.Unicast == nil {
+			in.cfg.Unicast = &vrrp.Unicast{}
+		}
+		in.cfg.Unicast.Source = v
+	}),
+	"unicast_peer":    (*converter).peers,
+	"track_interface": (*converter).trackInterfaces,
+	"track_script":    (*converter).trackScripts,
+	"notify_master":   instanceNotifyHook,
+	"notify_backup":   instanceNotifyHook,
+	"notify_fault":    instanceNotifyHook,
+	"notify_stop":     instanceNotifyHook,
+	"notify": func(c *converter, in *instance, d *Node) {
+		if argv, ok := c.hookArgv(in.anchor(), d); ok {
+			in.notify, in.notifyPos = argv, d.Pos
+		}
+	},
+	"garp_master_delay": instanceInt(0, 1000, "garp.delay", func(in *instance, v int) {
+		dur := time.Duration(v) * time.Second
+		in.cfg.GARP.Delay = &dur
+	}),
+	"garp_master_repeat":  instanceInt(1, 255, "garp.repeat", func(in *instance, v int) { in.cfg.GARP.Repeat = v }),
+	"garp_master_refresh": instanceInt(0, 1<<20, "garp.refresh", func(in *instance, v int) { in.cfg.GARP.Refresh = time.Duration(v) * time.Second }),
+}
+
+// instanceString, instanceInt and instanceFloat read a directive's first argument, warn
+// about a missing or out-of-range one, and record the line under key.
+func instanceString(key string, set func(*instance, string)) instanceKeyword {
+	return func(c *converter, in *instance, d *Node) {
+		if v, ok := c.arg(in.anchor(), d, 0); ok {
+			set(in, v)
+			in.at[key] = d.Pos
+		}
+	}
+}
+
+func instanceInt(lo, hi int, key string, set func(*instance, int)) instanceKeyword {
+	return func(c *converter, in *instance, d *Node) {
+		if v, ok := c.intArg(in.anchor(), d, lo, hi); ok {
+			set(in, v)
+			in.at[key] = d.Pos
+		}
+	}
+}
+
+func instanceFloat(lo, hi float64, key string, set func(*instance, float64)) instanceKeyword {
+	return func(c *converter, in *instance, d *Node) {
+		if v, ok := c.floatArg(in.anchor(), d, lo, hi); ok {
+			set(in, v)
+			in.at[key] = d.Pos
+		}
+	}
+}
+
+func instanceNotifyHook(c *converter, in *instance, d *Node) {
+	c.notifyHook(in.anchor(), &in.cfg.Notify, in.at, d)
+}
+
+// trackScripts reads track_script: one script per line, then an optional "weight N".
+func (c *converter) trackScripts(in *instance, d *Node) {
+	at := in.anchor()
+	for _, l := range d.Block {
+		t := trackRef{name: l.Name, pos: l.Pos}
+		if len(l.Args) > 0 && l.Args[0] != "weight" {
+			c.add(at, l.Pos, Warn, "track_script %s: %q ignored: keepalived reads one script per line, then an optional \"weight N\"", l.Name, strings.Join(l.Args, " "))
+		}
+		if len(l.Args) >= 2 && l.Args[0] == "weight" {
+			w, err := strconv.Atoi(l.Args[1])
+			if err != nil || w < -253 || w > 253 {
+				c.add(at, l.Pos, Warn, "track_script %s: weight %q is not a number in -253..253: the script's own weight is used", l.Name, l.Args[1])
+			} else {
+				t.weight = &w
+			}
+			if len(l.Args) > 2 && l.Args[2] == "reverse" {
+				c.add(at, l.Pos, Warn, "track_script %s: reverse is not carried over", l.Name)
+			}
+		}
+		in.tracks = append(in.tracks, t)
+	}
+}
+
+// checkInstance settles what the block as a whole decides: the state keepalived started
+// in, the required directives, address ownership, unicast without peers, one family.
+func (c *converter) checkInstance(in *instance, n *Node) {
+	at := in.anchor()
+	switch in.state {
+	case "":
+	case "MASTER", "BACKUP":
+		msg := "state %s: halo has no initial state; the priority (and preempt) decide who becomes master"
+		if in.state == "MASTER" && in.nopreempt {
+			c.add(at, in.statePos, Warn, msg+"; note that keepalived ignores nopreempt on an instance whose state is MASTER, so this node used to preempt. halo honours nopreempt (preempt: false): remove that line to keep keepalived's behaviour", in.state)
+		} else {
+			c.add(at, in.statePos, Note, msg, in.state)
+		}
+	default:
+		c.add(at, in.statePos, Warn, "state %s is not MASTER or BACKUP (keepalived treats it as BACKUP); halo has no initial state anyway: the priority decides", in.state)
+	}
+	if in.cfg.Interface == "" {
+		c.add(at, n.Pos, Error, "vrrp_instance %s has no interface", in.cfg.Name)
+	}
+	if in.cfg.VRID == 0 {
+		c.add(at, n.Pos, Error, "vrrp_instance %s has no virtual_router_id", in.cfg.Name)
+	}
+	if len(in.cfg.VIPs) == 0 {
+		c.add(at, n.Pos, Error, "vrrp_instance %s has no virtual_ipaddress: halo needs at least one VIP per instance", in.cfg.Name)
+	}
+	if in.cfg.Priority == 255 {
+		in.cfg.AddressOwner = true
+		c.add(at, in.at["priority"], Note, "priority 255: this node owns the addresses (address_owner: true)")
+	}
+	if in.cfg.Unicast != nil && len(in.cfg.Unicast.Peers) == 0 {
+		c.add(at, in.at["unicast.source"], Warn, "unicast_src_ip without unicast_peer: keepalived before 2.2.4 silently sent multicast; halo would refuse an empty peer list, so the instance stays multicast")
+		in.cfg.Unicast = nil
+	}
+	// One family per instance, in halo as in keepalived (which moves the odd ones to
+	// virtual_ipaddress_excluded): keep the family of the first VIP.
+	var vips []vrrp.VIP
+	var vipAt []Pos
+	for i, v := range in.cfg.VIPs {
+		if v.Dev == in.cfg.Interface {
+			v.Dev = ""
+		}
+		if v.Prefix.Addr().Is6() != in.cfg.VIPs[0].Prefix.Addr().Is6() {
+			c.add(at, in.vipAt[i], Warn, "virtual_ipaddress %s: not of the family of %s, and an instance carries one family (keepalived treats it as excluded): not carried over; give it an instance of its own", v.Prefix, in.cfg.VIPs[0].Prefix)
+			continue
+		}
+		vips, vipAt = append(vips, v), append(vipAt, in.vipAt[i])
+	}
+	in.cfg.VIPs, in.vipAt = vips, vipAt
+}
+
+// seconds converts keepalived's decimal seconds, rounded to the centisecond VRRPv3 carries.
+func seconds(v float64) time.Duration {
+	return time.Duration(math.Round(v*100)) * 10 * time.Millisecond
+}
+
+func (c *converter) authentication(in *instance, d *Node) {
+	at := instanceAnchor(in.cfg.Name)
+	var typ, pass string
+	var typPos, passPos Pos
+	for _, l := range d.Block {
+		switch l.Name {
+		case "auth_type":
+			if v, ok := c.arg(at, l, 0); ok {
+				typ, typPos = v, l.Pos
+			}
+		case "auth_pass":
+			if v, ok := c.arg(at, l, 0); ok {
+				pass, passPos = v, l.Pos
+			}
+		default:
+			c.unsupported(at, l, nil)
+		}
+	}
+	switch typ {
+	case "PASS":
+		if len(pass) > 8 {
+			c.add(at, passPos, Warn, "auth_pass is longer than 8 characters: keepalived sends only the first 8, and so does halo (auth_pass: %q)", pass[:8])
+			pass = pass[:8]
+		}
+		if pass == "" {
+			c.add(at, typPos, Warn, "auth_type PASS without auth_pass: no authentication")
+			return
+		}
+		in.cfg.AuthPass, in.at["auth_pass"] = pass, passPos
+	case "AH":
+		c.add(at, typPos, Error, "auth_type AH refused: IPsec AH authentication (RFC 2338) was dropped from VRRP by RFC 3768 and RFC 5798, and halo does not implement it. Remove the authentication block on every keepalived node first (all nodes must agree), then import again")
+	case "":
+		c.add(at, d.Pos, Warn, "authentication without auth_type: ignored, as by keepalived")
+	default:
+		c.add(at, typPos, Warn, "auth_type %s is not PASS or AH: ignored", typ)
+	}
+}
+
+func (c *converter) trackInterfaces(in *instance, d *Node) {
+	at := instanceAnchor(in.cfg.Name)
+	in.at["track_interfaces"] = d.Pos
+	for _, l := range d.Block {
+		in.cfg.TrackInterfaces = append(in.cfg.TrackInterfaces, l.Name)
+		if len(l.Args) > 0 {
+			c.add(at, l.Pos, Warn, "track_interface %s: %s not carried over: in halo a tracked interface that goes down puts the instance in FAULT (keepalived's weight 0)", l.Name, strings.Join(l.Args, " "))
+		}
+	}
+}
