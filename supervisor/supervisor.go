@@ -53,6 +53,10 @@ type Deps struct {
 	// Watchdog is systemd's watchdog interval (0: off); WATCHDOG=1 is sent every half of
 	// it while the loop is healthy.
 	Watchdog time.Duration
+	// NoControl runs without the control socket, for callers that drive the supervisor
+	// through its methods (tests in a synctest bubble, where a socket's accept would keep
+	// the fake clock from moving).
+	NoControl bool
 	// StateDir keeps the maintenance flag across restarts; empty: the control socket's
 	// directory.
 	StateDir string
@@ -162,9 +166,12 @@ func (s *Supervisor) notify(state string) {
 // take long (a reload waits for HAProxy and for handovers) run on a worker of their own,
 // so a slow reload never delays a failover or starves systemd's watchdog.
 func (s *Supervisor) Run(ctx context.Context) error {
-	srv, err := NewControlServer(s.cfg.Control, HandlerFunc(s.submit), s.log)
-	if err != nil {
-		return err
+	var srv *ControlServer
+	if !s.deps.NoControl {
+		var err error
+		if srv, err = NewControlServer(s.cfg.Control, HandlerFunc(s.submit), s.log); err != nil {
+			return err
+		}
 	}
 	var wg sync.WaitGroup
 	hapCtx, stopHAProxy := context.WithCancel(context.WithoutCancel(ctx))
@@ -177,7 +184,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		s.stopInstances()
 		stopHAProxy()
 		wg.Wait()
-		srv.Close()
+		if srv != nil {
+			srv.Close()
+		}
 	}
 	hapErr := make(chan error, 1)
 	wg.Go(func() { hapErr <- s.hap.Run(hapCtx) })
@@ -203,7 +212,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		}
 	}
 	srvErr := make(chan error, 1)
-	wg.Go(func() { srvErr <- srv.Serve(srvCtx) })
+	if srv != nil {
+		wg.Go(func() { srvErr <- srv.Serve(srvCtx) })
+	}
 	wg.Go(func() { s.opsLoop(srvCtx, vrrpCtx) })
 
 	s.notify("READY=1")

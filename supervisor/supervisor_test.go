@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/halo-lb/halo/internal/poll"
@@ -106,6 +107,13 @@ func startNodeHealth(t *testing.T, link *vrrptest.Link, name string, addr string
 
 func startNodeAdvert(t *testing.T, link *vrrptest.Link, name string, addr string, prio int, advert, track, extra string, health HAProxyHealth) *testNode {
 	t.Helper()
+	return startNodeWith(t, link, name, addr, prio, advert, track, extra, health, true)
+}
+
+// startNodeWith is startNodeAdvert with or without (noControl) the control socket: a test
+// in a synctest bubble runs without, as a socket's accept would stop its fake clock.
+func startNodeWith(t *testing.T, link *vrrptest.Link, name string, addr string, prio int, advert, track, extra string, health HAProxyHealth, noControl bool) *testNode {
+	t.Helper()
 	dir := t.TempDir()
 	n := &testNode{name: name, dir: dir, hap: &fakeHAProxy{ev: health}, cfg: filepath.Join(dir, "halo.yaml")}
 	if err := os.WriteFile(n.cfg, []byte(fmt.Sprintf(nodeYAML, prio, advert, track, extra, dir)), 0o644); err != nil {
@@ -120,7 +128,7 @@ func startNodeAdvert(t *testing.T, link *vrrptest.Link, name string, addr string
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("node", name)
 	}
-	n.sup, err = New(cfg, Deps{Logger: log, Version: "test", HAProxy: n.hap,
+	n.sup, err = New(cfg, Deps{Logger: log, Version: "test", HAProxy: n.hap, NoControl: noControl,
 		VRRPOptions: func(ic vrrp.InstanceConfig) vrrp.Options {
 			return vrrp.Options{Transport: link.Port(a), Owner: link.Owner(name, ic.VIPs)}
 		}})
@@ -173,102 +181,112 @@ func waitState(t *testing.T, n *testNode, inst, want string) {
 }
 
 func TestHealthDrivesFault(t *testing.T) {
-	link := vrrptest.NewLink()
-	a := startNode(t, link, "a", "192.0.2.11", 101, "{fault: true}", "")
-	b := startNode(t, link, "b", "192.0.2.12", 100, "{fault: true}", "")
-	waitState(t, a, "VI_1", "MASTER")
-	waitState(t, b, "VI_1", "BACKUP")
+	synctest.Test(t, func(t *testing.T) {
+		link := vrrptest.NewLink()
+		a := startNode(t, link, "a", "192.0.2.11", 101, "{fault: true}", "")
+		b := startNode(t, link, "b", "192.0.2.12", 100, "{fault: true}", "")
+		waitState(t, a, "VI_1", "MASTER")
+		waitState(t, b, "VI_1", "BACKUP")
 
-	a.hap.set(false, "backend app: 0/2 servers UP")
-	waitState(t, a, "VI_1", "FAULT")
-	waitState(t, b, "VI_1", "MASTER")
-	st := a.sup.Status()
-	if st.Healthy() || !strings.Contains(strings.Join(st.Instances[0].Faults, ","), "haproxy") {
-		t.Errorf("status of the faulty node: %+v", st.Instances[0])
-	}
-	if got := link.Holders(netip.MustParseAddr("192.0.2.100")); len(got) != 1 || got[0] != "b" {
-		t.Errorf("VIP holders %v, want [b]", got)
-	}
+		a.hap.set(false, "backend app: 0/2 servers UP")
+		waitState(t, a, "VI_1", "FAULT")
+		waitState(t, b, "VI_1", "MASTER")
+		st := a.sup.Status()
+		if st.Healthy() || !strings.Contains(strings.Join(st.Instances[0].Faults, ","), "haproxy") {
+			t.Errorf("status of the faulty node: %+v", st.Instances[0])
+		}
+		if got := link.Holders(netip.MustParseAddr("192.0.2.100")); len(got) != 1 || got[0] != "b" {
+			t.Errorf("VIP holders %v, want [b]", got)
+		}
 
-	a.hap.set(true, "")
-	waitState(t, a, "VI_1", "MASTER") // preempt: a has the higher priority
-	waitState(t, b, "VI_1", "BACKUP")
+		a.hap.set(true, "")
+		waitState(t, a, "VI_1", "MASTER") // preempt: a has the higher priority
+		waitState(t, b, "VI_1", "BACKUP")
+	})
 }
 
 // TestWeightedResignsAtOnce: with a weighted track the master does not wait for the
 // backup's master-down timer: it resigns (priority 0) as soon as HAProxy fails.
 func TestWeightedResignsAtOnce(t *testing.T) {
-	// 1 s adverts: the backup's master-down interval is 3.6 s, its skew time 0.61 s; a
-	// takeover well under the former shows that the master resigned (priority 0).
-	link := vrrptest.NewLink()
-	up := HAProxyHealth{Healthy: true}
-	a := startNodeAdvert(t, link, "a", "192.0.2.11", 101, "1s", "{weight: -10}", "", up)
-	b := startNodeAdvert(t, link, "b", "192.0.2.12", 100, "1s", "{weight: -10}", "", up)
-	waitState(t, a, "VI_1", "MASTER")
-	waitState(t, b, "VI_1", "BACKUP")
-	start := time.Now()
-	a.hap.set(false, "stats socket: timeout after 100ms")
-	waitState(t, b, "VI_1", "MASTER")
-	if d := time.Since(start); d > 2500*time.Millisecond {
-		t.Errorf("takeover %s after HAProxy failed: the master did not resign", d)
-	}
-	waitState(t, a, "VI_1", "BACKUP")
-	if p := a.sup.Status().Instances[0].EffectivePriority; p != 91 {
-		t.Errorf("effective priority %d, want 91", p)
-	}
-	snap := a.sup.Status().Instances[0]
-	if snap.Priority != 101 {
-		t.Errorf("base priority %d", snap.Priority)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		// 1 s adverts: the backup's master-down interval is 3.6 s, its skew time 0.61 s; a
+		// takeover well under the former shows that the master resigned (priority 0).
+		link := vrrptest.NewLink()
+		up := HAProxyHealth{Healthy: true}
+		a := startNodeAdvert(t, link, "a", "192.0.2.11", 101, "1s", "{weight: -10}", "", up)
+		b := startNodeAdvert(t, link, "b", "192.0.2.12", 100, "1s", "{weight: -10}", "", up)
+		waitState(t, a, "VI_1", "MASTER")
+		waitState(t, b, "VI_1", "BACKUP")
+		start := time.Now()
+		a.hap.set(false, "stats socket: timeout after 100ms")
+		waitState(t, b, "VI_1", "MASTER")
+		if d := time.Since(start); d > 2500*time.Millisecond {
+			t.Errorf("takeover %s after HAProxy failed: the master did not resign", d)
+		}
+		waitState(t, a, "VI_1", "BACKUP")
+		if p := a.sup.Status().Instances[0].EffectivePriority; p != 91 {
+			t.Errorf("effective priority %d, want 91", p)
+		}
+		snap := a.sup.Status().Instances[0]
+		if snap.Priority != 101 {
+			t.Errorf("base priority %d", snap.Priority)
+		}
+	})
 }
 
 // TestUnhealthyNeverPreempts: a weight too small to bring a's priority below b's (110-5 >
 // 100) must not let a take the VIP back by preemption while its HAProxy fails; once
 // healthy, a preempts back home.
 func TestUnhealthyNeverPreempts(t *testing.T) {
-	link := vrrptest.NewLink()
-	a := startNode(t, link, "a", "192.0.2.11", 110, "{weight: -5}", "")
-	b := startNode(t, link, "b", "192.0.2.12", 100, "{weight: -5}", "")
-	waitState(t, a, "VI_1", "MASTER")
-	waitState(t, b, "VI_1", "BACKUP")
-	a.hap.set(false, "backend app: 0/2 servers UP")
-	waitState(t, b, "VI_1", "MASTER")
-	// 500 ms is 25 advert intervals, about seven master-down intervals of a: time enough
-	// to preempt several times over.
-	stays(t, a, "VI_1", "BACKUP", 500*time.Millisecond)
-	a.hap.set(true, "")
-	waitState(t, a, "VI_1", "MASTER")
-	waitState(t, b, "VI_1", "BACKUP")
+	synctest.Test(t, func(t *testing.T) {
+		link := vrrptest.NewLink()
+		a := startNode(t, link, "a", "192.0.2.11", 110, "{weight: -5}", "")
+		b := startNode(t, link, "b", "192.0.2.12", 100, "{weight: -5}", "")
+		waitState(t, a, "VI_1", "MASTER")
+		waitState(t, b, "VI_1", "BACKUP")
+		a.hap.set(false, "backend app: 0/2 servers UP")
+		waitState(t, b, "VI_1", "MASTER")
+		// 500 ms is 25 advert intervals, about seven master-down intervals of a: time enough
+		// to preempt several times over.
+		stays(t, a, "VI_1", "BACKUP", 500*time.Millisecond)
+		a.hap.set(true, "")
+		waitState(t, a, "VI_1", "MASTER")
+		waitState(t, b, "VI_1", "BACKUP")
+	})
 }
 
 // TestUnhealthyBackupNeverPreempts: a node that starts (as backup) with its HAProxy
 // failing does not preempt the healthy master, though its priority is higher.
 func TestUnhealthyBackupNeverPreempts(t *testing.T) {
-	link := vrrptest.NewLink()
-	b := startNode(t, link, "b", "192.0.2.12", 100, "{weight: -5}", "")
-	waitState(t, b, "VI_1", "MASTER")
-	a := startNodeHealth(t, link, "a", "192.0.2.11", 110, "{weight: -5}", "", HAProxyHealth{Reason: "backend app: 0/2 servers UP"})
-	waitState(t, a, "VI_1", "BACKUP")
-	stays(t, a, "VI_1", "BACKUP", 500*time.Millisecond)
-	a.hap.set(true, "")
-	waitState(t, a, "VI_1", "MASTER")
+	synctest.Test(t, func(t *testing.T) {
+		link := vrrptest.NewLink()
+		b := startNode(t, link, "b", "192.0.2.12", 100, "{weight: -5}", "")
+		waitState(t, b, "VI_1", "MASTER")
+		a := startNodeHealth(t, link, "a", "192.0.2.11", 110, "{weight: -5}", "", HAProxyHealth{Reason: "backend app: 0/2 servers UP"})
+		waitState(t, a, "VI_1", "BACKUP")
+		stays(t, a, "VI_1", "BACKUP", 500*time.Millisecond)
+		a.hap.set(true, "")
+		waitState(t, a, "VI_1", "MASTER")
+	})
 }
 
 func TestStartsOnlyOnceHealthy(t *testing.T) {
-	link := vrrptest.NewLink()
-	n := startNodeHealth(t, link, "a", "192.0.2.11", 101, "{fault: true}", "", HAProxyHealth{Reason: "starting"})
-	// Alone on the link and unhealthy from the start: it must never take the VIP.
-	waitState(t, n, "VI_1", "FAULT")
-	if tc := n.sup.Status().Instances[0].TransitionCounts; len(tc) != 1 || tc[0].To != "FAULT" {
-		t.Errorf("transitions before HAProxy was healthy: %+v", tc)
-	}
-	n.hap.set(true, "")
-	waitState(t, n, "VI_1", "MASTER")
+	synctest.Test(t, func(t *testing.T) {
+		link := vrrptest.NewLink()
+		n := startNodeHealth(t, link, "a", "192.0.2.11", 101, "{fault: true}", "", HAProxyHealth{Reason: "starting"})
+		// Alone on the link and unhealthy from the start: it must never take the VIP.
+		waitState(t, n, "VI_1", "FAULT")
+		if tc := n.sup.Status().Instances[0].TransitionCounts; len(tc) != 1 || tc[0].To != "FAULT" {
+			t.Errorf("transitions before HAProxy was healthy: %+v", tc)
+		}
+		n.hap.set(true, "")
+		waitState(t, n, "VI_1", "MASTER")
+	})
 }
 
 func TestMaintenanceAndResign(t *testing.T) {
 	link := vrrptest.NewLink()
-	a := startNode(t, link, "a", "192.0.2.11", 101, "{fault: true}", "")
+	a := startNodeWith(t, link, "a", "192.0.2.11", 101, "20ms", "{fault: true}", "", HAProxyHealth{Healthy: true}, false)
 	b := startNode(t, link, "b", "192.0.2.12", 100, "{fault: true}", "")
 	waitState(t, a, "VI_1", "MASTER")
 	waitState(t, b, "VI_1", "BACKUP")
@@ -312,54 +330,58 @@ func TestMaintenanceAndResign(t *testing.T) {
 // TestReloadKeepsUnchangedInstances: a halo.yaml reload that adds an instance leaves the
 // running one alone: no transition, VIP kept.
 func TestReloadKeepsUnchangedInstances(t *testing.T) {
-	link := vrrptest.NewLink()
-	a := startNode(t, link, "a", "192.0.2.11", 101, "{fault: true}", "")
-	waitState(t, a, "VI_1", "MASTER")
-	before := a.sup.Status().Instances[0].Transitions
-	extra := "    - {name: VI_2, interface: eth0, vrid: 52, advert_interval: 20ms, vips: [192.0.2.101/24]}\n"
-	os.WriteFile(a.cfg, []byte(fmt.Sprintf(nodeYAML, 101, "20ms", "{fault: true}", extra, a.dir)), 0o644)
-	resp := a.sup.Reload(t.Context())
-	if !resp.OK || !strings.Contains(resp.Message, "1 instances kept, 1 added") {
-		t.Fatalf("reload: %+v", resp)
-	}
-	waitState(t, a, "VI_2", "MASTER")
-	st := a.sup.Status()
-	if st.Instances[0].Name != "VI_1" || st.Instances[0].Transitions != before || st.Instances[0].State != "MASTER" {
-		t.Errorf("VI_1 was touched by the reload: %+v (transitions before %d)", st.Instances[0], before)
-	}
-	if a.hap.Status().Reloads != 1 {
-		t.Errorf("HAProxy reloads %d, want 1", a.hap.Status().Reloads)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		link := vrrptest.NewLink()
+		a := startNode(t, link, "a", "192.0.2.11", 101, "{fault: true}", "")
+		waitState(t, a, "VI_1", "MASTER")
+		before := a.sup.Status().Instances[0].Transitions
+		extra := "    - {name: VI_2, interface: eth0, vrid: 52, advert_interval: 20ms, vips: [192.0.2.101/24]}\n"
+		os.WriteFile(a.cfg, []byte(fmt.Sprintf(nodeYAML, 101, "20ms", "{fault: true}", extra, a.dir)), 0o644)
+		resp := a.sup.Reload(t.Context())
+		if !resp.OK || !strings.Contains(resp.Message, "1 instances kept, 1 added") {
+			t.Fatalf("reload: %+v", resp)
+		}
+		waitState(t, a, "VI_2", "MASTER")
+		st := a.sup.Status()
+		if st.Instances[0].Name != "VI_1" || st.Instances[0].Transitions != before || st.Instances[0].State != "MASTER" {
+			t.Errorf("VI_1 was touched by the reload: %+v (transitions before %d)", st.Instances[0], before)
+		}
+		if a.hap.Status().Reloads != 1 {
+			t.Errorf("HAProxy reloads %d, want 1", a.hap.Status().Reloads)
+		}
 
-	// A broken file changes nothing and says why.
-	os.WriteFile(a.cfg, []byte("vrrp:\n  instances:\n    - {name: VI_1, vrid: 999}\n"), 0o644)
-	resp = a.sup.Reload(t.Context())
-	if resp.OK || !strings.Contains(resp.Error, "vrid: 999 not in 1..255") {
-		t.Fatalf("bad reload answered %+v", resp)
-	}
-	if len(a.sup.Status().Instances) != 2 || a.sup.Status().ConfigValid {
-		t.Errorf("after a refused reload: %+v", a.sup.Status())
-	}
+		// A broken file changes nothing and says why.
+		os.WriteFile(a.cfg, []byte("vrrp:\n  instances:\n    - {name: VI_1, vrid: 999}\n"), 0o644)
+		resp = a.sup.Reload(t.Context())
+		if resp.OK || !strings.Contains(resp.Error, "vrid: 999 not in 1..255") {
+			t.Fatalf("bad reload answered %+v", resp)
+		}
+		if len(a.sup.Status().Instances) != 2 || a.sup.Status().ConfigValid {
+			t.Errorf("after a refused reload: %+v", a.sup.Status())
+		}
+	})
 }
 
 func TestShutdownResigns(t *testing.T) {
-	link := vrrptest.NewLink()
-	up := HAProxyHealth{Healthy: true}
-	a := startNodeAdvert(t, link, "a", "192.0.2.11", 101, "1s", "{fault: true}", "", up)
-	b := startNodeAdvert(t, link, "b", "192.0.2.12", 100, "1s", "{fault: true}", "", up)
-	waitState(t, a, "VI_1", "MASTER")
-	waitState(t, b, "VI_1", "BACKUP")
-	start := time.Now()
-	a.shutdown()
-	waitState(t, b, "VI_1", "MASTER")
-	// Priority 0 lets b take over after its skew time (0.61 s at 1 s adverts), not its
-	// master-down interval (3.6 s).
-	if d := time.Since(start); d > 2500*time.Millisecond {
-		t.Errorf("takeover after graceful stop took %s: no priority-0 advert?", d)
-	}
-	if got := link.Holders(netip.MustParseAddr("192.0.2.100")); len(got) != 1 || got[0] != "b" {
-		t.Errorf("VIP holders %v, want [b]", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		link := vrrptest.NewLink()
+		up := HAProxyHealth{Healthy: true}
+		a := startNodeAdvert(t, link, "a", "192.0.2.11", 101, "1s", "{fault: true}", "", up)
+		b := startNodeAdvert(t, link, "b", "192.0.2.12", 100, "1s", "{fault: true}", "", up)
+		waitState(t, a, "VI_1", "MASTER")
+		waitState(t, b, "VI_1", "BACKUP")
+		start := time.Now()
+		a.shutdown()
+		waitState(t, b, "VI_1", "MASTER")
+		// Priority 0 lets b take over after its skew time (0.61 s at 1 s adverts), not its
+		// master-down interval (3.6 s).
+		if d := time.Since(start); d > 2500*time.Millisecond {
+			t.Errorf("takeover after graceful stop took %s: no priority-0 advert?", d)
+		}
+		if got := link.Holders(netip.MustParseAddr("192.0.2.100")); len(got) != 1 || got[0] != "b" {
+			t.Errorf("VIP holders %v, want [b]", got)
+		}
+	})
 }
 
 func TestSdNotify(t *testing.T) {
@@ -404,50 +426,110 @@ func TestSdNotify(t *testing.T) {
 // TestSyncGroup: HAProxy fails on a, which tracks it on VI_1 only; VI_2, in the same sync
 // group, follows, so b masters both. A reload that changes nothing keeps the group.
 func TestSyncGroup(t *testing.T) {
-	link := vrrptest.NewLink()
-	extra := "    - {name: VI_2, interface: eth0, vrid: 52, priority: %d, advert_interval: 20ms, vips: [192.0.2.101/24]}\n" +
-		"  sync_groups:\n    - {name: G_1, instances: [VI_1, VI_2]}"
-	a := startNode(t, link, "a", "192.0.2.11", 101, "{fault: true}", fmt.Sprintf(extra, 101))
-	b := startNode(t, link, "b", "192.0.2.12", 100, "{fault: true}", fmt.Sprintf(extra, 100))
-	for _, in := range []string{"VI_1", "VI_2"} {
-		waitState(t, a, in, "MASTER")
-		waitState(t, b, in, "BACKUP")
-	}
-	if st := a.sup.Status(); len(st.SyncGroups) != 1 || st.SyncGroups[0].State != "MASTER" || st.Instances[1].SyncGroup != "G_1" {
-		t.Errorf("group status: %+v / %+v", st.SyncGroups, st.Instances)
-	}
-	a.hap.set(false, "backend app: 0/2 servers UP")
-	waitState(t, a, "VI_1", "FAULT")
-	waitState(t, a, "VI_2", "FAULT") // follows its group
-	waitState(t, b, "VI_1", "MASTER")
-	waitState(t, b, "VI_2", "MASTER")
-	a.hap.set(true, "")
-	waitState(t, a, "VI_1", "MASTER")
-	waitState(t, a, "VI_2", "MASTER")
+	synctest.Test(t, func(t *testing.T) {
+		link := vrrptest.NewLink()
+		extra := "    - {name: VI_2, interface: eth0, vrid: 52, priority: %d, advert_interval: 20ms, vips: [192.0.2.101/24]}\n" +
+			"  sync_groups:\n    - {name: G_1, instances: [VI_1, VI_2]}"
+		a := startNode(t, link, "a", "192.0.2.11", 101, "{fault: true}", fmt.Sprintf(extra, 101))
+		b := startNode(t, link, "b", "192.0.2.12", 100, "{fault: true}", fmt.Sprintf(extra, 100))
+		for _, in := range []string{"VI_1", "VI_2"} {
+			waitState(t, a, in, "MASTER")
+			waitState(t, b, in, "BACKUP")
+		}
+		if st := a.sup.Status(); len(st.SyncGroups) != 1 || st.SyncGroups[0].State != "MASTER" || st.Instances[1].SyncGroup != "G_1" {
+			t.Errorf("group status: %+v / %+v", st.SyncGroups, st.Instances)
+		}
+		a.hap.set(false, "backend app: 0/2 servers UP")
+		waitState(t, a, "VI_1", "FAULT")
+		waitState(t, a, "VI_2", "FAULT") // follows its group
+		waitState(t, b, "VI_1", "MASTER")
+		waitState(t, b, "VI_2", "MASTER")
+		a.hap.set(true, "")
+		waitState(t, a, "VI_1", "MASTER")
+		waitState(t, a, "VI_2", "MASTER")
 
-	before := a.sup.Status()
-	if resp := a.sup.Reload(t.Context()); !resp.OK || !strings.Contains(resp.Message, "2 instances kept") {
-		t.Fatalf("reload: %+v", resp)
-	}
-	after := a.sup.Status()
-	if len(after.SyncGroups) != 1 || after.SyncGroups[0].Since != before.SyncGroups[0].Since {
-		t.Errorf("the group was rebuilt by a reload that changed nothing: %+v -> %+v", before.SyncGroups, after.SyncGroups)
-	}
-	// Changing a member restarts it and rebuilds its group around the new instance.
-	os.WriteFile(a.cfg, []byte(fmt.Sprintf(nodeYAML, 101, "20ms", "{fault: true}", fmt.Sprintf(extra, 102), a.dir)), 0o644)
-	if resp := a.sup.Reload(t.Context()); !resp.OK || !strings.Contains(resp.Message, "1 restarted") {
-		t.Fatalf("reload: %+v", resp)
-	}
-	waitState(t, a, "VI_2", "MASTER")
-	after = a.sup.Status()
-	if len(after.SyncGroups) != 1 || after.Instances[1].SyncGroup != "G_1" {
-		t.Errorf("after a member restart: %+v / %+v", after.SyncGroups, after.Instances)
-	}
-	a.hap.set(false, "down again")
-	waitState(t, a, "VI_2", "FAULT") // the rebuilt group still moves VI_2 with VI_1
-	var b2 strings.Builder
-	after.WriteTable(&b2, time.Now())
-	if !strings.Contains(b2.String(), "G_1") {
-		t.Errorf("table lacks the group:\n%s", b2.String())
+		before := a.sup.Status()
+		if resp := a.sup.Reload(t.Context()); !resp.OK || !strings.Contains(resp.Message, "2 instances kept") {
+			t.Fatalf("reload: %+v", resp)
+		}
+		after := a.sup.Status()
+		if len(after.SyncGroups) != 1 || after.SyncGroups[0].Since != before.SyncGroups[0].Since {
+			t.Errorf("the group was rebuilt by a reload that changed nothing: %+v -> %+v", before.SyncGroups, after.SyncGroups)
+		}
+		// Changing a member restarts it and rebuilds its group around the new instance.
+		os.WriteFile(a.cfg, []byte(fmt.Sprintf(nodeYAML, 101, "20ms", "{fault: true}", fmt.Sprintf(extra, 102), a.dir)), 0o644)
+		if resp := a.sup.Reload(t.Context()); !resp.OK || !strings.Contains(resp.Message, "1 restarted") {
+			t.Fatalf("reload: %+v", resp)
+		}
+		waitState(t, a, "VI_2", "MASTER")
+		after = a.sup.Status()
+		if len(after.SyncGroups) != 1 || after.Instances[1].SyncGroup != "G_1" {
+			t.Errorf("after a member restart: %+v / %+v", after.SyncGroups, after.Instances)
+		}
+		a.hap.set(false, "down again")
+		waitState(t, a, "VI_2", "FAULT") // the rebuilt group still moves VI_2 with VI_1
+		var b2 strings.Builder
+		after.WriteTable(&b2, time.Now())
+		if !strings.Contains(b2.String(), "G_1") {
+			t.Errorf("table lacks the group:\n%s", b2.String())
+		}
+	})
+}
+
+// TestHealthFlapsEndInTheLatestState flips HAProxy's health 10,000 times in a burst while
+// the supervisor and both nodes run, for each track policy, and checks that every
+// instance ends where the last verdict puts it: the health path loses no change and
+// applies none out of order.
+func TestHealthFlapsEndInTheLatestState(t *testing.T) {
+	const flips = 10000
+	for _, tc := range []struct {
+		track     string
+		failing   bool
+		a, b      string
+		effective int
+		holder    string
+	}{
+		{"{fault: true}", true, "FAULT", "MASTER", 110, "b"},
+		{"{fault: true}", false, "MASTER", "BACKUP", 110, "a"},
+		{"{weight: -60}", true, "BACKUP", "MASTER", 50, "b"},
+		{"{weight: -60}", false, "MASTER", "BACKUP", 110, "a"},
+		{"{weight: -5}", true, "BACKUP", "MASTER", 105, "b"}, // still above b: never preempts while failing
+		{"{weight: -5}", false, "MASTER", "BACKUP", 110, "a"},
+	} {
+		name := strings.NewReplacer("{", "", "}", "", ": ", "=", " ", "").Replace(tc.track)
+		t.Run(fmt.Sprintf("%s/failing=%v", name, tc.failing), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				link := vrrptest.NewLink()
+				a := startNode(t, link, "a", "192.0.2.11", 110, tc.track, "")
+				b := startNode(t, link, "b", "192.0.2.12", 100, tc.track, "")
+				waitState(t, a, "VI_1", "MASTER")
+				waitState(t, b, "VI_1", "BACKUP")
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					for i := range flips {
+						healthy := (i%2 == 1) != tc.failing // the last flip sets !tc.failing
+						a.hap.set(healthy, "flap")
+					}
+				}()
+				for range 20 {
+					time.Sleep(time.Millisecond) // the loops run while the flips go on
+				}
+				<-done
+				time.Sleep(2 * time.Second) // 100 advert intervals: time to settle
+				if got := a.state("VI_1"); got != tc.a {
+					t.Errorf("a is %s, want %s", got, tc.a)
+				}
+				if got := b.state("VI_1"); got != tc.b {
+					t.Errorf("b is %s, want %s", got, tc.b)
+				}
+				if p := a.sup.Status().Instances[0].EffectivePriority; tc.a != "FAULT" && p != tc.effective {
+					t.Errorf("a's effective priority %d, want %d", p, tc.effective)
+				}
+				if got := link.Holders(netip.MustParseAddr("192.0.2.100")); len(got) != 1 || got[0] != tc.holder {
+					t.Errorf("VIP holders %v, want [%s]", got, tc.holder)
+				}
+			})
+		})
 	}
 }

@@ -1,0 +1,50 @@
+package haproxy
+
+import (
+	"testing"
+	"time"
+)
+
+// TestHealthPublishesTheLatestVerdict: every flip of the rise/fall verdict closes the
+// channel a reader waits on, and a reader that looks late sees the newest verdict only.
+func TestHealthPublishesTheLatestVerdict(t *testing.T) {
+	dir := t.TempDir()
+	m, err := New(Config{Binary: "/nonexistent/haproxy", MasterSocket: dir + "/m.sock", StatsSocket: dir + "/s.sock",
+		Check: CheckConfig{Rise: 1, Fall: 1}}, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, changed := m.Health()
+	if v.Healthy || v.Reason != "not checked yet" {
+		t.Fatalf("before any check: %+v", v)
+	}
+	ok := CheckResult{At: time.Now(), Kind: KindOK}
+	bad := CheckResult{At: time.Now(), Kind: KindTimeout, Reason: "stats socket: timeout after 100ms"}
+	m.record(ok)
+	select {
+	case <-changed:
+	default:
+		t.Fatal("a flip to healthy did not close the change channel")
+	}
+	v, changed = m.Health()
+	if !v.Healthy {
+		t.Fatalf("after a passing check: %+v", v)
+	}
+	m.record(ok) // no flip: no wake-up
+	select {
+	case <-changed:
+		t.Fatal("a check that changed nothing woke the readers")
+	default:
+	}
+	for i := range 10001 {
+		if i%2 == 0 {
+			m.record(bad)
+		} else {
+			m.record(ok)
+		}
+	}
+	<-changed
+	if v, _ = m.Health(); v.Healthy || v.Reason != bad.Reason {
+		t.Fatalf("after the flaps, ending on a failed check: %+v", v)
+	}
+}
