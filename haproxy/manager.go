@@ -141,11 +141,11 @@ type Counters struct {
 // Manager runs (managed) or attaches to (external) one HAProxy: process supervision,
 // health checks, validation and reloads. Build it with New, then Run it.
 type Manager struct {
-	cfg    Config
-	log    *slog.Logger
-	hlog   *slog.Logger // HAProxy's own output, source=haproxy
-	v      validator
-	plan   checkPlan
+	cfg     Config
+	log     *slog.Logger
+	hlog    *slog.Logger // HAProxy's own output, source=haproxy
+	v       validator
+	plan    checkPlan
 	observe func(Event) // set by OnEvent before Run
 
 	mu       sync.Mutex // guards what follows
@@ -184,13 +184,13 @@ func New(cfg Config, log *slog.Logger) (*Manager, error) {
 		return nil, fmt.Errorf("haproxy: config: %w", err)
 	}
 	m := &Manager{
-		cfg:    cfg,
-		log:    log,
-		hlog:   log.With("source", "haproxy"),
-		v:      validator{cfg: cfg, env: hostEnvironment()},
-		plan:   newCheckPlan(cfg.Check, cfg.StatsSocket == ""),
+		cfg:     cfg,
+		log:     log,
+		hlog:    log.With("source", "haproxy"),
+		v:       validator{cfg: cfg, env: hostEnvironment()},
+		plan:    newCheckPlan(cfg.Check, cfg.StatsSocket == ""),
 		changed: make(chan struct{}),
-		hyst:   hysteresis{rise: cfg.Check.Rise, fall: cfg.Check.Fall},
+		hyst:    hysteresis{rise: cfg.Check.Rise, fall: cfg.Check.Fall},
 		ctr: Counters{
 			Checks:        map[CheckKind]uint64{},
 			CheckDuration: Histogram{Bounds: checkBuckets(), Counts: make([]uint64, len(checkBuckets()))},
