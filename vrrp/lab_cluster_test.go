@@ -14,11 +14,11 @@ import (
 
 	"github.com/halo-lb/halo/internal/netlab"
 	"github.com/halo-lb/halo/internal/poll"
-	"github.com/halo-lb/halo/internal/tier"
 )
 
-// Tier-3 tests of issue 5: unicast, keepalived's unicast peers, active-active, sync
-// groups, tracked interfaces and notify hooks, between network namespaces.
+// Tier-3 tests of issue 5: unicast, active-active, sync groups, tracked interfaces and
+// notify hooks, between network namespaces (keepalived's unicast peers are a transport of
+// TestLabKeepalivedInterop).
 
 // waitHolders waits until want (possibly none) holds addr among nodes.
 func (l *lab) waitHolders(timeout time.Duration, addr netip.Addr, want []*netlab.Node, nodes ...*netlab.Node) time.Duration {
@@ -108,83 +108,6 @@ func TestLabUnicastFailover(t *testing.T) {
 			if !strings.Contains(p2.Output(), "Entering MASTER STATE") {
 				t.Errorf("n2 never became master:\n%s", p2.Output())
 			}
-		})
-	}
-}
-
-// keepalivedUnicastConf renders keepalived's unicast configuration (unicast_src_ip,
-// unicast_peer).
-func keepalivedUnicastConf(version, prio int, pass, vip string, src, peer netip.Addr) string {
-	auth := ""
-	if pass != "" {
-		auth = fmt.Sprintf("\tauthentication {\n\t\tauth_type PASS\n\t\tauth_pass %s\n\t}\n", pass)
-	}
-	return fmt.Sprintf(`global_defs {
-	router_id halo_interop
-}
-vrrp_instance VI_1 {
-	state BACKUP
-	interface eth0
-	virtual_router_id 51
-	version %d
-	priority %d
-	advert_int 1
-	unicast_src_ip %s
-	unicast_peer {
-		%s
-	}
-%s	virtual_ipaddress {
-		%s
-	}
-}
-`, version, prio, src, peer, auth, vip)
-}
-
-// TestLabKeepalivedUnicastInterop runs halo (unicast source and peers) beside keepalived
-// (unicast_src_ip, unicast_peer) on a network without multicast, each side master in
-// turn: VRRPv3 over IPv4 and IPv6, and VRRPv2 with PASS authentication.
-func TestLabKeepalivedUnicastInterop(t *testing.T) {
-	tier.Keepalived(t)
-	for _, tc := range []struct {
-		version   int
-		pass      string
-		vip       string
-		haloFirst bool
-	}{
-		{3, "", "192.0.2.100/24", true}, {3, "", "192.0.2.100/24", false},
-		{2, "s3cret", "192.0.2.100/24", true}, {2, "s3cret", "192.0.2.100/24", false},
-		{3, "", "2001:db8::100/64", true}, {3, "", "2001:db8::100/64", false},
-	} {
-		family := "ipv4"
-		if strings.Contains(tc.vip, ":") {
-			family = "ipv6"
-		}
-		t.Run(fmt.Sprintf("v%d_%s/halo_master=%v", tc.version, family, tc.haloFirst), func(t *testing.T) {
-			l := newLab(t, 2)
-			h, k := l.Nodes[0], l.Nodes[1]
-			if err := l.BlockMulticast(0, true); err != nil {
-				t.Fatal(err)
-			}
-			addr := func(n *netlab.Node) netip.Addr { return n.IPv4[0].Addr() }
-			if family == "ipv6" {
-				l.staticNeighbours(0)
-				addr = func(n *netlab.Node) netip.Addr { return n.IPv6[0].Addr() }
-			}
-			vip := netip.MustParsePrefix(tc.vip).Addr()
-			haloPrio, kaPrio := 100, 150
-			if tc.haloFirst {
-				haloPrio, kaPrio = 150, 100
-			}
-			extra := []string{"vips: [" + tc.vip + "]",
-				fmt.Sprintf("unicast: {source: %q, peers: [%q]}", addr(h), addr(k))}
-			if tc.pass != "" {
-				extra = append(extra, "auth_pass: "+tc.pass)
-			}
-			haloCfg := instance("VI_1", 51, tc.version, haloPrio, "1s", extra...)
-			kaCfg := keepalivedUnicastConf(tc.version, kaPrio, tc.pass, tc.vip, addr(k), addr(h))
-			startHalo := func() *netlab.Proc { return l.halo(h, haloCfg) }
-			startKA := func() *netlab.Proc { return l.keepalived(k, kaCfg) }
-			l.handoverBothWays(t, h, k, vip, startHalo, startKA, tc.haloFirst, " (unicast, multicast blocked)")
 		})
 	}
 }

@@ -298,11 +298,17 @@ func TestLabIPv6(t *testing.T) {
 	l.waitHolder(5*time.Second, vip, n2, n1, n2)
 }
 
-// keepalivedConf renders a keepalived.conf with one instance beside a halo node.
-func keepalivedConf(version, prio int, pass, vip string) string {
+// keepalivedConf renders a keepalived.conf with one instance beside a halo node; with a
+// valid src it sends unicast from src to peer (unicast_src_ip, unicast_peer) instead of
+// multicast.
+func keepalivedConf(version, prio int, pass, vip string, src, peer netip.Addr) string {
 	auth := ""
 	if pass != "" {
 		auth = fmt.Sprintf("\tauthentication {\n\t\tauth_type PASS\n\t\tauth_pass %s\n\t}\n", pass)
+	}
+	unicast := ""
+	if src.IsValid() {
+		unicast = fmt.Sprintf("\tunicast_src_ip %s\n\tunicast_peer {\n\t\t%s\n\t}\n", src, peer)
 	}
 	return fmt.Sprintf(`global_defs {
 	router_id halo_interop
@@ -314,50 +320,73 @@ vrrp_instance VI_1 {
 	version %d
 	priority %d
 	advert_int 1
-%s	virtual_ipaddress {
+%s%s	virtual_ipaddress {
 		%s
 	}
 }
-`, version, prio, auth, vip)
+`, version, prio, unicast, auth, vip)
 }
 
 // TestLabKeepalivedInterop runs a halo node beside Debian's keepalived, VRRPv2 with PASS
-// authentication and VRRPv3 over IPv4 and IPv6, each side master in turn: the right node holds the VIP, it
+// authentication and VRRPv3 over IPv4 and IPv6, each side master in turn, over multicast
+// and over unicast (halo's unicast source and peers, keepalived's unicast_src_ip and
+// unicast_peer) on a network that carries no multicast: the right node holds the VIP, it
 // is held once, and it moves both ways.
 func TestLabKeepalivedInterop(t *testing.T) {
 	tier.Keepalived(t)
 	for _, tc := range []struct {
+		transport string
 		version   int
 		pass      string
 		vip       string
-		haloFirst bool
 	}{
-		{2, "s3cret", "192.0.2.100/24", true}, {2, "s3cret", "192.0.2.100/24", false},
-		{3, "", "192.0.2.100/24", true}, {3, "", "192.0.2.100/24", false},
-		{3, "", "2001:db8::100/64", true}, {3, "", "2001:db8::100/64", false},
+		{"multicast", 2, "s3cret", "192.0.2.100/24"},
+		{"multicast", 3, "", "192.0.2.100/24"},
+		{"multicast", 3, "", "2001:db8::100/64"},
+		{"unicast", 2, "s3cret", "192.0.2.100/24"},
+		{"unicast", 3, "", "192.0.2.100/24"},
+		{"unicast", 3, "", "2001:db8::100/64"},
 	} {
 		family := "ipv4"
 		if strings.Contains(tc.vip, ":") {
 			family = "ipv6"
 		}
-		name := fmt.Sprintf("v%d_%s/halo_master=%v", tc.version, family, tc.haloFirst)
-		t.Run(name, func(t *testing.T) {
-			l := newLab(t, 2)
-			h, k := l.Nodes[0], l.Nodes[1]
-			vip := netip.MustParsePrefix(tc.vip).Addr()
-			haloPrio, kaPrio := 100, 150
-			if tc.haloFirst {
-				haloPrio, kaPrio = 150, 100
-			}
-			extra := []string{"vips: [" + tc.vip + "]"}
-			if tc.pass != "" {
-				extra = append(extra, "auth_pass: "+tc.pass)
-			}
-			haloCfg := instance("VI_1", 51, tc.version, haloPrio, "1s", extra...)
-			startHalo := func() *netlab.Proc { return l.halo(h, haloCfg) }
-			startKA := func() *netlab.Proc { return l.keepalived(k, keepalivedConf(tc.version, kaPrio, tc.pass, tc.vip)) }
-			l.handoverBothWays(t, h, k, vip, startHalo, startKA, tc.haloFirst, "")
-		})
+		for _, haloFirst := range []bool{true, false} {
+			name := fmt.Sprintf("%s/v%d_%s/halo_master=%v", tc.transport, tc.version, family, haloFirst)
+			t.Run(name, func(t *testing.T) {
+				l := newLab(t, 2)
+				h, k := l.Nodes[0], l.Nodes[1]
+				vip := netip.MustParsePrefix(tc.vip).Addr()
+				haloPrio, kaPrio := 100, 150
+				if haloFirst {
+					haloPrio, kaPrio = 150, 100
+				}
+				extra := []string{"vips: [" + tc.vip + "]"}
+				if tc.pass != "" {
+					extra = append(extra, "auth_pass: "+tc.pass)
+				}
+				var kaSrc, kaPeer netip.Addr // multicast
+				note := ""
+				if tc.transport == "unicast" {
+					if err := l.BlockMulticast(0, true); err != nil {
+						t.Fatal(err)
+					}
+					addr := func(n *netlab.Node) netip.Addr { return n.IPv4[0].Addr() }
+					if family == "ipv6" {
+						l.staticNeighbours(0)
+						addr = func(n *netlab.Node) netip.Addr { return n.IPv6[0].Addr() }
+					}
+					extra = append(extra, fmt.Sprintf("unicast: {source: %q, peers: [%q]}", addr(h), addr(k)))
+					kaSrc, kaPeer = addr(k), addr(h)
+					note = " (unicast, multicast blocked)"
+				}
+				haloCfg := instance("VI_1", 51, tc.version, haloPrio, "1s", extra...)
+				kaCfg := keepalivedConf(tc.version, kaPrio, tc.pass, tc.vip, kaSrc, kaPeer)
+				startHalo := func() *netlab.Proc { return l.halo(h, haloCfg) }
+				startKA := func() *netlab.Proc { return l.keepalived(k, kaCfg) }
+				l.handoverBothWays(t, h, k, vip, startHalo, startKA, haloFirst, note)
+			})
+		}
 	}
 }
 

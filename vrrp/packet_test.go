@@ -210,7 +210,7 @@ func TestRoundTrip(t *testing.T) {
 func FuzzUnmarshal(f *testing.F) {
 	v4, v6 := netip.MustParseAddr("192.0.2.11"), netip.MustParseAddr("fe80::ff:fe00:1")
 	for _, name := range []string{"testdata/keepalived-v2-pass.pcap", "testdata/keepalived-v3-ipv4.pcap", "testdata/keepalived-v3-ipv6.pcap"} {
-		for _, p := range readPcap(&testing.T{}, name)[:1] {
+		for _, p := range readPcap(f, name)[:1] {
 			f.Add(p.payload, p.src.Is6())
 		}
 	}

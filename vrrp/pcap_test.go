@@ -17,8 +17,9 @@ type capturedPacket struct {
 // readPcap reads the VRRP datagrams of an Ethernet pcap written by tcpdump -w (the
 // testdata/capture.sh vectors). It understands only what those files hold: the classic
 // little-endian pcap format, Ethernet, IPv4 without fragmentation and IPv6 without
-// extension headers.
-func readPcap(t *testing.T, name string) []capturedPacket {
+// extension headers. A file it cannot read fails t (the test or the fuzz target seeding
+// its corpus).
+func readPcap(t testing.TB, name string) []capturedPacket {
 	t.Helper()
 	b, err := os.ReadFile(name)
 	if err != nil {

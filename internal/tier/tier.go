@@ -1,12 +1,15 @@
 // Package tier implements the test tiers of DESIGN.md: a test that needs root, a network
 // namespace or a binary such as haproxy skips with a message saying what to install when
 // the prerequisite is missing, and fails instead under CI=true, so that a green CI means
-// every tier ran.
+// every tier ran. Under go test -short (make test-unit) only tier 1 runs: every helper
+// here skips at once, before it looks for anything, so that no test past tier 1 starts
+// haproxy, keepalived or a namespace.
 package tier
 
 import (
 	"os"
 	"os/exec"
+	"testing"
 )
 
 // TB is the part of testing.TB the tiers need; *testing.T and *testing.B satisfy it, and
@@ -23,6 +26,15 @@ type TB interface {
 // CI reports whether the tests run under CI (CI=true), where missing prerequisites fail.
 func CI() bool { return os.Getenv("CI") == "true" }
 
+// short skips t under go test -short, naming the tier it belongs to. Programs that are
+// not tests (the demo, the benchmarks) are never skipped.
+func short(t TB, needs string) {
+	t.Helper()
+	if testing.Testing() && testing.Short() {
+		t.Skipf("skipped in -short mode (tier 1 only): needs %s", needs)
+	}
+}
+
 // Missing skips t, or fails it under CI, explaining what is missing and how to get it.
 func Missing(t TB, what, fix string) {
 	t.Helper()
@@ -36,6 +48,7 @@ func Missing(t TB, what, fix string) {
 // package that provides it.
 func Binary(t TB, name, debianPackage string) string {
 	t.Helper()
+	short(t, name)
 	p, err := exec.LookPath(name)
 	if err != nil {
 		Missing(t, name, "apt-get install -y "+debianPackage)
@@ -46,6 +59,7 @@ func Binary(t TB, name, debianPackage string) string {
 // HAProxy returns the path of the haproxy binary (tier 2).
 func HAProxy(t TB) string {
 	t.Helper()
+	short(t, "haproxy (tier 2)")
 	for _, p := range []string{"/usr/sbin/haproxy", "/usr/local/sbin/haproxy"} {
 		if _, err := os.Stat(p); err == nil {
 			return p
@@ -57,6 +71,7 @@ func HAProxy(t TB) string {
 // Keepalived returns the path of the keepalived binary (tier 3 interop).
 func Keepalived(t TB) string {
 	t.Helper()
+	short(t, "keepalived (tier 3)")
 	if _, err := os.Stat("/usr/sbin/keepalived"); err == nil {
 		return "/usr/sbin/keepalived"
 	}
@@ -66,6 +81,7 @@ func Keepalived(t TB) string {
 // Root requires root and iproute2's ip, for the network-namespace tier.
 func Root(t TB) {
 	t.Helper()
+	short(t, "root and network namespaces (tier 3)")
 	if os.Geteuid() != 0 {
 		Missing(t, "root", "run the namespace tier as root (sudo make test)")
 	}
