@@ -33,7 +33,7 @@ type Collector struct {
 	lastCheck                                                 *prometheus.Desc
 	state, priority, effPriority, transitions, sent, received *prometheus.Desc
 	invalid, vipsHeld, vipsConfigured, hookRuns, hookFailures *prometheus.Desc
-	vipErrors, sendErrors                                     *prometheus.Desc
+	vipErrors, sendErrors, vipRestores                        *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -69,6 +69,7 @@ func NewCollector(src Source) *Collector {
 		hookRuns:        d("vrrp_notify_hooks_total", "Notify hooks started.", "vrrp_instance"),
 		hookFailures:    d("vrrp_notify_hook_failures_total", "Notify hooks that failed or were killed at their timeout.", "vrrp_instance"),
 		vipErrors:       d("vrrp_vip_errors_total", "Failed additions or removals of the instance's VIPs.", "vrrp_instance"),
+		vipRestores:     d("vrrp_vip_restores_total", "Times the master found its VIPs removed behind its back and put them back.", "vrrp_instance"),
 		sendErrors:      d("vrrp_send_errors_total", "Adverts that could not be sent.", "vrrp_instance"),
 	}
 }
@@ -78,7 +79,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.buildInfo, c.configValid, c.maintenance, c.haproxyUp,
 		c.haproxyHealthy, c.haproxyRestarts, c.haproxyReload, c.reloadTime, c.reloadDuration,
 		c.checkDuration, c.checkFailures, c.lastCheck, c.state, c.priority, c.effPriority,
-		c.transitions, c.sent, c.received, c.invalid, c.vipsHeld, c.vipsConfigured, c.hookRuns, c.hookFailures, c.vipErrors, c.sendErrors} {
+		c.transitions, c.sent, c.received, c.invalid, c.vipsHeld, c.vipsConfigured, c.hookRuns, c.hookFailures, c.vipErrors, c.sendErrors, c.vipRestores} {
 		ch <- d
 	}
 }
@@ -149,6 +150,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.hookRuns, float64(in.HookRuns), in.Name)
 		counter(c.hookFailures, float64(in.HookFailures), in.Name)
 		counter(c.vipErrors, float64(in.VIPErrors), in.Name)
+		counter(c.vipRestores, float64(in.VIPRestores), in.Name)
 		counter(c.sendErrors, float64(in.SendErrors), in.Name)
 	}
 }

@@ -94,8 +94,10 @@ type InstanceStatus struct {
 	HookRuns     uint64 `json:"hook_runs"`
 	HookFailures uint64 `json:"hook_failures"`
 	// VIPErrors counts failed VIP additions and removals; SendErrors failed adverts.
-	VIPErrors  uint64 `json:"vip_errors"`
-	SendErrors uint64 `json:"send_errors"`
+	VIPErrors uint64 `json:"vip_errors"`
+	// VIPRestores counts VIPs found removed behind halod's back while MASTER and put back.
+	VIPRestores uint64 `json:"vip_restores"`
+	SendErrors  uint64 `json:"send_errors"`
 	// TransitionCounts counts state changes by from and to.
 	TransitionCounts []TransitionCount `json:"transition_counts,omitempty"`
 }

@@ -493,7 +493,7 @@ func instanceStatus(sn vrrp.Snapshot) InstanceStatus {
 		AdvertsSent: sn.Counters.AdvertsSent, AdvertsReceived: sn.Counters.AdvertsReceived,
 		InvalidByReason: sn.Counters.Invalid,
 		HookRuns:        sn.Counters.HookRuns, HookFailures: sn.Counters.HookFailures + sn.Counters.HookTimeouts,
-		VIPErrors: sn.Counters.VIPErrors, SendErrors: sn.Counters.SendErrors,
+		VIPErrors: sn.Counters.VIPErrors, SendErrors: sn.Counters.SendErrors, VIPRestores: sn.Counters.VIPRestores,
 	}
 	for _, v := range sn.VIPs {
 		is.VIPs = append(is.VIPs, v.String())

@@ -4,21 +4,6 @@ import (
 	"time"
 )
 
-func (l *loop) removeVIPs() {
-	err := l.owner.RemoveVIPs()
-	l.in.mu.Lock()
-	if err != nil {
-		l.in.counters.VIPErrors++
-	}
-	l.in.snap.HoldsVIPs = false
-	l.in.mu.Unlock()
-	if err != nil {
-		l.in.log.Error("removing VIPs", "err", err)
-	}
-	l.holds, l.vipErr = false, nil
-	l.garpAt = time.Time{}
-}
-
 // garpBurst sends one burst of announcements and schedules the next: a second burst
 // after the GARP delay, then one every refresh interval (keepalived's
 // vrrp_garp_master_delay, _repeat and garp_master_refresh).

@@ -15,7 +15,8 @@ type control struct {
 	faults      map[string]bool
 	noPreempt   map[string]bool
 	maintenance bool
-	resigns     int // Resign calls not yet applied
+	resigns     int    // Resign calls not yet applied
+	vipsLost    uint64 // reports that a VIP may have been removed behind our back
 
 	// Set by the sync group: hold back from MASTER, follow to BACKUP, and the group's
 	// merged weights (nil when in no group: weights apply).
@@ -128,6 +129,14 @@ func (in *Instance) detach(g *Group) {
 	in.ctl.hold = false
 	in.ctl.groupWeights = nil
 	delete(in.ctl.faults, g.faultKey)
+	in.mu.Unlock()
+	in.poke()
+}
+
+// vipRemoved is the owner's report that a VIP may have left its interface.
+func (in *Instance) vipRemoved() {
+	in.mu.Lock()
+	in.ctl.vipsLost++
 	in.mu.Unlock()
 	in.poke()
 }

@@ -65,6 +65,9 @@ type Counters struct {
 	AddressMismatch uint64
 	// SendErrors and VIPErrors count failed sends and failed VIP operations.
 	SendErrors, VIPErrors uint64
+	// VIPRestores counts the times a master found its VIPs removed behind its back and
+	// put them back.
+	VIPRestores uint64
 	// Transitions counts state changes by from and to.
 	Transitions map[StateChange]uint64
 	// HookCounters count the instance's notify hooks (its group's are the group's).

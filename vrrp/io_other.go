@@ -31,7 +31,11 @@ type unsupportedOwner struct{}
 func (unsupportedOwner) AddVIPs() error    { return errUnsupported }
 func (unsupportedOwner) RemoveVIPs() error { return errUnsupported }
 func (unsupportedOwner) Announce() error   { return errUnsupported }
-func (unsupportedOwner) Close() error      { return nil }
+func (unsupportedOwner) Missing() ([]netip.Prefix, error) {
+	return nil, errUnsupported
+}
+func (unsupportedOwner) WatchRemovals(context.Context, func()) error { return errUnsupported }
+func (unsupportedOwner) Close() error                                { return nil }
 
 // NewNetlinkLinkWatcher is Linux-only: its Watch fails at once.
 func NewNetlinkLinkWatcher(*slog.Logger) LinkWatcher { return unsupportedWatcher{} }

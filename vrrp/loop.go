@@ -26,6 +26,11 @@ type loop struct {
 	vipErr    error     // the last AddVIPs failure, nil when every VIP went on
 	garpAt    time.Time // next announcement burst; zero: none
 	garpFirst bool      // the next burst is the delayed second one
+	// repairAt is when a failed VIP operation is tried again (zero: none pending);
+	// removeFailed says a removal is what failed.
+	repairAt     time.Time
+	repairDelay  time.Duration
+	removeFailed bool
 	buf       []byte
 
 	sendFailing bool // the last send failed; its error was logged
@@ -44,6 +49,8 @@ func (l *loop) run(ctx context.Context) error {
 	})
 	l.applied = control{weights: map[string]int{}, faults: map[string]bool{}}
 	now := time.Now()
+	// A crashed earlier run may have left the VIPs behind; a backup must not hold them.
+	l.removeVIPs(now)
 	l.applyControl(now)
 	l.step(now, "start", l.m.Start(now))
 
@@ -51,17 +58,20 @@ func (l *loop) run(ctx context.Context) error {
 	defer timer.Stop()
 	garp := time.NewTimer(time.Hour)
 	defer garp.Stop()
+	repair := time.NewTimer(time.Hour)
+	defer repair.Stop()
 	done := ctx.Done()
 	stopping := false
 	for {
 		if stopping && !l.m.HandingOver() {
 			if l.holds {
-				l.removeVIPs()
+				l.removeVIPs(now)
 			}
 			return nil
 		}
 		arm(timer, l.m.Deadline())
 		arm(garp, l.garpAt)
+		arm(repair, l.repairAt)
 		select {
 		case <-done:
 			now := time.Now()
@@ -74,7 +84,7 @@ func (l *loop) run(ctx context.Context) error {
 		case err := <-l.rxErr:
 			now := time.Now()
 			l.step(now, "shutdown", l.m.Shutdown(now))
-			l.removeVIPs()
+			l.removeVIPs(now)
 			return err
 		case r := <-l.rx:
 			now := time.Now()
@@ -106,6 +116,9 @@ func (l *loop) run(ctx context.Context) error {
 			}
 		case <-garp.C:
 			l.garpBurst(time.Now())
+		case <-repair.C:
+			l.repairAt = time.Time{}
+			l.repairVIPs(time.Now())
 		case <-in.wake:
 			l.applyControl(time.Now())
 		}
@@ -132,6 +145,7 @@ func (l *loop) applyControl(now time.Time) {
 		resigns:     in.ctl.resigns,
 		noPreempt:   maps.Clone(in.ctl.noPreempt),
 		tracked:     maps.Clone(in.ctl.tracked),
+		vipsLost:    in.ctl.vipsLost,
 		episodes:    maps.Clone(in.ctl.episodes),
 		hold:        in.ctl.hold,
 		syncBackups: in.ctl.syncBackups,
@@ -159,6 +173,9 @@ func (l *loop) applyControl(now time.Time) {
 			reason = "sync_group"
 		}
 		l.step(now, reason, l.m.SetFault(now, len(c.faults) > 0))
+	}
+	if c.vipsLost != l.applied.vipsLost {
+		l.repairVIPs(now)
 	}
 	if c.maintenance != l.applied.maintenance {
 		in.log.Info("maintenance", "on", c.maintenance)
@@ -229,18 +246,9 @@ func (l *loop) step(now time.Time, reason string, acts []Action) {
 		case ActSendAdvert:
 			l.send(a.Priority)
 		case ActAddVIPs:
-			// holds stays true on failure, so that whatever was added is removed later;
-			// the snapshot says only what certainly is on the interface.
-			l.vipErr = l.owner.AddVIPs()
-			if l.vipErr != nil {
-				in.log.Error("adding VIPs", "err", l.vipErr)
-				in.mu.Lock()
-				in.counters.VIPErrors++
-				in.mu.Unlock()
-			}
-			l.holds = true
+			l.addVIPs(now)
 		case ActRemoveVIPs:
-			l.removeVIPs()
+			l.removeVIPs(now)
 		case ActAnnounce:
 			l.garpFirst = true
 			l.garpBurst(now)

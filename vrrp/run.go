@@ -49,11 +49,6 @@ func (in *Instance) Run(ctx context.Context) error {
 	}
 	defer owner.Close()
 
-	// A crashed earlier run may have left the VIPs behind; a backup must not hold them.
-	if err := owner.RemoveVIPs(); err != nil {
-		in.log.Warn("removing stale VIPs", "err", err)
-	}
-
 	var wg sync.WaitGroup
 	hooksDone := make(chan struct{})
 	if !in.cfg.Notify.empty() {
@@ -81,6 +76,11 @@ func (in *Instance) Run(ctx context.Context) error {
 	if links != nil {
 		in.watchLinks(ctx, watchCtx, links, &wg)
 	}
+	wg.Go(func() {
+		if err := owner.WatchRemovals(watchCtx, in.vipRemoved); err != nil && watchCtx.Err() == nil {
+			in.log.Error("VIP watch stopped: VIPs removed behind halo's back are no longer restored", "err", err)
+		}
+	})
 
 	l := &loop{in: in, tr: tr, owner: owner, rx: make(chan received, 16), rxErr: make(chan error, 1)}
 	l.src = tr.Source()

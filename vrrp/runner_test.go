@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"bytes"
+	"errors"
 	"context"
 	"log/slog"
 	"net"
@@ -115,7 +116,45 @@ type memOwner struct {
 	vips      []netip.Prefix
 	mu        sync.Mutex
 	announces int
-	dead      bool // a crashed process: touches nothing any more; guarded by net.mu
+	dead      bool   // a crashed process: touches nothing any more; guarded by net.mu
+	removed   func() // WatchRemovals' callback; guarded by mu
+	failAdd   int    // AddVIPs calls still to fail; guarded by net.mu
+	failDel   int    // RemoveVIPs calls still to fail; guarded by net.mu
+}
+
+func (o *memOwner) Missing() ([]netip.Prefix, error) {
+	o.net.mu.Lock()
+	defer o.net.mu.Unlock()
+	var out []netip.Prefix
+	for _, v := range o.vips {
+		if !slices.Contains(o.net.held[v], o.name) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+func (o *memOwner) WatchRemovals(ctx context.Context, removed func()) error {
+	o.mu.Lock()
+	o.removed = removed
+	o.mu.Unlock()
+	<-ctx.Done()
+	return nil
+}
+
+// steal removes the VIPs behind the instance's back, as `ip addr del` would.
+func (o *memOwner) steal() {
+	o.net.mu.Lock()
+	for _, v := range o.vips {
+		o.net.held[v] = slices.DeleteFunc(o.net.held[v], func(s string) bool { return s == o.name })
+	}
+	o.net.mu.Unlock()
+	o.mu.Lock()
+	r := o.removed
+	o.mu.Unlock()
+	if r != nil {
+		r()
+	}
 }
 
 func (o *memOwner) AddVIPs() error {
@@ -123,6 +162,10 @@ func (o *memOwner) AddVIPs() error {
 	defer o.net.mu.Unlock()
 	if o.dead {
 		return nil
+	}
+	if o.failAdd > 0 {
+		o.failAdd--
+		return errors.New("file exists (a test's failure)")
 	}
 	for _, v := range o.vips {
 		if !slices.Contains(o.net.held[v], o.name) {
@@ -137,6 +180,10 @@ func (o *memOwner) RemoveVIPs() error {
 	defer o.net.mu.Unlock()
 	if o.dead {
 		return nil
+	}
+	if o.failDel > 0 {
+		o.failDel--
+		return errors.New("too many open files (a test's failure)")
 	}
 	for _, v := range o.vips {
 		o.net.held[v] = slices.DeleteFunc(o.net.held[v], func(s string) bool { return s == o.name })

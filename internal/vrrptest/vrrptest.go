@@ -4,6 +4,7 @@
 package vrrptest
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"sync"
@@ -130,6 +131,26 @@ func (o *owner) RemoveVIPs() error {
 	for _, v := range o.vips {
 		delete(o.link.vips[v.Prefix.Addr()], o.name)
 	}
+	return nil
+}
+
+// Missing implements vrrp.Owner.
+func (o *owner) Missing() ([]netip.Prefix, error) {
+	o.link.mu.Lock()
+	defer o.link.mu.Unlock()
+	var out []netip.Prefix
+	for _, v := range o.vips {
+		if !o.link.vips[v.Prefix.Addr()][o.name] {
+			out = append(out, v.Prefix)
+		}
+	}
+	return out, nil
+}
+
+// WatchRemovals implements vrrp.Owner: nothing removes an address on this link behind
+// an owner's back.
+func (o *owner) WatchRemovals(ctx context.Context, removed func()) error {
+	<-ctx.Done()
 	return nil
 }
 

@@ -1,0 +1,77 @@
+package vrrp
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// TestVIPRemovedBehindOurBackIsRestored: `ip addr del` on the master. keepalived notices
+// and re-runs the election; halo puts the VIP back and announces it at once, and the
+// status never claims a VIP that is not there.
+func TestVIPRemovedBehindOurBackIsRestored(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newMemNet()
+		a := startNode(t, n, "192.0.2.11", testConfig("A", 150))
+		b := startNode(t, n, "192.0.2.12", testConfig("B", 100))
+		advance(mdi150 + time.Millisecond)
+		wantHolder(t, "start", n, "A")
+		before := a.owner.count()
+
+		a.owner.steal()
+		synctest.Wait()
+		wantHolder(t, "after the VIP was deleted", n, "A")
+		wantStates(t, "after the VIP was deleted", map[*node]State{a: StateMaster, b: StateBackup})
+		s := a.in.Snapshot()
+		if !s.HoldsVIPs || s.Counters.VIPRestores != 1 {
+			t.Errorf("holds %v, restores %d; want true, 1", s.HoldsVIPs, s.Counters.VIPRestores)
+		}
+		if got := a.owner.count() - before; got != DefaultGARPRepeat {
+			t.Errorf("%d announcements after the restore, want a burst of %d", got, DefaultGARPRepeat)
+		}
+
+		// A restore that fails is retried, and the status says the VIP is not held
+		// meanwhile.
+		a.owner.net.mu.Lock()
+		a.owner.failAdd = 2
+		a.owner.net.mu.Unlock()
+		a.owner.steal()
+		synctest.Wait()
+		if s := a.in.Snapshot(); s.HoldsVIPs {
+			t.Error("status claims the VIP while it is off the interface")
+		}
+		wantHolder(t, "restore failing", n)
+		advance(repairMin + 2*repairMin)
+		wantHolder(t, "restore retried", n, "A")
+		if s := a.in.Snapshot(); !s.HoldsVIPs || s.Counters.VIPRestores != 2 || s.Counters.VIPErrors != 2 {
+			t.Errorf("holds %v, restores %d, errors %d; want true, 2, 2", s.HoldsVIPs, s.Counters.VIPRestores, s.Counters.VIPErrors)
+		}
+	})
+}
+
+// TestVIPRemovalRetried: a FAULT whose VIP removal fails (a full file table) keeps
+// trying until the VIP is gone, instead of marking it released.
+func TestVIPRemovalRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newMemNet()
+		a := startNode(t, n, "192.0.2.11", testConfig("A", 150))
+		b := startNode(t, n, "192.0.2.12", testConfig("B", 100))
+		advance(mdi150 + time.Millisecond)
+		wantHolder(t, "start", n, "A")
+
+		a.owner.net.mu.Lock()
+		a.owner.failDel = 3
+		a.owner.net.mu.Unlock()
+		a.in.setFault("link:eth0", true)
+		advance(skew100 + time.Millisecond)
+		wantStates(t, "fault", map[*node]State{a: StateFault, b: StateMaster})
+		if s := a.in.Snapshot(); s.HoldsVIPs {
+			t.Error("status claims the VIP in FAULT")
+		}
+		advance(repairMin + 2*repairMin + 4*repairMin)
+		wantHolder(t, "removal retried", n, "B")
+		if s := a.in.Snapshot(); s.Counters.VIPErrors != 3 {
+			t.Errorf("VIP errors %d, want 3", s.Counters.VIPErrors)
+		}
+	})
+}
