@@ -31,7 +31,7 @@ type loop struct {
 	repairAt     time.Time
 	repairDelay  time.Duration
 	removeFailed bool
-	buf       []byte
+	buf          []byte
 
 	sendFailing bool // the last send failed; its error was logged
 }

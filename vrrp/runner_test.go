@@ -2,8 +2,8 @@ package vrrp
 
 import (
 	"bytes"
-	"errors"
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
