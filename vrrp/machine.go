@@ -122,6 +122,37 @@ type Machine struct {
 	// releaseAt is set while a graceful handover runs: the machine left MASTER (resign,
 	// maintenance, shutdown) but the VIPs stay until a new master is heard or until then.
 	releaseAt time.Time
+
+	// answered is when a master last answered each source out of turn, so that a flood
+	// of adverts is answered at most once per advert interval per source: never a
+	// reflector.
+	answered map[netip.Addr]time.Time
+}
+
+// maxAnswered bounds the sources remembered in Machine.answered: a flood from spoofed
+// sources beyond it is not answered out of turn at all (the regular adverts still go out).
+const maxAnswered = 256
+
+// mayAnswer reports whether an out-of-turn answer to src is allowed now, and records it.
+func (m *Machine) mayAnswer(now time.Time, src netip.Addr) bool {
+	if last, ok := m.answered[src]; ok && now.Sub(last) < m.cfg.AdvertInterval {
+		return false
+	}
+	if m.answered == nil {
+		m.answered = map[netip.Addr]time.Time{}
+	}
+	if len(m.answered) >= maxAnswered {
+		for a, t := range m.answered {
+			if now.Sub(t) >= m.cfg.AdvertInterval {
+				delete(m.answered, a)
+			}
+		}
+		if len(m.answered) >= maxAnswered {
+			return false
+		}
+	}
+	m.answered[src] = now
+	return true
 }
 
 // NewMachine returns a machine in INIT; call Start to begin.
@@ -341,6 +372,9 @@ func (m *Machine) Advert(now time.Time, src netip.Addr, a *Advert) []Action {
 		return acts
 	case StateMaster:
 		if a.Priority == 0 {
+			if !m.mayAnswer(now, src) {
+				return nil
+			}
 			m.adverAt = now.Add(m.cfg.AdvertInterval)
 			return []Action{{Kind: ActSendAdvert, Priority: m.priority}}
 		}
@@ -351,7 +385,11 @@ func (m *Machine) Advert(now time.Time, src netip.Addr, a *Advert) []Action {
 		// Another master of lower priority (a healed partition): answer at once so it
 		// yields in one round trip (keepalived's vrrp_higher_prio_send_advert), and
 		// re-announce the VIPs, which it may have claimed in the meantime
-		// (keepalived's garp_lower_prio_repeat).
+		// (keepalived's garp_lower_prio_repeat). Once per advert interval per source: a
+		// flood of such adverts must not make this node a reflector.
+		if !m.mayAnswer(now, src) {
+			return nil
+		}
 		m.adverAt = now.Add(m.cfg.AdvertInterval)
 		return []Action{{Kind: ActSendAdvert, Priority: m.priority}, {Kind: ActAnnounce}}
 	case StateFault:

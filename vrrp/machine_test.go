@@ -313,3 +313,54 @@ func TestSkewTime(t *testing.T) {
 		}
 	}
 }
+
+// TestMasterAnswersAFloodOncePerInterval: 2,000 valid lower-priority adverts (and as many
+// priority-0 ones) in one second from one source get one answer each kind, not 2,000:
+// a master is no reflector. Another source is still answered.
+func TestMasterAnswersAFloodOncePerInterval(t *testing.T) {
+	now := time.Unix(1000, 0)
+	primary := netip.MustParseAddr("192.0.2.11")
+	m := NewMachine(MachineConfig{Version: 3, Priority: 150, AdvertInterval: time.Second, Preempt: true, Primary: primary})
+	m.Start(now)
+	now = now.Add(4 * time.Second)
+	m.Timeout(now)
+	if m.State() != StateMaster {
+		t.Fatalf("state %s, want MASTER", m.State())
+	}
+	count := func(acts []Action) (sends, announces int) {
+		for _, a := range acts {
+			switch a.Kind {
+			case ActSendAdvert:
+				sends++
+			case ActAnnounce:
+				announces++
+			}
+		}
+		return
+	}
+	attacker := netip.MustParseAddr("192.0.2.66")
+	var sends, announces int
+	for i := range 2000 {
+		at := now.Add(time.Duration(i) * 400 * time.Microsecond) // 2,000 in 0.8 s
+		prio := uint8(100)
+		if i%2 == 1 {
+			prio = 0
+		}
+		s, a := count(m.Advert(at, attacker, &Advert{Version: 3, VRID: 51, Priority: prio, Interval: time.Second}))
+		sends, announces = sends+s, announces+a
+	}
+	if sends > 1 || announces > 1 {
+		t.Errorf("2,000 adverts answered with %d adverts and %d announcements, want at most 1 each", sends, announces)
+	}
+	if m.State() != StateMaster {
+		t.Errorf("state %s after the flood, want MASTER", m.State())
+	}
+	other := netip.MustParseAddr("192.0.2.12")
+	if s, a := count(m.Advert(now.Add(900*time.Millisecond), other, &Advert{Version: 3, VRID: 51, Priority: 100, Interval: time.Second})); s != 1 || a != 1 {
+		t.Errorf("a healed partition's master was answered with %d adverts, %d announcements; want 1, 1", s, a)
+	}
+	// A second later the attacker's source may be answered once more.
+	if s, _ := count(m.Advert(now.Add(2*time.Second), attacker, &Advert{Version: 3, VRID: 51, Priority: 100, Interval: time.Second})); s != 1 {
+		t.Errorf("%d answers a second later, want 1", s)
+	}
+}

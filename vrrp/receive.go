@@ -3,9 +3,11 @@ package vrrp
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
+	"time"
 )
 
 // read receives packets, drops what RFC 5798 §7.1 says to drop, counting why, and hands
@@ -20,6 +22,7 @@ func (l *loop) read(stop <-chan struct{}) {
 		}
 	}
 	var adv Advert
+	drops := dropLog{log: in.log, last: map[dropKey]time.Time{}, suppressed: map[dropKey]int{}}
 	for {
 		pk, err := l.tr.ReadPacket(buf)
 		if err != nil {
@@ -49,7 +52,7 @@ func (l *loop) read(stop <-chan struct{}) {
 			in.mu.Lock()
 			in.counters.Invalid[reason]++
 			in.mu.Unlock()
-			in.log.Debug("dropped advert", "src", pk.Src, "reason", reason)
+			drops.note(time.Now(), pk.Src, reason)
 			continue
 		}
 		r := received{src: pk.Src, adv: adv}
@@ -86,4 +89,53 @@ func sameAddrs(a, b []netip.Addr) bool {
 		}
 	}
 	return true
+}
+
+// dropLogEvery bounds how often one kind of dropped advert from one source is logged.
+const dropLogEvery = time.Minute
+
+// dropHints say, for the reasons an operator can fix, what to look at.
+var dropHints = map[string]string{
+	"auth":     "auth_pass differs from the sender's (or only one side sets it)",
+	"version":  "the sender speaks another VRRP version: set version to match",
+	"interval": "VRRPv2 needs the same advert_interval on every node",
+	"ttl":      "TTL/hop limit is not 255: the sender is not on this link, or something routes VRRP",
+	"peer":     "the sender is not in unicast.peers",
+	"checksum": "bad checksum: a VRRPv3 peer that checksums as v2 (v3_checksum_as_v2) or a broken sender",
+}
+
+type dropKey struct {
+	src    netip.Addr
+	reason string
+}
+
+// dropLog logs dropped adverts at warning level, since a mistyped auth_pass or version
+// shows nowhere else, but each kind from each source at most once per dropLogEvery, so
+// that a flood cannot flood the log; the counters count every one.
+type dropLog struct {
+	log        *slog.Logger
+	last       map[dropKey]time.Time
+	suppressed map[dropKey]int
+}
+
+func (d *dropLog) note(now time.Time, src netip.Addr, reason string) {
+	k := dropKey{src, reason}
+	if t, ok := d.last[k]; ok && now.Sub(t) < dropLogEvery {
+		d.suppressed[k]++
+		return
+	}
+	if len(d.last) >= maxAnswered { // spoofed sources must not grow the map without end
+		clear(d.last)
+		clear(d.suppressed)
+	}
+	attrs := []any{"src", src, "reason", reason}
+	if h := dropHints[reason]; h != "" {
+		attrs = append(attrs, "hint", h)
+	}
+	if n := d.suppressed[k]; n > 0 {
+		attrs = append(attrs, "more_since_last_logged", n)
+	}
+	d.last[k] = now
+	delete(d.suppressed, k)
+	d.log.Warn("dropped advert", attrs...)
 }

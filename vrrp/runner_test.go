@@ -624,6 +624,15 @@ func TestInstanceV2Auth(t *testing.T) {
 		if s := b.in.Snapshot(); s.Counters.Invalid["auth"] == 0 {
 			t.Errorf("B counters %+v", s.Counters)
 		}
+		// The operator sees why, once a minute per source, not once per advert.
+		logged := func() int { return strings.Count(b.log.String(), `level=WARN msg="dropped advert" instance=B src=192.0.2.11 reason=auth hint=`) }
+		if got := logged(); got != 1 {
+			t.Errorf("%d warnings for ~10 rejected adverts in 10 s, want 1:\n%s", got, b.log)
+		}
+		advance(time.Minute)
+		if got := logged(); got != 2 || !strings.Contains(b.log.String(), "more_since_last_logged=") {
+			t.Errorf("%d warnings after a minute, want 2 with a count of the ones not logged:\n%s", got, b.log)
+		}
 		c := startNode(t, n, "192.0.2.13", testConfig("C", 50, v2("secret")))
 		advance(10 * time.Second)
 		wantStates(t, "matching password", map[*node]State{c: StateBackup})
