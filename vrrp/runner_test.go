@@ -625,7 +625,9 @@ func TestInstanceV2Auth(t *testing.T) {
 			t.Errorf("B counters %+v", s.Counters)
 		}
 		// The operator sees why, once a minute per source, not once per advert.
-		logged := func() int { return strings.Count(b.log.String(), `level=WARN msg="dropped advert" instance=B src=192.0.2.11 reason=auth hint=`) }
+		logged := func() int {
+			return strings.Count(b.log.String(), `level=WARN msg="dropped advert" instance=B src=192.0.2.11 reason=auth hint=`)
+		}
 		if got := logged(); got != 1 {
 			t.Errorf("%d warnings for ~10 rejected adverts in 10 s, want 1:\n%s", got, b.log)
 		}
