@@ -66,7 +66,22 @@ type CheckConfig struct {
 	Frontends []string `yaml:"frontends"`
 	// Backends maps a backend name to the minimum number of UP servers it must keep.
 	Backends map[string]int `yaml:"backends"`
+	// BackendSeverity is what a backend under its minimum means: "degraded" (default:
+	// HAProxy still serves, if only its error page, so the node only loses priority and
+	// a node that still has its backends wins; when every node has lost them one still
+	// holds the VIP and answers) or "failed" (as if HAProxy were down: FAULT or resign).
+	// A dead or hung HAProxy, or a frontend not serving, is always "failed".
+	BackendSeverity CheckSeverity `yaml:"backend_severity"`
 }
+
+// CheckSeverity is how much a failed check weighs.
+type CheckSeverity string
+
+// The severities of check.backend_severity.
+const (
+	SeverityDegraded CheckSeverity = "degraded"
+	SeverityFailed   CheckSeverity = "failed"
+)
 
 // RestartConfig is the bounded exponential backoff for a managed HAProxy.
 type RestartConfig struct {
@@ -118,6 +133,9 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Check.Timeout == 0 {
 		c.Check.Timeout = DefaultCheckTimeout
+	}
+	if c.Check.BackendSeverity == "" {
+		c.Check.BackendSeverity = SeverityDegraded
 	}
 	if c.Check.FastInterval == 0 {
 		c.Check.FastInterval = c.Check.Timeout
@@ -185,6 +203,9 @@ func (c *Config) Validate() error {
 		bad("check.timeout", "%s: must be positive", ck.Timeout)
 	} else if ck.Timeout > ck.Interval {
 		bad("check.timeout", "%s is longer than check.interval %s: checks would overlap", ck.Timeout, ck.Interval)
+	}
+	if ck.BackendSeverity != SeverityDegraded && ck.BackendSeverity != SeverityFailed {
+		bad("check.backend_severity", "%q: want degraded or failed", ck.BackendSeverity)
 	}
 	if ck.FastInterval < ck.Timeout || ck.FastInterval > ck.Interval {
 		bad("check.fast_interval", "%s not between check.timeout %s and check.interval %s", ck.FastInterval, ck.Timeout, ck.Interval)

@@ -48,3 +48,38 @@ func TestHealthPublishesTheLatestVerdict(t *testing.T) {
 		t.Fatalf("after the flaps, ending on a failed check: %+v", v)
 	}
 }
+
+// TestBackendSeverity: a backend under its minimum leaves HAProxy serving (degraded) by
+// default, and counts as failed when backend_severity says so; a hung HAProxy is failed
+// either way.
+func TestBackendSeverity(t *testing.T) {
+	for _, tc := range []struct {
+		severity CheckSeverity
+		kind     CheckKind
+		serving  bool
+	}{
+		{"", KindBackend, true},
+		{SeverityDegraded, KindBackend, true},
+		{SeverityFailed, KindBackend, false},
+		{SeverityDegraded, KindTimeout, false},
+		{SeverityDegraded, KindFrontend, false},
+	} {
+		dir := t.TempDir()
+		m, err := New(Config{Binary: "/nonexistent/haproxy", MasterSocket: dir + "/m.sock", StatsSocket: dir + "/s.sock",
+			Check: CheckConfig{Rise: 1, Fall: 2, BackendSeverity: tc.severity}}, discardLogger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.record(CheckResult{At: time.Now(), Kind: KindOK})
+		for range 2 {
+			m.record(CheckResult{At: time.Now(), Kind: tc.kind, Reason: "backend app: 0/2 servers UP"})
+		}
+		v, _ := m.Health()
+		if v.Healthy || v.Serving != tc.serving {
+			t.Errorf("%q %s: verdict %+v, want serving %v", tc.severity, tc.kind, v, tc.serving)
+		}
+		if s := m.Snapshot(); s.Degraded != tc.serving {
+			t.Errorf("%q %s: status degraded %v, want %v", tc.severity, tc.kind, s.Degraded, tc.serving)
+		}
+	}
+}

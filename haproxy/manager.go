@@ -41,6 +41,8 @@ type Exited struct {
 type HealthChanged struct {
 	At      time.Time
 	Healthy bool
+	// Degraded: serving, but a backend is under its minimum (backend_severity degraded).
+	Degraded bool
 	// Reason says why HAProxy is unhealthy (empty when healthy).
 	Reason string
 	// Check is the check that flipped the verdict.
@@ -68,6 +70,9 @@ type Status struct {
 	// answer.
 	Running bool
 	Healthy bool
+	// Degraded: not Healthy, but serving: only a backend is under its minimum
+	// (check.backend_severity degraded).
+	Degraded bool
 	// Reason says why HAProxy is unhealthy (empty when healthy).
 	Reason string
 	// Since is when the current verdict began.
@@ -148,17 +153,24 @@ type Manager struct {
 	plan    checkPlan
 	observe func(Event) // set by OnEvent before Run
 
-	mu       sync.Mutex // guards what follows
-	st       Status
-	verdict  Verdict
-	changed  chan struct{} // closed when verdict changes, then replaced
-	hyst     hysteresis
-	ctr      Counters
-	alerts   []alert // HAProxy's recent [ALERT] lines, for reload failures
-	running  bool
-	proc     *child
-	priors   []*prior // masters a previous halod left, until they are gone
-	reloadSq uint64
+	mu      sync.Mutex // guards what follows
+	st      Status
+	verdict Verdict
+	changed chan struct{} // closed when verdict changes, then replaced
+	// hyst judges the checks (fully healthy), serve only the failures that stop HAProxy
+	// serving (a backend under its minimum does not, with backend_severity degraded).
+	hyst  hysteresis
+	serve hysteresis
+	// reloads counts reloads in flight; reloadSettled is when the last one's effects on
+	// the checks are over.
+	reloads       int
+	reloadSettled time.Time
+	ctr           Counters
+	alerts        []alert // HAProxy's recent [ALERT] lines, for reload failures
+	running       bool
+	proc          *child
+	priors        []*prior // masters a previous halod left, until they are gone
+	reloadSq      uint64
 
 	pmu sync.Mutex // serialises writes of the pid file
 
@@ -191,6 +203,7 @@ func New(cfg Config, log *slog.Logger) (*Manager, error) {
 		plan:    newCheckPlan(cfg.Check, cfg.StatsSocket == ""),
 		changed: make(chan struct{}),
 		hyst:    hysteresis{rise: cfg.Check.Rise, fall: cfg.Check.Fall},
+		serve:   hysteresis{rise: cfg.Check.Rise, fall: cfg.Check.Fall},
 		ctr: Counters{
 			Checks:        map[CheckKind]uint64{},
 			CheckDuration: Histogram{Bounds: checkBuckets(), Counts: make([]uint64, len(checkBuckets()))},
@@ -218,7 +231,11 @@ func (m *Manager) emit(e Event) {
 
 // Verdict is HAProxy's health as the rise/fall hysteresis judges it.
 type Verdict struct {
+	// Healthy: every check passes. Serving: HAProxy answers and its frontends are open,
+	// though a backend may be under its minimum (with backend_severity degraded); false
+	// when it is dead, hung or not serving.
 	Healthy bool
+	Serving bool
 	// Reason says why HAProxy is unhealthy (empty when healthy); before the first
 	// verdict it is "not checked yet".
 	Reason string
@@ -239,7 +256,7 @@ func (m *Manager) Health() (Verdict, <-chan struct{}) {
 // publishLocked makes the status' verdict the published one and wakes every waiter.
 // m.mu is held.
 func (m *Manager) publishLocked() {
-	m.verdict = Verdict{Healthy: m.st.Healthy, Reason: m.st.Reason, Since: m.st.Since}
+	m.verdict = Verdict{Healthy: m.st.Healthy, Serving: m.serve.healthy, Reason: m.st.Reason, Since: m.st.Since}
 	close(m.changed)
 	m.changed = make(chan struct{})
 }
@@ -305,7 +322,9 @@ func (m *Manager) exited(c *child, err error, restartIn time.Duration, stopping 
 		m.proc = nil
 		m.st.PID, m.st.Running, m.st.WorkerPID = 0, false, 0
 	}
-	changed := m.hyst.down()
+	changed := m.serve.down()
+	changed = m.hyst.down() || changed
+	m.st.Degraded = false
 	reason := fmt.Sprintf("haproxy exited (pid %d): %v", c.pid, exitText(err))
 	if stopping {
 		reason = "haproxy stopped"
@@ -412,8 +431,17 @@ func (m *Manager) record(r CheckResult) bool {
 	} else if m.cfg.Mode == External {
 		m.st.Running = false
 	}
-	changed := m.hyst.observe(r.OK())
-	m.st.Healthy = m.hyst.healthy
+	if m.reloadingLocked(r.At) && (r.Kind == KindFrontend || r.Kind == KindStopping) {
+		// A reload in flight pauses the old worker's frontends (for seconds when the new
+		// process retries a bind) and stops the old worker: no failure, the verdict holds.
+		fast := m.hyst.transitioning() || m.serve.transitioning()
+		m.mu.Unlock()
+		return fast
+	}
+	failed := !r.OK() && (r.Kind != KindBackend || m.cfg.Check.BackendSeverity == SeverityFailed)
+	changed := m.serve.observe(!failed)
+	changed = m.hyst.observe(r.OK()) || changed
+	m.st.Healthy, m.st.Degraded = m.hyst.healthy, m.serve.healthy && !m.hyst.healthy
 	if m.hyst.healthy {
 		m.st.Reason = ""
 	} else if !r.OK() {
@@ -423,17 +451,27 @@ func (m *Manager) record(r CheckResult) bool {
 		m.st.Since = r.At.Add(r.Duration)
 		m.publishLocked()
 	}
-	healthy, reason, fast := m.hyst.healthy, m.st.Reason, m.hyst.transitioning()
+	healthy, degraded, reason := m.hyst.healthy, m.st.Degraded, m.st.Reason
+	fast := m.hyst.transitioning() || m.serve.transitioning()
 	m.mu.Unlock()
 	if changed {
-		if healthy {
+		switch {
+		case healthy:
 			m.log.Info("haproxy healthy", "check_seconds", r.Duration.Seconds())
-		} else {
+		case degraded:
+			m.log.Warn("haproxy degraded: serving, but a backend is under its minimum", "reason", reason)
+		default:
 			m.log.Warn("haproxy unhealthy", "reason", reason)
 		}
-		m.emit(&HealthChanged{At: r.At.Add(r.Duration), Healthy: healthy, Reason: reason, Check: r})
+		m.emit(&HealthChanged{At: r.At.Add(r.Duration), Healthy: healthy, Degraded: degraded, Reason: reason, Check: r})
 	}
 	return fast
+}
+
+// reloadingLocked reports whether a reload is in flight at t, or ended so recently that
+// HAProxy may still be resuming the old worker's frontends. m.mu is held.
+func (m *Manager) reloadingLocked(t time.Time) bool {
+	return m.reloads > 0 || t.Before(m.reloadSettled)
 }
 
 // Snapshot returns the current status.

@@ -121,10 +121,17 @@ func (m *Manager) reloadLoop(c *reloadCall) {
 func (m *Manager) reloadOnce(ctx context.Context, callers int) (ReloadResult, error) {
 	m.mu.Lock()
 	m.reloadSq++
+	m.reloads++
 	res := ReloadResult{Seq: m.reloadSq, Callers: callers, Started: time.Now(), MasterFailed: -1}
 	m.mu.Unlock()
 	err := m.doReload(ctx, &res)
 	res.Duration = time.Since(res.Started)
+	m.mu.Lock()
+	m.reloads--
+	// A refused reload leaves the old frontends paused until the master has resumed them;
+	// a check or two later they are open again.
+	m.reloadSettled = time.Now().Add(2 * m.cfg.Check.Interval)
+	m.mu.Unlock()
 	if err != nil && res.Reason == "" {
 		res.Reason = err.Error()
 	}

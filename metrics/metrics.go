@@ -27,13 +27,13 @@ func states() []string { return []string{"INIT", "BACKUP", "MASTER", "FAULT"} }
 type Collector struct {
 	src Source
 
-	buildInfo, configValid, maintenance                       *prometheus.Desc
-	haproxyUp, haproxyHealthy, haproxyRestarts, haproxyReload *prometheus.Desc
-	reloadTime, reloadDuration, checkDuration, checkFailures  *prometheus.Desc
-	lastCheck                                                 *prometheus.Desc
-	state, priority, effPriority, transitions, sent, received *prometheus.Desc
-	invalid, vipsHeld, vipsConfigured, hookRuns, hookFailures *prometheus.Desc
-	vipErrors, sendErrors, vipRestores                        *prometheus.Desc
+	buildInfo, configValid, maintenance                                        *prometheus.Desc
+	haproxyUp, haproxyHealthy, haproxyDegraded, haproxyRestarts, haproxyReload *prometheus.Desc
+	reloadTime, reloadDuration, checkDuration, checkFailures                   *prometheus.Desc
+	lastCheck                                                                  *prometheus.Desc
+	state, priority, effPriority, transitions, sent, received                  *prometheus.Desc
+	invalid, vipsHeld, vipsConfigured, hookRuns, hookFailures                  *prometheus.Desc
+	vipErrors, sendErrors, vipRestores                                         *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -50,6 +50,7 @@ func NewCollector(src Source) *Collector {
 		maintenance:     d("maintenance", "1 while the node is in maintenance (kept out of MASTER)."),
 		haproxyUp:       d("haproxy_up", "1 when HAProxy runs (managed) or answers (external)."),
 		haproxyHealthy:  d("haproxy_healthy", "1 when HAProxy passed its health check (after rise/fall)."),
+		haproxyDegraded: d("haproxy_degraded", "1 when HAProxy serves but a backend is under its minimum (check.backend_severity degraded)."),
 		haproxyRestarts: d("haproxy_restarts_total", "Restarts of a managed HAProxy after it exited."),
 		haproxyReload:   d("haproxy_reloads_total", "HAProxy reload attempts by result.", "result"),
 		reloadTime:      d("haproxy_last_reload_timestamp_seconds", "Unix time of the last reload attempt."),
@@ -77,7 +78,7 @@ func NewCollector(src Source) *Collector {
 // Describe sends every descriptor.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.buildInfo, c.configValid, c.maintenance, c.haproxyUp,
-		c.haproxyHealthy, c.haproxyRestarts, c.haproxyReload, c.reloadTime, c.reloadDuration,
+		c.haproxyHealthy, c.haproxyDegraded, c.haproxyRestarts, c.haproxyReload, c.reloadTime, c.reloadDuration,
 		c.checkDuration, c.checkFailures, c.lastCheck, c.state, c.priority, c.effPriority,
 		c.transitions, c.sent, c.received, c.invalid, c.vipsHeld, c.vipsConfigured, c.hookRuns, c.hookFailures, c.vipErrors, c.sendErrors, c.vipRestores} {
 		ch <- d
@@ -107,6 +108,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	h := st.HAProxy
 	gauge(c.haproxyUp, b2f(h.Running))
 	gauge(c.haproxyHealthy, b2f(h.Healthy))
+	gauge(c.haproxyDegraded, b2f(h.Degraded))
 	counter(c.haproxyRestarts, float64(h.Restarts))
 	for _, r := range sortedKeys(h.ReloadsByResult) {
 		counter(c.haproxyReload, float64(h.ReloadsByResult[r]), r)

@@ -30,7 +30,7 @@ func (a managerAdapter) Run(ctx context.Context) error { return a.m.Run(ctx) }
 
 func (a managerAdapter) Health() (HAProxyHealth, <-chan struct{}) {
 	v, changed := a.m.Health()
-	return HAProxyHealth{Healthy: v.Healthy, Reason: v.Reason}, changed
+	return HAProxyHealth{Healthy: v.Healthy, Serving: v.Serving, Reason: v.Reason}, changed
 }
 
 func (a managerAdapter) Reload(ctx context.Context) (Reload, error) {
@@ -52,7 +52,7 @@ func (a managerAdapter) Status() HAProxyStatus {
 	s := a.m.Snapshot()
 	c := a.m.Counters()
 	st := HAProxyStatus{
-		Mode: string(s.Mode), PID: s.PID, Running: s.Running, Healthy: s.Healthy, Reason: s.Reason,
+		Mode: string(s.Mode), PID: s.PID, Running: s.Running, Healthy: s.Healthy, Degraded: s.Degraded, Reason: s.Reason,
 		Since: s.Since, StartedAt: s.StartedAt, LastCheckSeconds: s.LastCheck.Duration.Seconds(),
 		Reloads: s.Reloads, ReloadsFailed: s.ReloadsFailed, Restarts: s.Restarts,
 		ReloadsByResult: map[string]uint64{}, CheckFailures: map[string]uint64{},

@@ -26,6 +26,8 @@ type HAProxyStatus struct {
 	PID     int    `json:"pid"`
 	Running bool   `json:"running"`
 	Healthy bool   `json:"healthy"`
+	// Degraded: not healthy, but serving: only a backend is under its minimum.
+	Degraded bool `json:"degraded"`
 	// Reason says why HAProxy is unhealthy ("backend app: 0/2 servers UP").
 	Reason string `json:"reason"`
 	// Since is when the current health verdict began.
@@ -140,6 +142,8 @@ func (s *Status) WriteTable(w io.Writer, now time.Time) error {
 	switch {
 	case !h.Running && h.Mode == "managed":
 		health = "STOPPED"
+	case h.Degraded:
+		health = "DEGRADED"
 	case !h.Healthy:
 		health = "UNHEALTHY"
 	}

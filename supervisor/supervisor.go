@@ -16,11 +16,20 @@ import (
 	"github.com/halo-lb/halo/vrrp"
 )
 
-// HAProxyHealth is the HAProxy side's verdict.
+// HAProxyHealth is the HAProxy side's verdict, after rise/fall.
 type HAProxyHealth struct {
-	// Healthy is the verdict after rise/fall; Reason says why when it is false.
-	Healthy bool
-	Reason  string
+	// Healthy: every check passes. Serving: HAProxy answers and serves its frontends,
+	// though a backend may be under its minimum (degraded); false when it is dead or hung.
+	Healthy, Serving bool
+	// Reason says why it is not Healthy.
+	Reason string
+}
+
+// track hands a verdict to one instance: each applies its own policy for the two
+// severities.
+func track(vi *vrrp.Instance, h HAProxyHealth) {
+	vi.SetTracked(vrrp.TrackerHAProxy, !h.Serving)
+	vi.SetTracked(vrrp.TrackerHAProxyDegraded, h.Serving && !h.Healthy)
 }
 
 // HAProxy is what the supervisor needs of the HAProxy manager; NewHAProxy adapts
@@ -318,7 +327,7 @@ func (s *Supervisor) startInstance(ctx context.Context, ic vrrp.InstanceConfig) 
 	}
 	// Until HAProxy's first verdict (healthy is false before it), a tracked instance
 	// counts it as failing: a node must not take the VIP before its HAProxy can serve.
-	vi.SetTracked(vrrp.TrackerHAProxy, !s.currentHealth().Healthy)
+	track(vi, s.currentHealth())
 	s.healthMu.Unlock()
 	go s.runInstance(ictx, in)
 	return nil
@@ -432,7 +441,7 @@ func (s *Supervisor) applyHealth() <-chan struct{} {
 	ins := append([]*instance(nil), s.instances...)
 	s.mu.Unlock()
 	for _, in := range ins {
-		in.vi.SetTracked(vrrp.TrackerHAProxy, !h.Healthy)
+		track(in.vi, h)
 	}
 	return changed
 }

@@ -44,7 +44,7 @@ func (f *fakeHAProxy) Health() (HAProxyHealth, <-chan struct{}) {
 func (f *fakeHAProxy) set(healthy bool, reason string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.ev = HAProxyHealth{Healthy: healthy, Reason: reason}
+	f.ev = HAProxyHealth{Healthy: healthy, Serving: healthy, Reason: reason}
 	if f.changed != nil {
 		close(f.changed)
 	}
@@ -98,7 +98,7 @@ control: {socket: %s/halo.sock}
 
 // startNode runs a supervisor whose VRRP instances speak on link.
 func startNode(t *testing.T, link *vrrptest.Link, name string, addr string, prio int, track, extra string) *testNode {
-	return startNodeHealth(t, link, name, addr, prio, track, extra, HAProxyHealth{Healthy: true})
+	return startNodeHealth(t, link, name, addr, prio, track, extra, HAProxyHealth{Healthy: true, Serving: true})
 }
 
 func startNodeHealth(t *testing.T, link *vrrptest.Link, name string, addr string, prio int, track, extra string, health HAProxyHealth) *testNode {
@@ -212,7 +212,7 @@ func TestWeightedResignsAtOnce(t *testing.T) {
 		// 1 s adverts: the backup's master-down interval is 3.6 s, its skew time 0.61 s; a
 		// takeover well under the former shows that the master resigned (priority 0).
 		link := vrrptest.NewLink()
-		up := HAProxyHealth{Healthy: true}
+		up := HAProxyHealth{Healthy: true, Serving: true}
 		a := startNodeAdvert(t, link, "a", "192.0.2.11", 101, "1s", "{weight: -10}", "", up)
 		b := startNodeAdvert(t, link, "b", "192.0.2.12", 100, "1s", "{weight: -10}", "", up)
 		waitState(t, a, "VI_1", "MASTER")
@@ -286,7 +286,7 @@ func TestStartsOnlyOnceHealthy(t *testing.T) {
 
 func TestMaintenanceAndResign(t *testing.T) {
 	link := vrrptest.NewLink()
-	a := startNodeWith(t, link, "a", "192.0.2.11", 101, "20ms", "{fault: true}", "", HAProxyHealth{Healthy: true}, false)
+	a := startNodeWith(t, link, "a", "192.0.2.11", 101, "20ms", "{fault: true}", "", HAProxyHealth{Healthy: true, Serving: true}, false)
 	b := startNode(t, link, "b", "192.0.2.12", 100, "{fault: true}", "")
 	waitState(t, a, "VI_1", "MASTER")
 	waitState(t, b, "VI_1", "BACKUP")
@@ -365,7 +365,7 @@ func TestReloadKeepsUnchangedInstances(t *testing.T) {
 func TestShutdownResigns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		link := vrrptest.NewLink()
-		up := HAProxyHealth{Healthy: true}
+		up := HAProxyHealth{Healthy: true, Serving: true}
 		a := startNodeAdvert(t, link, "a", "192.0.2.11", 101, "1s", "{fault: true}", "", up)
 		b := startNodeAdvert(t, link, "b", "192.0.2.12", 100, "1s", "{fault: true}", "", up)
 		waitState(t, a, "VI_1", "MASTER")
@@ -532,4 +532,50 @@ func TestHealthFlapsEndInTheLatestState(t *testing.T) {
 			})
 		})
 	}
+}
+
+func (f *fakeHAProxy) degrade(reason string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ev = HAProxyHealth{Serving: true, Reason: reason}
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+// TestBackendsDownIsAPenalty: with the shipped example (track_haproxy {fault: true},
+// backends {app: 1}) a node whose backends are all down still serves HAProxy's error
+// page, so it loses priority instead of going to FAULT: the node that kept its backends
+// takes the VIP, and when every node has lost them one still holds it (a 503 beats a
+// dark VIP; both went to FAULT before).
+func TestBackendsDownIsAPenalty(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		link := vrrptest.NewLink()
+		a := startNode(t, link, "a", "192.0.2.11", 101, "{fault: true}", "")
+		b := startNode(t, link, "b", "192.0.2.12", 100, "{fault: true}", "")
+		waitState(t, a, "VI_1", "MASTER")
+		waitState(t, b, "VI_1", "BACKUP")
+		vip := netip.MustParseAddr("192.0.2.100")
+
+		a.hap.degrade("backend app: 0/2 servers UP")
+		waitState(t, b, "VI_1", "MASTER")
+		waitState(t, a, "VI_1", "BACKUP")
+		if p := a.sup.Status().Instances[0].EffectivePriority; p != 51 {
+			t.Errorf("a's effective priority %d, want 101-50", p)
+		}
+
+		b.hap.degrade("backend app: 0/2 servers UP")
+		time.Sleep(5 * time.Second)
+		if got := link.Holders(vip); len(got) != 1 {
+			t.Errorf("every node degraded: VIP held by %v, want exactly one node", got)
+		}
+		if a.state("VI_1") == "FAULT" || b.state("VI_1") == "FAULT" {
+			t.Errorf("a degraded node went to FAULT: a %s, b %s", a.state("VI_1"), b.state("VI_1"))
+		}
+
+		a.hap.set(true, "")
+		waitState(t, a, "VI_1", "MASTER")
+		if got := link.Holders(vip); len(got) != 1 || got[0] != "a" {
+			t.Errorf("VIP holders %v, want [a]", got)
+		}
+	})
 }

@@ -78,16 +78,28 @@ type Unicast struct {
 	Peers []string `yaml:"peers"`
 }
 
-// TrackerHAProxy is the name under which track_haproxy's condition is reported
-// (Instance.SetTracked): the supervisor reports the local HAProxy's health under it.
-const TrackerHAProxy = "haproxy"
+// The names under which track_haproxy's conditions are reported (Instance.SetTracked):
+// TrackerHAProxy while the local HAProxy is dead, hung or not serving its frontends,
+// TrackerHAProxyDegraded while it serves but a backend is under its minimum.
+const (
+	TrackerHAProxy         = "haproxy"
+	TrackerHAProxyDegraded = "haproxy_degraded"
+)
+
+// DefaultDegradedWeight is track_haproxy.degraded_weight's default: enough to put a node
+// that lost its backends below one that kept them in the usual priority layouts
+// (101/100, 150/100, 100/90/80).
+const DefaultDegradedWeight = -50
 
 // Trackers returns the policies of the conditions the instance tracks, by the name they
 // are reported under.
 func (c *InstanceConfig) Trackers() map[string]Track {
 	m := map[string]Track{}
-	if c.TrackHAProxy != nil {
-		m[TrackerHAProxy] = *c.TrackHAProxy
+	if t := c.TrackHAProxy; t != nil {
+		m[TrackerHAProxy] = Track{Weight: t.Weight, Fault: t.Fault}
+		if w := t.degradedWeight(); w != 0 {
+			m[TrackerHAProxyDegraded] = Track{Weight: w, penalty: true}
+		}
 	}
 	return m
 }
@@ -103,6 +115,22 @@ func (c *InstanceConfig) Trackers() map[string]Track {
 type Track struct {
 	Weight int  `yaml:"weight"`
 	Fault  bool `yaml:"fault"`
+	// DegradedWeight is added to the priority while the tracked service is degraded
+	// (HAProxy serving, a backend under its minimum): a plain keepalived-style weight, no
+	// resignation, so that a node that kept its backends wins and, when every node lost
+	// them, one still holds the VIP and answers. Default DefaultDegradedWeight; 0 turns it
+	// off; -253..0.
+	DegradedWeight *int `yaml:"degraded_weight"`
+
+	// penalty marks a plain weight: no resignation, no hold on preemption.
+	penalty bool
+}
+
+func (t *Track) degradedWeight() int {
+	if t.DegradedWeight == nil {
+		return DefaultDegradedWeight
+	}
+	return *t.DegradedWeight
 }
 
 // GARPConfig controls gratuitous ARP / unsolicited neighbour advertisements.

@@ -132,6 +132,9 @@ func (c *Config) Validate() error {
 			case t.Weight < -253 || t.Weight > 253:
 				bad(p+".track_haproxy.weight", "%d not in -253..253", t.Weight)
 			}
+			if w := t.degradedWeight(); w < -253 || w > 0 {
+				bad(p+".track_haproxy.degraded_weight", "%d not in -253..0", w)
+			}
 		}
 		for j, name := range in.TrackInterfaces {
 			if name == "" {

@@ -50,7 +50,7 @@ func (in *Instance) poke() {
 // applied on the instance's loop: a fault tracker puts it in FAULT while failing; a
 // weighted one adds its weight to the priority, stops preemption and makes a master
 // resign at once (priority 0, VIPs kept until the backup is heard) instead of waiting
-// for a backup's master-down timer. Only the latest value counts: any number of calls
+// for a backup's master-down timer; a penalty (the degraded weight) only adds its weight. Only the latest value counts: any number of calls
 // between two turns of the loop act as the last one, so a flapping condition can be
 // reported as fast as it flaps. A name the instance does not track is ignored (false).
 //
@@ -75,7 +75,9 @@ func (in *Instance) SetTracked(name string, failing bool) bool {
 		} else {
 			delete(in.ctl.weights, name)
 		}
-		setKey(in.ctl.noPreempt, name, failing)
+		if !t.penalty {
+			setKey(in.ctl.noPreempt, name, failing)
+		}
 	}
 	g := in.group
 	in.mu.Unlock()

@@ -192,7 +192,7 @@ func (l *loop) applyControl(now time.Time) {
 		// A master whose weighted tracker began to fail since the last turn hands over
 		// now; decided here, against the machine's own state, so no caller's stale view
 		// can make or miss the move.
-		if t := in.trackers[name]; failing && !t.Fault && c.episodes[name] != l.applied.episodes[name] && l.m.State() == StateMaster {
+		if t := in.trackers[name]; failing && !t.Fault && !t.penalty && c.episodes[name] != l.applied.episodes[name] && l.m.State() == StateMaster {
 			in.log.Info("tracked condition failing: resigning", "tracker", name)
 			l.step(now, "resign", l.m.Resign(now))
 			break

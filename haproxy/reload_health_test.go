@@ -1,0 +1,46 @@
+package haproxy
+
+import (
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/halo-lb/halo/internal/poll"
+)
+
+// TestRefusedReloadIsNoHealthFailure: a new bind on a port already in use passes
+// `haproxy -c`; HAProxy 2.6 pauses the old frontends while the new process retries the
+// bind, then keeps the old worker. That reload in flight is not a health failure: the
+// verdict must not flip (it did, and the VIP went away for 5.5 s).
+func TestRefusedReloadIsNoHealthFailure(t *testing.T) {
+	l := newLab(t)
+	r := start(t, l.cfg)
+	poll.Until(t, 10*time.Second, "healthy", healthy(r.m))
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	l.vars.Generated = fmt.Sprintf("frontend extra\n    bind %s\n    default_backend app\n", busy.Addr())
+	l.writeConfig()
+	res, err := r.m.Reload(t.Context())
+	if err == nil && res.OK() {
+		t.Fatalf("a reload binding a port in use succeeded: %+v", res)
+	}
+	t.Logf("reload refused as expected: %s (%s)", res.Outcome, res.Reason)
+	// Watch as long again as HAProxy's retries take, after the reload returned.
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		if v, _ := r.m.Health(); !v.Healthy {
+			t.Fatalf("the verdict went unhealthy around a refused reload: %+v", v)
+		}
+		time.Sleep(poll.Interval)
+	}
+	if ev := r.eventsOf(func(e Event) bool { h, ok := e.(*HealthChanged); return ok && !h.Healthy }); len(ev) != 0 {
+		t.Errorf("health events around the refused reload: %v", ev)
+	}
+	if err := get(l.frontend); err != nil {
+		t.Errorf("the old worker does not serve after the refused reload: %v", err)
+	}
+}
