@@ -165,6 +165,7 @@ type Manager struct {
 	// the checks are over.
 	reloads       int
 	reloadSettled time.Time
+	judged        int // checks fed to the hysteresis
 	ctr           Counters
 	alerts        []alert // HAProxy's recent [ALERT] lines, for reload failures
 	running       bool
@@ -236,6 +237,9 @@ type Verdict struct {
 	// when it is dead, hung or not serving.
 	Healthy bool
 	Serving bool
+	// Known is false until the checks have judged HAProxy at all (its first flip, or as
+	// many checks as rise and fall ask for; or its exit).
+	Known bool
 	// Reason says why HAProxy is unhealthy (empty when healthy); before the first
 	// verdict it is "not checked yet".
 	Reason string
@@ -256,7 +260,7 @@ func (m *Manager) Health() (Verdict, <-chan struct{}) {
 // publishLocked makes the status' verdict the published one and wakes every waiter.
 // m.mu is held.
 func (m *Manager) publishLocked() {
-	m.verdict = Verdict{Healthy: m.st.Healthy, Serving: m.serve.healthy, Reason: m.st.Reason, Since: m.st.Since}
+	m.verdict = Verdict{Healthy: m.st.Healthy, Serving: m.serve.healthy, Known: true, Reason: m.st.Reason, Since: m.st.Since}
 	close(m.changed)
 	m.changed = make(chan struct{})
 }
@@ -330,7 +334,7 @@ func (m *Manager) exited(c *child, err error, restartIn time.Duration, stopping 
 		reason = "haproxy stopped"
 	}
 	m.st.Healthy, m.st.Reason = false, reason
-	if changed {
+	if changed || !m.verdict.Known {
 		m.st.Since = now
 		m.publishLocked()
 	}
@@ -447,9 +451,12 @@ func (m *Manager) record(r CheckResult) bool {
 	} else if !r.OK() {
 		m.st.Reason = r.Reason
 	}
+	m.judged++
 	if changed {
 		m.st.Since = r.At.Add(r.Duration)
 		m.publishLocked()
+	} else if !m.verdict.Known && m.judged >= max(m.cfg.Check.Rise, m.cfg.Check.Fall) {
+		m.publishLocked() // unhealthy from the start: that is a verdict too
 	}
 	healthy, degraded, reason := m.hyst.healthy, m.st.Degraded, m.st.Reason
 	fast := m.hyst.transitioning() || m.serve.transitioning()

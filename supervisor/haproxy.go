@@ -30,7 +30,7 @@ func (a managerAdapter) Run(ctx context.Context) error { return a.m.Run(ctx) }
 
 func (a managerAdapter) Health() (HAProxyHealth, <-chan struct{}) {
 	v, changed := a.m.Health()
-	return HAProxyHealth{Healthy: v.Healthy, Serving: v.Serving, Reason: v.Reason}, changed
+	return HAProxyHealth{Healthy: v.Healthy, Serving: v.Serving, Known: v.Known, Reason: v.Reason}, changed
 }
 
 func (a managerAdapter) Reload(ctx context.Context) (Reload, error) {

@@ -21,6 +21,8 @@ type HAProxyHealth struct {
 	// Healthy: every check passes. Serving: HAProxy answers and serves its frontends,
 	// though a backend may be under its minimum (degraded); false when it is dead or hung.
 	Healthy, Serving bool
+	// Known is false until HAProxy has been judged at all.
+	Known bool
 	// Reason says why it is not Healthy.
 	Reason string
 }
@@ -204,6 +206,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.mu.Lock()
 	cfg := s.cfg
 	s.mu.Unlock()
+	s.awaitFirstVerdict(ctx, cfg)
 	for _, ic := range cfg.VRRP.Instances {
 		if err := s.startInstance(vrrpCtx, ic); err != nil {
 			s.log.Error("VRRP instance cannot start", "instance", ic.Name, "err", err)
@@ -426,6 +429,37 @@ func (s *Supervisor) stopInstances() {
 	}
 	for _, gr := range groups {
 		<-gr.done // a group's Run returns once its members have stopped
+	}
+}
+
+// firstVerdictWait bounds how long instances that track HAProxy wait for its first
+// verdict before they start (counting it as failing).
+const firstVerdictWait = 3 * time.Second
+
+// awaitFirstVerdict holds the start of instances that track HAProxy until HAProxy has
+// been judged (a few checks: well under a second for a running one), at most
+// firstVerdictWait. An instance started earlier would count HAProxy as failing, and one
+// that finds its VIPs left by a restarted halod would drop them (FAULT) though the
+// HAProxy it takes over serves: the restart would go dark.
+func (s *Supervisor) awaitFirstVerdict(ctx context.Context, cfg *Config) {
+	if !slices.ContainsFunc(cfg.VRRP.Instances, func(ic vrrp.InstanceConfig) bool { return ic.TrackHAProxy != nil }) {
+		return
+	}
+	t := time.NewTimer(firstVerdictWait)
+	defer t.Stop()
+	for {
+		h, changed := s.hap.Health()
+		if h.Known {
+			return
+		}
+		select {
+		case <-changed:
+		case <-t.C:
+			s.log.Warn("HAProxy not judged yet: starting VRRP with it counted as failing", "after", firstVerdictWait)
+			return
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 

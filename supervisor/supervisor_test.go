@@ -44,7 +44,7 @@ func (f *fakeHAProxy) Health() (HAProxyHealth, <-chan struct{}) {
 func (f *fakeHAProxy) set(healthy bool, reason string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.ev = HAProxyHealth{Healthy: healthy, Serving: healthy, Reason: reason}
+	f.ev = HAProxyHealth{Healthy: healthy, Serving: healthy, Known: true, Reason: reason}
 	if f.changed != nil {
 		close(f.changed)
 	}
@@ -98,7 +98,7 @@ control: {socket: %s/halo.sock}
 
 // startNode runs a supervisor whose VRRP instances speak on link.
 func startNode(t *testing.T, link *vrrptest.Link, name string, addr string, prio int, track, extra string) *testNode {
-	return startNodeHealth(t, link, name, addr, prio, track, extra, HAProxyHealth{Healthy: true, Serving: true})
+	return startNodeHealth(t, link, name, addr, prio, track, extra, HAProxyHealth{Healthy: true, Serving: true, Known: true})
 }
 
 func startNodeHealth(t *testing.T, link *vrrptest.Link, name string, addr string, prio int, track, extra string, health HAProxyHealth) *testNode {
@@ -212,7 +212,7 @@ func TestWeightedResignsAtOnce(t *testing.T) {
 		// 1 s adverts: the backup's master-down interval is 3.6 s, its skew time 0.61 s; a
 		// takeover well under the former shows that the master resigned (priority 0).
 		link := vrrptest.NewLink()
-		up := HAProxyHealth{Healthy: true, Serving: true}
+		up := HAProxyHealth{Healthy: true, Serving: true, Known: true}
 		a := startNodeAdvert(t, link, "a", "192.0.2.11", 101, "1s", "{weight: -10}", "", up)
 		b := startNodeAdvert(t, link, "b", "192.0.2.12", 100, "1s", "{weight: -10}", "", up)
 		waitState(t, a, "VI_1", "MASTER")
@@ -262,7 +262,7 @@ func TestUnhealthyBackupNeverPreempts(t *testing.T) {
 		link := vrrptest.NewLink()
 		b := startNode(t, link, "b", "192.0.2.12", 100, "{weight: -5}", "")
 		waitState(t, b, "VI_1", "MASTER")
-		a := startNodeHealth(t, link, "a", "192.0.2.11", 110, "{weight: -5}", "", HAProxyHealth{Reason: "backend app: 0/2 servers UP"})
+		a := startNodeHealth(t, link, "a", "192.0.2.11", 110, "{weight: -5}", "", HAProxyHealth{Known: true, Reason: "backend app: 0/2 servers UP"})
 		waitState(t, a, "VI_1", "BACKUP")
 		stays(t, a, "VI_1", "BACKUP", 500*time.Millisecond)
 		a.hap.set(true, "")
@@ -286,7 +286,7 @@ func TestStartsOnlyOnceHealthy(t *testing.T) {
 
 func TestMaintenanceAndResign(t *testing.T) {
 	link := vrrptest.NewLink()
-	a := startNodeWith(t, link, "a", "192.0.2.11", 101, "20ms", "{fault: true}", "", HAProxyHealth{Healthy: true, Serving: true}, false)
+	a := startNodeWith(t, link, "a", "192.0.2.11", 101, "20ms", "{fault: true}", "", HAProxyHealth{Healthy: true, Serving: true, Known: true}, false)
 	b := startNode(t, link, "b", "192.0.2.12", 100, "{fault: true}", "")
 	waitState(t, a, "VI_1", "MASTER")
 	waitState(t, b, "VI_1", "BACKUP")
@@ -365,7 +365,7 @@ func TestReloadKeepsUnchangedInstances(t *testing.T) {
 func TestShutdownResigns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		link := vrrptest.NewLink()
-		up := HAProxyHealth{Healthy: true, Serving: true}
+		up := HAProxyHealth{Healthy: true, Serving: true, Known: true}
 		a := startNodeAdvert(t, link, "a", "192.0.2.11", 101, "1s", "{fault: true}", "", up)
 		b := startNodeAdvert(t, link, "b", "192.0.2.12", 100, "1s", "{fault: true}", "", up)
 		waitState(t, a, "VI_1", "MASTER")
@@ -537,7 +537,7 @@ func TestHealthFlapsEndInTheLatestState(t *testing.T) {
 func (f *fakeHAProxy) degrade(reason string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.ev = HAProxyHealth{Serving: true, Reason: reason}
+	f.ev = HAProxyHealth{Serving: true, Known: true, Reason: reason}
 	close(f.changed)
 	f.changed = make(chan struct{})
 }

@@ -148,8 +148,8 @@ func TestLabActiveActive(t *testing.T) {
 	l.reach(client, serveA, "n2")
 	l.reach(client, serveB, "n2")
 
-	// n1 returns (its crashed run left VI_A's VIP behind; it removes it at start) and
-	// preempts VI_A back; VI_B stays on n2.
+	// n1 returns (its crashed run left VI_A's VIP behind: it resumes as its master, and
+	// n2 yields on its first advert); VI_B stays on n2.
 	start1()
 	l.waitHolder(10*time.Second, vipA, n1, n1, n2)
 	l.stays(time.Second, vipB, n2, n1, n2)

@@ -253,7 +253,8 @@ func TestLabFailover(t *testing.T) {
 	t.Logf("hard kill: n2 holds the VIP %v after SIGKILL", time.Since(start))
 	l.reach(client, server, "n2")
 
-	// n1 restarts: it removes the VIP its crashed run left, then preempts.
+	// n1 restarts: it finds the VIP its crashed run left and resumes as master; n2 yields
+	// on its first advert.
 	l.halo(n1, cfg(150), "-serve", server, "-name", "n1")
 	l.waitHolder(10*time.Second, vip, n1, n1, n2)
 	l.reach(client, server, "n1")

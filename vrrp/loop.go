@@ -49,10 +49,22 @@ func (l *loop) run(ctx context.Context) error {
 	})
 	l.applied = control{weights: map[string]int{}, faults: map[string]bool{}}
 	now := time.Now()
-	// A crashed earlier run may have left the VIPs behind; a backup must not hold them.
-	l.removeVIPs(now)
 	l.applyControl(now)
-	l.step(now, "start", l.m.Start(now))
+	// A VIP left on the interface by an earlier run (halod crashed or was restarted while
+	// master) means this node was master: it resumes the role rather than darkening the
+	// VIP for a master-down interval; a better master, if one took over, wins within an
+	// advert interval. Anything else left behind goes: a backup must not hold a VIP.
+	if missing, err := l.owner.Missing(); err == nil && len(missing) == 0 && len(in.cfg.VIPs) > 0 {
+		in.log.Info("VIPs still on the interface from an earlier run: resuming as master")
+		l.holds = true
+		l.step(now, "resume", l.m.Resume(now))
+		if l.m.State() != StateMaster {
+			l.removeVIPs(now)
+		}
+	} else {
+		l.removeVIPs(now)
+		l.step(now, "start", l.m.Start(now))
+	}
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()

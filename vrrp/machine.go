@@ -242,6 +242,24 @@ func (m *Machine) Start(now time.Time) []Action {
 
 // initialize runs the Initialize state's startup event: the owner becomes master at once,
 // every other node waits a master-down interval as backup.
+// Resume starts a machine that finds its VIPs still on the interface, left by a run of
+// this node that crashed or was restarted while master: it takes MASTER back at once
+// (advert, announcement) instead of dropping the VIPs and waiting a master-down interval
+// while nobody holds them. A better master, if one took over meanwhile, is heard within
+// one advert interval and wins as usual. Held back (fault, maintenance, a sync group, no
+// preemption or a preempt delay, which a master that took over meanwhile must be able to
+// count on), it starts as Start does.
+func (m *Machine) Resume(now time.Time) []Action {
+	if m.state != StateInit {
+		return nil
+	}
+	if m.fault || m.maintenance || m.hold || !m.cfg.Preempt || m.cfg.PreemptDelay > 0 {
+		return m.Start(now)
+	}
+	m.masterAdverInterval = m.cfg.AdvertInterval
+	return m.becomeMaster(now, nil)
+}
+
 func (m *Machine) initialize(now time.Time, acts []Action) []Action {
 	m.masterAdverInterval = m.cfg.AdvertInterval
 	if m.priority == 255 && !m.maintenance && !m.hold {

@@ -75,3 +75,33 @@ func TestVIPRemovalRetried(t *testing.T) {
 		}
 	})
 }
+
+// TestResumeWithVIPsLeftBehind: an instance that starts and finds its VIPs still on the
+// interface (halod crashed or was restarted while master, HAProxy kept serving) resumes
+// as master at once instead of dropping them for a master-down interval; a node with
+// preemption off starts as usual (the master that took over keeps the role).
+func TestResumeWithVIPsLeftBehind(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newMemNet()
+		b := startNode(t, n, "192.0.2.12", testConfig("B", 100))
+		a1 := newNode(t, n, "192.0.2.11", testConfig("A", 150), nil)
+		if err := a1.owner.AddVIPs(); err != nil { // what the crashed run left
+			t.Fatal(err)
+		}
+		a1.start(t)
+		synctest.Wait()
+		wantStates(t, "restarted with its VIPs", map[*node]State{a1: StateMaster})
+		wantHolder(t, "restarted with its VIPs", n, "A")
+		advance(time.Second)
+		wantStates(t, "a second later", map[*node]State{a1: StateMaster, b: StateBackup})
+
+		noPreempt := newNode(t, n, "192.0.2.13", testConfig("C", 200, func(c *InstanceConfig) { c.Preempt = new(bool) }), nil)
+		if err := noPreempt.owner.AddVIPs(); err != nil {
+			t.Fatal(err)
+		}
+		noPreempt.start(t)
+		synctest.Wait()
+		wantStates(t, "nopreempt restarted", map[*node]State{noPreempt: StateBackup})
+		wantHolder(t, "nopreempt restarted", n, "A")
+	})
+}
