@@ -148,6 +148,9 @@ func TestProcReads(t *testing.T) {
 	if rss, err := rssKB(pid); err != nil || rss <= 0 {
 		t.Errorf("rssKB(self) = %d, %v", rss, err)
 	}
+	if uss, err := ussKB(pid); err != nil || uss <= 0 {
+		t.Errorf("ussKB(self) = %d, %v", uss, err)
+	}
 	if !alive(pid) || alive(1<<30) {
 		t.Errorf("alive: self %v, no such pid %v", alive(pid), alive(1<<30))
 	}
@@ -212,9 +215,9 @@ func TestFootprintGoals(t *testing.T) {
 	group := func(procs ...procUsage) *idleResult {
 		return &idleResult{window: 10 * time.Second, procs: procs}
 	}
-	halod := group(procUsage{node: "lb1", label: "halod", rssKB: 15 * 1024, pssKB: 15 * 1024, cpuSec: 0.02})
-	kad := group(procUsage{node: "lb1", label: "keepalived (parent)", rssKB: 9 * 1024, pssKB: 5 * 1024},
-		procUsage{node: "lb1", label: "keepalived (VRRP child)", rssKB: 5 * 1024, pssKB: 2 * 1024, cpuSec: 0.03, childSec: 0.02})
+	halod := group(procUsage{node: "lb1", label: "halod", rssKB: 15 * 1024, ussKB: 15 * 1024, cpuSec: 0.02})
+	kad := group(procUsage{node: "lb1", label: "keepalived (parent)", rssKB: 9 * 1024, ussKB: 5 * 1024},
+		procUsage{node: "lb1", label: "keepalived (VRRP child)", rssKB: 5 * 1024, ussKB: 2 * 1024, cpuSec: 0.03, childSec: 0.02})
 	fat := group(procUsage{node: "lb1", label: "halod", rssKB: 16*1024 + 1, cpuSec: 0.06})
 	h50 := group(procUsage{node: "lb1", cpuSec: 0.5}, procUsage{node: "lb2", cpuSec: 0.2})
 	k50 := group(procUsage{node: "lb1", cpuSec: 0.4}, procUsage{node: "lb1", cpuSec: 0.2}, procUsage{node: "lb2", cpuSec: 0.1},
@@ -239,7 +242,7 @@ func TestFootprintGoals(t *testing.T) {
 	}{
 		{"all met", halod, kad, h50, k50, small, []string{met, met, met, met, met},
 			"halod 0.200 % vs keepalived 0.300 % (0.02 vs 0.03 CPU-s, 0.02 of it check scripts)",
-			"15.0 MiB; keepalived's master node 14.0 MiB RSS (parent 9.0 + VRRP child 5.0), 7.0 MiB PSS: halod +1.0 MiB (1.07×) against its RSS, +8.0 MiB against its PSS"},
+			"15.0 MiB; keepalived's master node 14.0 MiB (parent 9.0 + VRRP child 5.0): halod +1.0 MiB, 1.07× (USS, private pages only: halod 15.0, keepalived's node 7.0)"},
 		{"all missed", fat, kad, h50, k50slow, big, []string{missed, missed, missed, missed, missed}, "", ""},
 		{"unstripped, nothing else measured", nil, nil, nil, k50, binaryInfo{size: 1, strip: false}, []string{none, none, none, none, none}, "", ""},
 		{"no binary", halod, nil, h50, nil, binaryInfo{err: "no such file"}, []string{none, met, met, none, none}, "", ""},

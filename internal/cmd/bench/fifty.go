@@ -140,7 +140,7 @@ func keepalived50(ctx context.Context, sc *scope, cfg config, rep *report) error
 	}
 	var procs []procRef
 	for i, lb := range c.LBs {
-		p, err := keepalivedNode(lb, fmt.Sprintf("%s (%s)", lb.Name, strings.ToLower(roleState(i))))
+		p, err := keepalivedNode(lb, lb.Name+" "+strings.ToLower(roleState(i)))
 		if err != nil {
 			return err
 		}

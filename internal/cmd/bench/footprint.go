@@ -31,7 +31,7 @@ type procUsage struct {
 	label  string
 	pid    int
 	rssKB  int64   // the largest VmRSS sampled
-	pssKB  int64   // the largest Pss sampled (pages shared with the node's other processes split)
+	ussKB  int64   // the largest USS sampled: pages no other process maps (Private_Clean + Private_Dirty)
 	cpuSec float64 // user+system, its own and its reaped children's (check scripts)
 	// childSec is the part of cpuSec its reaped children used (cutime+cstime): keepalived's
 	// check scripts, which exit between two samples.
@@ -60,14 +60,14 @@ func (r *idleResult) nodeTotal(node string) (rssKB int64, cpuSec float64) {
 	return rssKB, cpuSec
 }
 
-// nodePSS adds up the Pss of the processes on node ("": all of them).
-func (r *idleResult) nodePSS(node string) (pssKB int64) {
+// nodeUSS adds up the USS of the processes on node ("": all of them).
+func (r *idleResult) nodeUSS(node string) (ussKB int64) {
 	for _, p := range r.procs {
 		if node == "" || p.node == node {
-			pssKB += p.pssKB
+			ussKB += p.ussKB
 		}
 	}
-	return pssKB
+	return ussKB
 }
 
 // cpuPercent is the CPU of the group in percent of one core.
@@ -120,10 +120,17 @@ func rssKB(pid int) (int64, error) {
 	return procKB(fmt.Sprintf("/proc/%d/status", pid), "VmRSS:")
 }
 
-// pssKB reads the proportional set size of pid: each page shared by n processes counts
-// 1/n (keepalived's parent and VRRP child share the pages of the fork).
-func pssKB(pid int) (int64, error) {
-	return procKB(fmt.Sprintf("/proc/%d/smaps_rollup", pid), "Pss:")
+// ussKB reads the unique set size of pid: its pages that no other process maps, what
+// ending it would free. Pages keepalived's parent and VRRP child share since the fork, and
+// shared libraries, are not in it.
+func ussKB(pid int) (int64, error) {
+	path := fmt.Sprintf("/proc/%d/smaps_rollup", pid)
+	clean, err := procKB(path, "Private_Clean:")
+	if err != nil {
+		return 0, err
+	}
+	dirty, err := procKB(path, "Private_Dirty:")
+	return clean + dirty, err
 }
 
 // procKB reads the "key: N kB" line of a /proc file.
@@ -164,8 +171,8 @@ func measureIdle(ctx context.Context, title string, procs []procRef, window time
 				return nil, fmt.Errorf("%s (pid %d) ended during the idle window: %w", p.label, p.pid, err)
 			}
 			res.procs[i].rssKB = max(res.procs[i].rssKB, rss)
-			if pss, err := pssKB(p.pid); err == nil {
-				res.procs[i].pssKB = max(res.procs[i].pssKB, pss)
+			if uss, err := ussKB(p.pid); err == nil {
+				res.procs[i].ussKB = max(res.procs[i].ussKB, uss)
 			}
 		}
 		if time.Since(t0) >= window {
@@ -185,8 +192,8 @@ func measureIdle(ctx context.Context, title string, procs []procRef, window time
 	}
 	res.window = time.Since(t0)
 	for _, p := range res.procs {
-		logf("  %s %s: %.1f MiB RSS, %.1f MiB PSS, %.2f CPU-s (%.2f of it reaped children)", p.node, p.label,
-			float64(p.rssKB)/1024, float64(p.pssKB)/1024, p.cpuSec, p.childSec)
+		logf("  %s %s: %.1f MiB RSS, %.1f MiB USS, %.2f CPU-s (%.2f of it reaped children)", p.node, p.label,
+			float64(p.rssKB)/1024, float64(p.ussKB)/1024, p.cpuSec, p.childSec)
 	}
 	rss, cpu := res.total()
 	logf("  total %.1f MiB RSS, %.2f CPU-s = %.3f%% of a core", float64(rss)/1024, cpu, res.cpuPercent())

@@ -315,9 +315,9 @@ func footprintGoals(halod, kad, halo50, ka50 *idleResult, bin binaryInfo) []verd
 		v.measured = fmt.Sprintf("%.1f MiB", float64(rss)/1024)
 		if kad != nil {
 			krss, _ := kad.total()
-			v.measured += fmt.Sprintf("; keepalived's master node %.1f MiB RSS (%s), %.1f MiB PSS: halod %+.1f MiB (%.2f×) against its RSS, %+.1f MiB against its PSS",
-				float64(krss)/1024, rssParts(kad), float64(kad.nodePSS(""))/1024,
-				float64(rss-krss)/1024, float64(rss)/float64(max(krss, 1)), float64(rss-kad.nodePSS(""))/1024)
+			v.measured += fmt.Sprintf("; keepalived's master node %.1f MiB (%s): halod %+.1f MiB, %.2f× (USS, private pages only: halod %.1f, keepalived's node %.1f)",
+				float64(krss)/1024, rssParts(kad), float64(rss-krss)/1024, float64(rss)/float64(max(krss, 1)),
+				float64(halod.nodeUSS(""))/1024, float64(kad.nodeUSS(""))/1024)
 		}
 		v.result = metIf(rss <= goalRSSKB)
 	} else {
@@ -530,11 +530,14 @@ func errorsString(m map[string]uint64) string {
 
 func (r *report) idleSection(w func(string, ...any)) {
 	w("## Idle footprint\n\n")
-	w("RSS (largest VmRSS sampled each second), PSS (largest Pss from /proc/PID/smaps_rollup: pages a process shares with others, "+
-		"such as keepalived's parent and its forked VRRP child, count once across them, so a node's PSS sum does not count them twice as its RSS sum does) "+
+	w("RSS (largest VmRSS sampled each second; a node's sum counts the pages keepalived's parent and forked VRRP child share, and the shared libraries, "+
+		"once per process: a ceiling), USS (largest Private_Clean + Private_Dirty of /proc/PID/smaps_rollup, the pages no other process maps: a floor, which "+
+		"leaves out keepalived's shared libraries and fork pages as well as halod's text, shared with the other node's halod in the lab) "+
 		"and CPU seconds (utime + stime of the process and cutime + cstime, the children it reaped; /proc/PID/stat) over an idle window of %s: no fault, no client. "+
 		"keepalived's check scripts live a few milliseconds each and are reaped by the VRRP child that runs them, so their CPU is in the child's "+
-		"cutime + cstime (the \"children CPU s\" column). HAProxy itself is not counted on either side.\n\n", r.cfg.idle)
+		"cutime + cstime (the \"children CPU s\" column). CPU times count in clock ticks of 10 ms per process: over %s one tick is %.3f %% of a core, "+
+		"so a short (quick) window cannot tell keepalived's idle node from zero. HAProxy itself is not counted on either side.\n\n",
+		r.cfg.idle, r.cfg.idle, 100/float64(clkTck)/max(r.cfg.idle.Seconds(), 1))
 	r.idleVersus(w)
 	r.fiftyVersus(w)
 	all := slices.Clone(r.idle)
@@ -545,16 +548,16 @@ func (r *report) idleSection(w func(string, ...any)) {
 	}
 	if len(all) > 0 {
 		w("Every process:\n\n")
-		w("| what | process | RSS MiB | PSS MiB | CPU s | children CPU s | %% of a core |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+		w("| what | process | RSS MiB | USS MiB | CPU s | children CPU s | %% of a core |\n| --- | --- | --- | --- | --- | --- | --- |\n")
 		for _, ir := range all {
 			for _, p := range ir.procs {
-				w("| %s | %s | %.1f | %.1f | %.2f | %.2f | %.3f |\n", ir.title, p.label, float64(p.rssKB)/1024, float64(p.pssKB)/1024,
+				w("| %s | %s | %.1f | %.1f | %.2f | %.2f | %.3f |\n", ir.title, p.label, float64(p.rssKB)/1024, float64(p.ussKB)/1024,
 					p.cpuSec, p.childSec, 100*p.cpuSec/ir.window.Seconds())
 			}
 			if len(ir.procs) > 1 {
 				rss, cpu := ir.total()
 				w("| %s | **total** | **%.1f** | **%.1f** | **%.2f** | **%.2f** | **%.3f** |\n", ir.title, float64(rss)/1024,
-					float64(ir.nodePSS(""))/1024, cpu, childOf(ir), ir.cpuPercent())
+					float64(ir.nodeUSS(""))/1024, cpu, childOf(ir), ir.cpuPercent())
 			}
 		}
 	} else {
@@ -583,7 +586,7 @@ func (r *report) idleVersus(w func(string, ...any)) {
 	w("| CPU, %% of a core | **%.3f** | **%.3f** |\n", halod.cpuPercent(), kad.cpuPercent())
 	w("| CPU s in the window (of it reaped children) | %.2f (%.2f) | %.2f (%.2f) |\n", cpuOf(halod), childOf(halod), cpuOf(kad), childOf(kad))
 	w("| RSS MiB | **%.1f** | **%.1f** (%s) |\n", float64(hr)/1024, float64(kr)/1024, rssParts(kad))
-	w("| PSS MiB | %.1f | %.1f |\n\n", float64(halod.nodePSS(""))/1024, float64(kad.nodePSS(""))/1024)
+	w("| USS MiB | %.1f | %.1f |\n\n", float64(halod.nodeUSS(""))/1024, float64(kad.nodeUSS(""))/1024)
 }
 
 // fiftyVersus sets halod's and keepalived's 50-instance nodes side by side.
@@ -593,7 +596,7 @@ func (r *report) fiftyVersus(w func(string, ...any)) {
 	}
 	w("50 VRRPv3 instances at 100 ms adverts on each node (the same VRIDs, VIPs, interface and priorities 101/100 on both sides; "+
 		"%s), whole nodes side by side:\n\n", fiftyTracking)
-	w("| node | halod CPU %% of a core | halod RSS MiB | keepalived CPU %% of a core | keepalived RSS MiB (PSS) |\n| --- | --- | --- | --- | --- |\n")
+	w("| node | halod CPU %% of a core | halod RSS MiB | keepalived CPU %% of a core | keepalived RSS MiB (USS) |\n| --- | --- | --- | --- | --- |\n")
 	for _, n := range []struct{ node, title string }{{"lb1", "lb1, master of all 50"}, {"lb2", "lb2, backup of all 50"}} {
 		hc, hr, kc, kr := "—", "—", "—", "—"
 		if r.idle50 != nil {
@@ -603,7 +606,7 @@ func (r *report) fiftyVersus(w func(string, ...any)) {
 		if r.ka50 != nil {
 			rss, _ := r.ka50.nodeTotal(n.node)
 			kc = fmt.Sprintf("**%.3f**", r.ka50.nodeCPUPercent(n.node))
-			kr = fmt.Sprintf("%.1f (%.1f)", float64(rss)/1024, float64(r.ka50.nodePSS(n.node))/1024)
+			kr = fmt.Sprintf("%.1f (%.1f)", float64(rss)/1024, float64(r.ka50.nodeUSS(n.node))/1024)
 		}
 		w("| %s | %s | %s | %s | %s |\n", n.title, hc, hr, kc, kr)
 	}
