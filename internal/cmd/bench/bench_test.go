@@ -2,6 +2,7 @@ package main
 
 import (
 	"debug/elf"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -242,7 +243,7 @@ func TestFootprintGoals(t *testing.T) {
 	}{
 		{"all met", halod, kad, h50, k50, small, []string{met, met, met, met, met},
 			"halod 0.200 % vs keepalived 0.300 % (0.02 vs 0.03 CPU-s, 0.02 of it check scripts)",
-			"15.0 MiB; keepalived's master node 14.0 MiB (parent 9.0 + VRRP child 5.0): halod +1.0 MiB, 1.07× (USS, private pages only: halod 15.0, keepalived's node 7.0)"},
+			"15.0 MiB; keepalived's master node 14.0 MiB (parent 9.0 + VRRP child 5.0): halod +1.0 MiB, 1.07×; counting the pages keepalived's parent and child share once, 11.0 MiB: halod +4.0 MiB, 1.36×"},
 		{"all missed", fat, kad, h50, k50slow, big, []string{missed, missed, missed, missed, missed}, "", ""},
 		{"unstripped, nothing else measured", nil, nil, nil, k50, binaryInfo{size: 1, strip: false}, []string{none, none, none, none, none}, "", ""},
 		{"no binary", halod, nil, h50, nil, binaryInfo{err: "no such file"}, []string{none, met, met, none, none}, "", ""},
@@ -259,6 +260,24 @@ func TestFootprintGoals(t *testing.T) {
 				t.Errorf("RSS comparison:\n got %s\nwant %s", vs[2].measured, tc.wantRSS1)
 			}
 		})
+	}
+}
+
+func TestNodeOnce(t *testing.T) {
+	r := &idleResult{procs: []procUsage{
+		{node: "lb1", rssKB: 9000, ussKB: 200}, {node: "lb1", rssKB: 6000, ussKB: 300},
+		{node: "lb2", rssKB: 5000, ussKB: 100}, {node: "lb2", rssKB: 9500, ussKB: 250},
+	}}
+	for _, tc := range []struct {
+		node string
+		want int64
+	}{{"lb1", 9300}, {"lb2", 9600}, {"", 9500 + 200 + 300 + 100}, {"lb3", 0}} {
+		if got := r.nodeOnce(tc.node); got != tc.want {
+			t.Errorf("nodeOnce(%q) = %d, want %d", tc.node, got, tc.want)
+		}
+	}
+	if got := (&idleResult{procs: []procUsage{{node: "lb1", rssKB: 20000, ussKB: 8000}}}).nodeOnce("lb1"); got != 20000 {
+		t.Errorf("one process: %d, want its RSS", got)
 	}
 }
 
@@ -304,5 +323,25 @@ func TestReapedChildrenCounted(t *testing.T) {
 	}
 	if after <= before {
 		t.Errorf("cutime+cstime %d → %d ticks: the reaped child's CPU is not counted", before, after)
+	}
+}
+
+func TestFiftyVersusTable(t *testing.T) {
+	g := func(procs ...procUsage) *idleResult { return &idleResult{window: 10 * time.Second, procs: procs} }
+	r := &report{
+		idle50: g(procUsage{node: "lb1", rssKB: 30 * 1024, cpuSec: 0.4}, procUsage{node: "lb2", rssKB: 28 * 1024, cpuSec: 0.2}),
+		ka50: g(procUsage{node: "lb1", rssKB: 10 * 1024, ussKB: 200, cpuSec: 0.01}, procUsage{node: "lb1", rssKB: 6 * 1024, ussKB: 1024, cpuSec: 0.2, childSec: 0.02},
+			procUsage{node: "lb2", rssKB: 10 * 1024, cpuSec: 0}, procUsage{node: "lb2", rssKB: 6 * 1024, ussKB: 512, cpuSec: 0.05}),
+	}
+	var b strings.Builder
+	r.fiftyVersus(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) })
+	for _, want := range []string{
+		"| lb1, master of all 50 | **4.000** | 30.0 | **2.100** | 16.0 (11.0) |",
+		"| lb2, backup of all 50 | **2.000** | 28.0 | **0.500** | 16.0 (10.5) |",
+		"killall -0 haproxy",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("missing %q in:\n%s", want, b.String())
+		}
 	}
 }

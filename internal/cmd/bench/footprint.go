@@ -70,6 +70,28 @@ func (r *idleResult) nodeUSS(node string) (ussKB int64) {
 	return ussKB
 }
 
+// nodeOnce estimates the memory of node's processes with every page counted once: the
+// RSS of its largest process plus the private pages (USS) of the others. keepalived's VRRP
+// child shares with its parent the libraries and the pages of the fork, which the RSS sum
+// counts twice; for a single process (halod) it is its RSS.
+func (r *idleResult) nodeOnce(node string) (kb int64) {
+	largest := -1
+	for i, p := range r.procs {
+		if (node == "" || p.node == node) && (largest < 0 || p.rssKB > r.procs[largest].rssKB) {
+			largest = i
+		}
+	}
+	for i, p := range r.procs {
+		switch {
+		case i == largest:
+			kb += p.rssKB
+		case node == "" || p.node == node:
+			kb += p.ussKB
+		}
+	}
+	return kb
+}
+
 // cpuPercent is the CPU of the group in percent of one core.
 func (r *idleResult) cpuPercent() float64 {
 	return r.nodeCPUPercent("")

@@ -315,9 +315,11 @@ func footprintGoals(halod, kad, halo50, ka50 *idleResult, bin binaryInfo) []verd
 		v.measured = fmt.Sprintf("%.1f MiB", float64(rss)/1024)
 		if kad != nil {
 			krss, _ := kad.total()
-			v.measured += fmt.Sprintf("; keepalived's master node %.1f MiB (%s): halod %+.1f MiB, %.2f× (USS, private pages only: halod %.1f, keepalived's node %.1f)",
+			once := kad.nodeOnce("")
+			v.measured += fmt.Sprintf("; keepalived's master node %.1f MiB (%s): halod %+.1f MiB, %.2f×; "+
+				"counting the pages keepalived's parent and child share once, %.1f MiB: halod %+.1f MiB, %.2f×",
 				float64(krss)/1024, rssParts(kad), float64(rss-krss)/1024, float64(rss)/float64(max(krss, 1)),
-				float64(halod.nodeUSS(""))/1024, float64(kad.nodeUSS(""))/1024)
+				float64(once)/1024, float64(rss-once)/1024, float64(rss)/float64(max(once, 1)))
 		}
 		v.result = metIf(rss <= goalRSSKB)
 	} else {
@@ -357,12 +359,39 @@ func cpuOf(r *idleResult) float64 {
 }
 
 // childOf is the CPU the group's processes' reaped children used (check scripts).
-func childOf(r *idleResult) float64 {
+func childOf(r *idleResult) float64 { return childOfNode(r, "") }
+
+// childOfNode is childOf for the processes on node ("": all of them).
+func childOfNode(r *idleResult, node string) float64 {
 	var c float64
 	for _, p := range r.procs {
-		c += p.childSec
+		if node == "" || p.node == node {
+			c += p.childSec
+		}
 	}
 	return c
+}
+
+// countOn counts the group's processes on node.
+func countOn(r *idleResult, node string) int {
+	n := 0
+	for _, p := range r.procs {
+		if p.node == node {
+			n++
+		}
+	}
+	return n
+}
+
+// nodesOf lists the nodes of a group's processes, in order.
+func nodesOf(r *idleResult) []string {
+	var nodes []string
+	for _, p := range r.procs {
+		if !slices.Contains(nodes, p.node) {
+			nodes = append(nodes, p.node)
+		}
+	}
+	return nodes
 }
 
 // rssParts names the RSS of each process of a group: "parent 9.6 + VRRP child 5.7".
@@ -530,9 +559,10 @@ func errorsString(m map[string]uint64) string {
 
 func (r *report) idleSection(w func(string, ...any)) {
 	w("## Idle footprint\n\n")
-	w("RSS (largest VmRSS sampled each second; a node's sum counts the pages keepalived's parent and forked VRRP child share, and the shared libraries, "+
-		"once per process: a ceiling), USS (largest Private_Clean + Private_Dirty of /proc/PID/smaps_rollup, the pages no other process maps: a floor, which "+
-		"leaves out keepalived's shared libraries and fork pages as well as halod's text, shared with the other node's halod in the lab) "+
+	w("RSS (largest VmRSS sampled each second; a node's sum counts the pages keepalived's parent and forked VRRP child share, their libraries "+
+		"and the copy-on-write pages of the fork, once per process), USS (largest Private_Clean + Private_Dirty of /proc/PID/smaps_rollup: the pages no "+
+		"other process maps), \"once\" (a node's memory with shared pages counted once: the RSS of its largest process plus the USS of the others; "+
+		"halod is one static process, so its RSS) "+
 		"and CPU seconds (utime + stime of the process and cutime + cstime, the children it reaped; /proc/PID/stat) over an idle window of %s: no fault, no client. "+
 		"keepalived's check scripts live a few milliseconds each and are reaped by the VRRP child that runs them, so their CPU is in the child's "+
 		"cutime + cstime (the \"children CPU s\" column). CPU times count in clock ticks of 10 ms per process: over %s one tick is %.3f %% of a core, "+
@@ -554,9 +584,18 @@ func (r *report) idleSection(w func(string, ...any)) {
 				w("| %s | %s | %.1f | %.1f | %.2f | %.2f | %.3f |\n", ir.title, p.label, float64(p.rssKB)/1024, float64(p.ussKB)/1024,
 					p.cpuSec, p.childSec, 100*p.cpuSec/ir.window.Seconds())
 			}
-			if len(ir.procs) > 1 {
+			nodes := nodesOf(ir)
+			for _, node := range nodes {
+				if n := countOn(ir, node); n > 1 {
+					rss, cpu := ir.nodeTotal(node)
+					w("| %s | **%s, %d processes** (once: %.1f MiB) | **%.1f** | **%.1f** | **%.2f** | **%.2f** | **%.3f** |\n", ir.title, node, n,
+						float64(ir.nodeOnce(node))/1024, float64(rss)/1024, float64(ir.nodeUSS(node))/1024, cpu, childOfNode(ir, node),
+						ir.nodeCPUPercent(node))
+				}
+			}
+			if len(nodes) > 1 {
 				rss, cpu := ir.total()
-				w("| %s | **total** | **%.1f** | **%.1f** | **%.2f** | **%.2f** | **%.3f** |\n", ir.title, float64(rss)/1024,
+				w("| %s | **both nodes** | **%.1f** | **%.1f** | **%.2f** | **%.2f** | **%.3f** |\n", ir.title, float64(rss)/1024,
 					float64(ir.nodeUSS(""))/1024, cpu, childOf(ir), ir.cpuPercent())
 			}
 		}
@@ -586,7 +625,7 @@ func (r *report) idleVersus(w func(string, ...any)) {
 	w("| CPU, %% of a core | **%.3f** | **%.3f** |\n", halod.cpuPercent(), kad.cpuPercent())
 	w("| CPU s in the window (of it reaped children) | %.2f (%.2f) | %.2f (%.2f) |\n", cpuOf(halod), childOf(halod), cpuOf(kad), childOf(kad))
 	w("| RSS MiB | **%.1f** | **%.1f** (%s) |\n", float64(hr)/1024, float64(kr)/1024, rssParts(kad))
-	w("| USS MiB | %.1f | %.1f |\n\n", float64(halod.nodeUSS(""))/1024, float64(kad.nodeUSS(""))/1024)
+	w("| MiB with shared pages counted once | %.1f | %.1f |\n\n", float64(halod.nodeOnce(""))/1024, float64(kad.nodeOnce(""))/1024)
 }
 
 // fiftyVersus sets halod's and keepalived's 50-instance nodes side by side.
@@ -596,7 +635,7 @@ func (r *report) fiftyVersus(w func(string, ...any)) {
 	}
 	w("50 VRRPv3 instances at 100 ms adverts on each node (the same VRIDs, VIPs, interface and priorities 101/100 on both sides; "+
 		"%s), whole nodes side by side:\n\n", fiftyTracking)
-	w("| node | halod CPU %% of a core | halod RSS MiB | keepalived CPU %% of a core | keepalived RSS MiB (USS) |\n| --- | --- | --- | --- | --- |\n")
+	w("| node | halod CPU %% of a core | halod RSS MiB | keepalived CPU %% of a core | keepalived RSS MiB (once) |\n| --- | --- | --- | --- | --- |\n")
 	for _, n := range []struct{ node, title string }{{"lb1", "lb1, master of all 50"}, {"lb2", "lb2, backup of all 50"}} {
 		hc, hr, kc, kr := "—", "—", "—", "—"
 		if r.idle50 != nil {
@@ -606,7 +645,7 @@ func (r *report) fiftyVersus(w func(string, ...any)) {
 		if r.ka50 != nil {
 			rss, _ := r.ka50.nodeTotal(n.node)
 			kc = fmt.Sprintf("**%.3f**", r.ka50.nodeCPUPercent(n.node))
-			kr = fmt.Sprintf("%.1f (%.1f)", float64(rss)/1024, float64(r.ka50.nodeUSS(n.node))/1024)
+			kr = fmt.Sprintf("%.1f (%.1f)", float64(rss)/1024, float64(r.ka50.nodeOnce(n.node))/1024)
 		}
 		w("| %s | %s | %s | %s | %s |\n", n.title, hc, hr, kc, kr)
 	}
