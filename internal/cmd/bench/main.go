@@ -53,6 +53,7 @@ func main() {
 	setups := flag.String("setups", "", "comma-separated setups to run (default all): "+strings.Join(setupKeys(), ","))
 	faults := flag.String("faults", "", "comma-separated faults to inject (default all): "+strings.Join(faultKeys(), ","))
 	gobench := flag.Bool("gobench", true, "run the Go micro-benchmarks")
+	idle := flag.Duration("idle", 0, "idle footprint window (default 60s, quick 5s; CPU is counted in 10 ms ticks, so short windows are coarse)")
 	only := flag.String("only", "", "run one part only: footprint (the idle footprints: "+strings.Join(footprintSetups, ",")+")")
 	flag.Parse()
 
@@ -63,6 +64,9 @@ func main() {
 	}
 	if *reps > 0 {
 		cfg.reps = *reps
+	}
+	if *idle > 0 {
+		cfg.idle = *idle
 	}
 	switch *only {
 	case "":
