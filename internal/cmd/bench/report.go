@@ -151,6 +151,9 @@ func (r *report) markdown() string {
 	if r.quick {
 		mode = "**quick run** (`make bench-quick`: reduced repetitions, figures not for judging)"
 	}
+	if r.cfg.footprintOnly {
+		mode += "; **only the idle footprints** (`-only footprint`: no faults, reloads or micro-benchmarks)"
+	}
 	w("# Benchmarks\n\n")
 	w("halo against the classic keepalived + HAProxy pair it replaces, measured in the same lab, in the same run.\n")
 	w("Written by `make bench` (internal/cmd/bench); %s, %s.\n\n", mode, r.duration.Round(time.Second))
@@ -705,5 +708,10 @@ func (r *report) method(w func(string, ...any)) {
 		"\"lb1 itself answered first\" means the faulted master recovered before a failover (for example halod restarting HAProxy).\n")
 	w("- Reload loads are `labtool load` (Go net/http clients); halo reloads go through `haloctl reload`, the master-worker reload is `kill -USR2` " +
 		"to HAProxy's master, the classic one starts `haproxy -D -p pidfile -sf <old pids>` inside the node's PID namespace.\n")
+	w("- The binary is the halod the run used (`-bin`, bin/halod from `make bench`: `-trimpath -ldflags '-s -w'`); it is judged only when its ELF " +
+		"sections show neither a symbol table nor DWARF.\n")
+	w("- The 50-instance labs: halod's lab (its halo.yaml given 50 instances) and a classic lab (keepalived.conf with the same 50 instances), " +
+		"one after the other; each is measured once lb1's log or status shows all 50 MASTER and lb2's all 50 BACKUP (and, for keepalived, lb1 " +
+		"carries the 50 VIPs and lb2 none), within 60 s.\n")
 	w("- Machine load: the run is sequential; other work on the machine during the run shows up in the figures.\n")
 }
