@@ -51,7 +51,10 @@ lint:
 # fault 5 times, 100 reloads, 60 s idle windows, the Go micro-benchmarks; writes
 # docs/BENCHMARKS.md (about half an hour). bench-quick: one round of each, under five
 # minutes, written to .bench/BENCHMARKS.md so that the published figures stay (CI runs it
-# so that the benchmark code cannot rot); BENCH_OUT=FILE overrides either path.
+# so that the benchmark code cannot rot); BENCH_OUT=FILE overrides either path. Only the idle
+# footprints (halod and keepalived, 1 and 50 instances), 60 s windows, about 5 minutes:
+# make build && go build -o bin/ ./internal/cmd/labtool ./internal/cmd/bench &&
+# bin/bench -quick -only footprint -idle 60s -bin bin -out /tmp/footprint.md
 bench: deps
 	@$(MAKE) --no-print-directory deps TEST_DEPS="killall:psmisc nsenter:util-linux"
 	@mkdir -p $(BIN)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,8 +53,12 @@ type ClassicOptions struct {
 	Version int
 	// AdvertInt is keepalived's advert_int in seconds (default 1; fractions need Version 3).
 	AdvertInt float64
-	// Check is the vrrp_script.
+	// Check is the vrrp_script, tracked by every instance (one script run per interval,
+	// however many instances track it).
 	Check ClassicCheck
+	// Instances is the number of VRRP instances (default 1, at most MaxInstances), numbered
+	// as Instances numbers them; every instance has the same priority, state and advert_int.
+	Instances int
 	// Bin holds labtool; Build fills it when empty.
 	Bin string
 	// MaxLife bounds each node's PID namespace (default 3h): its init exits after it.
@@ -126,13 +131,15 @@ vrrp_script chk_haproxy {
 {{- end}}
 }
 
-vrrp_instance VI_1 {
-	state {{.State}}
+{{- range .Instances}}
+
+vrrp_instance {{.Name}} {
+	state {{$.State}}
 	interface eth0
-	virtual_router_id 51
-	priority {{.Priority}}
-	advert_int {{.Advert}}
-{{- if eq .Version 2}}
+	virtual_router_id {{.VRID}}
+	priority {{$.Priority}}
+	advert_int {{$.Advert}}
+{{- if eq $.Version 2}}
 	authentication {
 		auth_type PASS
 		auth_pass halo
@@ -145,6 +152,7 @@ vrrp_instance VI_1 {
 		chk_haproxy
 	}
 }
+{{- end}}
 `))
 
 // NewClassic builds the lab, writes each node's keepalived.conf and haproxy.cfg and starts
@@ -175,6 +183,12 @@ func NewClassic(t tier.TB, dir string, opt ClassicOptions) *Classic {
 	}
 	if opt.MaxLife == 0 {
 		opt.MaxLife = 3 * time.Hour
+	}
+	if opt.Instances == 0 {
+		opt.Instances = 1
+	}
+	if _, err := Instances(opt.Instances); err != nil {
+		t.Fatalf("cluster: %v", err)
 	}
 	if opt.Bin == "" {
 		opt.Bin = filepath.Join(dir, "bin")
@@ -239,17 +253,60 @@ func (c *Classic) writeConfigs(lb *ClassicLB, i int) error {
 	if err := os.WriteFile(lb.HAProxyCfg, []byte(b.String()), 0o644); err != nil {
 		return err
 	}
-	b.Reset()
-	state := "BACKUP"
-	if i == 0 {
-		state = "MASTER" // as the tutorials write it
-	}
-	data := map[string]any{"Name": lb.Name, "Version": c.opt.Version, "Check": c.opt.Check, "State": state,
-		"Priority": lb.Priority, "Advert": strconv.FormatFloat(c.opt.AdvertInt, 'f', -1, 64), "VIP": VIP}
-	if err := keepalivedConf.Execute(&b, data); err != nil {
+	conf, err := KeepalivedConfig(lb.Name, c.opt, i == 0, lb.Priority)
+	if err != nil {
 		return err
 	}
-	return os.WriteFile(lb.KeepalivedConf, []byte(b.String()), 0o600)
+	return os.WriteFile(lb.KeepalivedConf, []byte(conf), 0o600)
+}
+
+// KeepalivedConfig renders the keepalived.conf of node name: opt.Instances instances (0
+// means 1), each in state MASTER (master, as the tutorials write it) or BACKUP, at priority.
+func KeepalivedConfig(name string, opt ClassicOptions, master bool, priority int) (string, error) {
+	n := opt.Instances
+	if n == 0 {
+		n = 1
+	}
+	ins, err := Instances(n)
+	if err != nil {
+		return "", err
+	}
+	state := "BACKUP"
+	if master {
+		state = "MASTER"
+	}
+	data := map[string]any{"Name": name, "Version": opt.Version, "Check": opt.Check, "State": state,
+		"Priority": priority, "Advert": strconv.FormatFloat(opt.AdvertInt, 'f', -1, 64), "Instances": ins}
+	var b strings.Builder
+	if err := keepalivedConf.Execute(&b, data); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// MaxInstances is the most instances Instances numbers without reusing a VRID or leaving
+// 192.0.2.0/24.
+const MaxInstances = 50
+
+// Instance is one VRRP instance of a lab node, the same for halod and keepalived.
+type Instance struct {
+	Name string     // VI_k
+	VRID int        // virtual_router_id / vrid
+	VIP  netip.Addr // its one VIP, a /24 on eth0
+}
+
+// Instances numbers n instances VI_1..VI_n: VI_1 is the lab's instance (VRID 51, VIP), VI_k
+// for k > 1 has VRID k−1 and VIP 192.0.2.(149+k), so 50 instances use VRIDs 1..49 and 51
+// and the VIPs 192.0.2.100 and 192.0.2.151..199.
+func Instances(n int) ([]Instance, error) {
+	if n < 1 || n > MaxInstances {
+		return nil, fmt.Errorf("%d instances: not in 1..%d", n, MaxInstances)
+	}
+	ins := []Instance{{Name: "VI_1", VRID: 51, VIP: VIP}}
+	for k := 2; k <= n; k++ {
+		ins = append(ins, Instance{Name: fmt.Sprintf("VI_%d", k), VRID: k - 1, VIP: netip.AddrFrom4([4]byte{192, 0, 2, byte(149 + k)})})
+	}
+	return ins, nil
 }
 
 // startPIDNamespace starts the node's PID namespace: an init that reaps orphans and exits
@@ -422,6 +479,57 @@ func (lb *ClassicLB) KeepalivedLog() string {
 // "" when it logged none.
 func (lb *ClassicLB) State() string {
 	return lastOf(lb.KeepalivedLog(), "(VI_1) Entering ", " STATE")
+}
+
+// States returns the state keepalived last logged for each instance that logged one
+// ("VI_7" → "MASTER").
+func (lb *ClassicLB) States() map[string]string {
+	return instanceStates(lb.KeepalivedLog())
+}
+
+// instanceStates reads keepalived's `(VI_7) Entering MASTER STATE` lines: the last state
+// of each instance.
+func instanceStates(log string) map[string]string {
+	st := map[string]string{}
+	for _, line := range strings.Split(log, "\n") {
+		i := strings.Index(line, ") Entering ")
+		if i < 0 {
+			continue
+		}
+		j := strings.LastIndexByte(line[:i], '(')
+		rest, _, ok := strings.Cut(line[i+len(") Entering "):], " STATE")
+		if j < 0 || !ok {
+			continue
+		}
+		st[line[j+1:i]] = strings.TrimSpace(rest)
+	}
+	return st
+}
+
+// HeldVIPs returns which of vips the node carries on any interface now.
+func (lb *ClassicLB) HeldVIPs(ctx context.Context, vips []netip.Addr) ([]netip.Addr, error) {
+	out, err := lb.Node.Exec(ctx, "ip", "-o", "addr", "show")
+	if err != nil {
+		return nil, err
+	}
+	return heldAddrs(string(out), vips), nil
+}
+
+// heldAddrs returns the members of want that `ip -o addr show` output lists, in want's order.
+func heldAddrs(ipOut string, want []netip.Addr) []netip.Addr {
+	have := map[netip.Addr]bool{}
+	for _, f := range strings.Fields(ipOut) {
+		if p, err := netip.ParsePrefix(f); err == nil {
+			have[p.Addr()] = true
+		}
+	}
+	var held []netip.Addr
+	for _, a := range want {
+		if have[a] {
+			held = append(held, a)
+		}
+	}
+	return held
 }
 
 // CheckOK reports whether the check script's last logged verdict is a success (true when

@@ -3,11 +3,14 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/halo-lb/halo/internal/poll"
 )
@@ -57,6 +60,101 @@ func TestKeepalivedConf(t *testing.T) {
 				t.Errorf("haproxy.cfg: %v\n%s", err, hap)
 			}
 		})
+	}
+}
+
+func TestInstances(t *testing.T) {
+	ins, err := Instances(MaxInstances)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ins) != 50 {
+		t.Fatalf("%d instances, want 50", len(ins))
+	}
+	want := []Instance{{"VI_1", 51, VIP}, {"VI_2", 1, netip.MustParseAddr("192.0.2.151")},
+		{"VI_50", 49, netip.MustParseAddr("192.0.2.199")}}
+	if diff := cmp.Diff(want, []Instance{ins[0], ins[1], ins[49]}, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("instances (-want +got):\n%s", diff)
+	}
+	vrids, vips := map[int]bool{}, map[netip.Addr]bool{}
+	for _, in := range ins {
+		if vrids[in.VRID] || vips[in.VIP] || in.VRID < 1 || in.VRID > 255 {
+			t.Errorf("%s: VRID %d or VIP %s reused or out of range", in.Name, in.VRID, in.VIP)
+		}
+		vrids[in.VRID], vips[in.VIP] = true, true
+		if !netip.MustParsePrefix("192.0.2.0/24").Contains(in.VIP) {
+			t.Errorf("%s: VIP %s outside 192.0.2.0/24", in.Name, in.VIP)
+		}
+	}
+	for _, n := range []int{0, 51} {
+		if _, err := Instances(n); err == nil {
+			t.Errorf("Instances(%d): no error", n)
+		}
+	}
+}
+
+func TestKeepalivedConfigFifty(t *testing.T) {
+	opt := TunedClassic(0)
+	opt.Instances = 50
+	for _, tc := range []struct {
+		master   bool
+		priority int
+		state    string
+	}{{true, 101, "MASTER"}, {false, 100, "BACKUP"}} {
+		conf, err := KeepalivedConfig("lb", opt, tc.master, tc.priority)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			what string
+			n    int
+		}{
+			{"vrrp_instance VI_", 50}, {"\tstate " + tc.state + "\n", 50}, {fmt.Sprintf("\tpriority %d\n", tc.priority), 50},
+			{"\tadvert_int 0.1\n", 50}, {"\tinterface eth0\n", 50}, {"\t\tchk_haproxy\n", 50},
+			{"vrrp_script chk_haproxy", 1}, {"vrrp_version 3", 1}, {"interval 1\n", 1}, {"weight", 0}, {"authentication", 0},
+		} {
+			if got := strings.Count(conf, c.what); got != c.n {
+				t.Errorf("%s: %q %d times, want %d", tc.state, c.what, got, c.n)
+			}
+		}
+		for _, w := range []string{"vrrp_instance VI_1 {\n\tstate " + tc.state, "virtual_router_id 51\n", "\t\t192.0.2.100/24\n",
+			"vrrp_instance VI_2 {", "virtual_router_id 1\n", "\t\t192.0.2.151/24\n",
+			"vrrp_instance VI_50 {", "virtual_router_id 49\n", "\t\t192.0.2.199/24\n"} {
+			if !strings.Contains(conf, w) {
+				t.Errorf("%s: missing %q", tc.state, w)
+			}
+		}
+	}
+	opt.Instances = 51
+	if _, err := KeepalivedConfig("lb", opt, true, 101); err == nil {
+		t.Error("51 instances: no error")
+	}
+}
+
+func TestInstanceStates(t *testing.T) {
+	log := `Sun Nov 22 04:06:11 2026: (VI_1) Entering BACKUP STATE (init)
+Sun Nov 22 04:06:11 2026: (VI_12) Entering BACKUP STATE (init)
+Sun Nov 22 04:06:11 2026: VRRP_Script(chk_haproxy) succeeded
+Sun Nov 22 04:06:15 2026: (VI_1) Entering MASTER STATE
+Sun Nov 22 04:06:21 2026: (VI_12) Entering FAULT STATE
+Sun Nov 22 04:06:22 2026: (VI_3) received lower priority advert
+`
+	want := map[string]string{"VI_1": "MASTER", "VI_12": "FAULT"}
+	if diff := cmp.Diff(want, instanceStates(log)); diff != "" {
+		t.Errorf("states (-want +got):\n%s", diff)
+	}
+}
+
+func TestHeldAddrs(t *testing.T) {
+	out := `1: lo    inet 127.0.0.1/8 scope host lo\       valid_lft forever preferred_lft forever
+2: eth0    inet 192.0.2.11/24 brd 192.0.2.255 scope global eth0\       valid_lft forever preferred_lft forever
+2: eth0    inet 192.0.2.100/24 scope global secondary eth0\       valid_lft forever preferred_lft forever
+2: eth0    inet 192.0.2.199/24 scope global secondary eth0\       valid_lft forever preferred_lft forever
+`
+	a := netip.MustParseAddr
+	got := heldAddrs(out, []netip.Addr{a("192.0.2.100"), a("192.0.2.151"), a("192.0.2.199"), a("192.0.2.255")})
+	if diff := cmp.Diff([]netip.Addr{a("192.0.2.100"), a("192.0.2.199")}, got, cmp.Comparer(func(x, y netip.Addr) bool { return x == y })); diff != "" {
+		t.Errorf("held (-want +got):\n%s", diff)
 	}
 }
 

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"debug/elf"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -145,10 +149,199 @@ func TestProcReads(t *testing.T) {
 	if rss, err := rssKB(pid); err != nil || rss <= 0 {
 		t.Errorf("rssKB(self) = %d, %v", rss, err)
 	}
+	if uss, err := ussKB(pid); err != nil || uss <= 0 {
+		t.Errorf("ussKB(self) = %d, %v", uss, err)
+	}
 	if !alive(pid) || alive(1<<30) {
 		t.Errorf("alive: self %v, no such pid %v", alive(pid), alive(1<<30))
 	}
 	if c := comm(pid); !strings.HasPrefix("bench.test", c) {
 		t.Errorf("comm(self) = %q", c)
+	}
+}
+
+// TestFiftySidesMatch checks that halod's 50 instances and keepalived's are the same:
+// names, VRIDs, VIPs, interface, priority, version, advert interval, and HAProxy tracked
+// with a FAULT on failure.
+func TestFiftySidesMatch(t *testing.T) {
+	yamlRE := regexp.MustCompile(`- \{name: (VI_\d+), interface: eth0, vrid: (\d+), version: 3, priority: 101, advert_interval: 100ms, vips: \[([0-9.]+)/24\], track_haproxy: \{fault: true\}\}`)
+	y, err := fiftyVRRP(101)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var halo []string
+	for _, m := range yamlRE.FindAllStringSubmatch(y, -1) {
+		halo = append(halo, m[1]+" "+m[2]+" "+m[3])
+	}
+	conf, err := cluster.KeepalivedConfig("lb1", fiftyClassic(), true, 101)
+	if err != nil {
+		t.Fatal(err)
+	}
+	confRE := regexp.MustCompile(`vrrp_instance (VI_\d+) \{\n\tstate MASTER\n\tinterface eth0\n\tvirtual_router_id (\d+)\n\tpriority 101\n\tadvert_int 0.1\n\tvirtual_ipaddress \{\n\t\t([0-9.]+)/24\n\t\}\n\ttrack_script \{\n\t\tchk_haproxy\n\t\}\n\}`)
+	var kad []string
+	for _, m := range confRE.FindAllStringSubmatch(conf, -1) {
+		kad = append(kad, m[1]+" "+m[2]+" "+m[3])
+	}
+	if len(halo) != 50 || len(kad) != 50 {
+		t.Fatalf("%d halod instances, %d keepalived instances, want 50 each:\n%s\n%s", len(halo), len(kad), y, conf)
+	}
+	if diff := cmp.Diff(halo, kad); diff != "" {
+		t.Errorf("instances (halod -, keepalived +):\n%s", diff)
+	}
+	for _, w := range []string{"vrrp_version 3", `script "killall -0 haproxy"`, "interval 1\n", "fall 1\n", "rise 1\n"} {
+		if !strings.Contains(conf, w) {
+			t.Errorf("keepalived.conf lacks %q", w)
+		}
+	}
+	if strings.Contains(conf, "weight") {
+		t.Error("keepalived's check is weighted: a failure would not mean FAULT as halod's {fault: true} does")
+	}
+}
+
+func TestAllIn(t *testing.T) {
+	ins, err := cluster.Instances(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := allIn("lb1", map[string]string{"VI_1": "MASTER", "VI_2": "MASTER", "VI_3": "MASTER"}, ins, "MASTER"); err != nil {
+		t.Errorf("all MASTER: %v", err)
+	}
+	err = allIn("lb2", map[string]string{"VI_1": "BACKUP", "VI_3": "FAULT"}, ins, "BACKUP")
+	if err == nil || err.Error() != "lb2: 2 of 3 instances not BACKUP (VI_2 —, VI_3 FAULT)" {
+		t.Errorf("allIn = %v", err)
+	}
+}
+
+func TestFootprintGoals(t *testing.T) {
+	group := func(procs ...procUsage) *idleResult {
+		return &idleResult{window: 10 * time.Second, procs: procs}
+	}
+	halod := group(procUsage{node: "lb1", label: "halod", rssKB: 15 * 1024, ussKB: 15 * 1024, cpuSec: 0.02})
+	kad := group(procUsage{node: "lb1", label: "keepalived (parent)", rssKB: 9 * 1024, ussKB: 5 * 1024},
+		procUsage{node: "lb1", label: "keepalived (VRRP child)", rssKB: 5 * 1024, ussKB: 2 * 1024, cpuSec: 0.03, childSec: 0.02})
+	fat := group(procUsage{node: "lb1", label: "halod", rssKB: 16*1024 + 1, cpuSec: 0.06})
+	h50 := group(procUsage{node: "lb1", cpuSec: 0.5}, procUsage{node: "lb2", cpuSec: 0.2})
+	k50 := group(procUsage{node: "lb1", cpuSec: 0.4}, procUsage{node: "lb1", cpuSec: 0.2}, procUsage{node: "lb2", cpuSec: 0.1},
+		procUsage{node: "lb2", cpuSec: 0.15})
+	k50slow := group(procUsage{node: "lb1", cpuSec: 0.6}, procUsage{node: "lb2", cpuSec: 0.1})
+	small := binaryInfo{size: 12 * mib, strip: true}
+	big := binaryInfo{size: 12*mib + 1, strip: true}
+	results := func(vs []verdict) []string {
+		var out []string
+		for _, v := range vs {
+			out = append(out, v.result)
+		}
+		return out
+	}
+	const met, missed, none = "**met**", "**missed**", "**not measured**"
+	for _, tc := range []struct {
+		name                    string
+		halod, kad, h50, k50    *idleResult
+		bin                     binaryInfo
+		want                    []string // CPU vs keepalived, CPU 0.5 %, RSS 16 MiB, binary, 50 instances
+		wantMeasured0, wantRSS1 string
+	}{
+		{"all met", halod, kad, h50, k50, small, []string{met, met, met, met, met},
+			"halod 0.200 % vs keepalived 0.300 % (0.02 vs 0.03 CPU-s, 0.02 of it check scripts)",
+			"15.0 MiB; keepalived's master node 14.0 MiB (parent 9.0 + VRRP child 5.0): halod +1.0 MiB, 1.07×; counting the pages keepalived's parent and child share once, 11.0 MiB: halod +4.0 MiB, 1.36×"},
+		{"all missed", fat, kad, h50, k50slow, big, []string{missed, missed, missed, missed, missed}, "", ""},
+		{"unstripped, nothing else measured", nil, nil, nil, k50, binaryInfo{size: 1, strip: false}, []string{none, none, none, none, none}, "", ""},
+		{"no binary", halod, nil, h50, nil, binaryInfo{err: "no such file"}, []string{none, met, met, none, none}, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vs := footprintGoals(tc.halod, tc.kad, tc.h50, tc.k50, tc.bin)
+			if diff := cmp.Diff(tc.want, results(vs)); diff != "" {
+				t.Errorf("verdicts (-want +got):\n%s", diff)
+			}
+			if tc.wantMeasured0 != "" && vs[0].measured != tc.wantMeasured0 {
+				t.Errorf("CPU comparison:\n got %s\nwant %s", vs[0].measured, tc.wantMeasured0)
+			}
+			if tc.wantRSS1 != "" && vs[2].measured != tc.wantRSS1 {
+				t.Errorf("RSS comparison:\n got %s\nwant %s", vs[2].measured, tc.wantRSS1)
+			}
+		})
+	}
+}
+
+func TestNodeOnce(t *testing.T) {
+	r := &idleResult{procs: []procUsage{
+		{node: "lb1", rssKB: 9000, ussKB: 200}, {node: "lb1", rssKB: 6000, ussKB: 300},
+		{node: "lb2", rssKB: 5000, ussKB: 100}, {node: "lb2", rssKB: 9500, ussKB: 250},
+	}}
+	for _, tc := range []struct {
+		node string
+		want int64
+	}{{"lb1", 9300}, {"lb2", 9600}, {"", 9500 + 200 + 300 + 100}, {"lb3", 0}} {
+		if got := r.nodeOnce(tc.node); got != tc.want {
+			t.Errorf("nodeOnce(%q) = %d, want %d", tc.node, got, tc.want)
+		}
+	}
+	if got := (&idleResult{procs: []procUsage{{node: "lb1", rssKB: 20000, ussKB: 8000}}}).nodeOnce("lb1"); got != 20000 {
+		t.Errorf("one process: %d, want its RSS", got)
+	}
+}
+
+func TestStripped(t *testing.T) {
+	sec := func(names ...string) []*elf.Section {
+		var out []*elf.Section
+		for _, n := range names {
+			out = append(out, &elf.Section{SectionHeader: elf.SectionHeader{Name: n}})
+		}
+		return out
+	}
+	if !stripped(sec(".text", ".rodata", ".go.buildinfo")) {
+		t.Error("-s -w binary not seen as stripped")
+	}
+	for _, s := range [][]*elf.Section{sec(".text", ".symtab"), sec(".text", ".debug_info"), sec(".zdebug_line")} {
+		if stripped(s) {
+			t.Errorf("%s seen as stripped", s[len(s)-1].Name)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := measureBinary(self); b.err != "" || b.size == 0 {
+		t.Errorf("measureBinary(test binary) = %+v", b)
+	}
+}
+
+// TestReapedChildrenCounted is what keepalived's footprint relies on: the CPU of a child
+// that ran and exited between two samples shows in its parent's cutime+cstime.
+func TestReapedChildrenCounted(t *testing.T) {
+	_, before, err := cpuTicksSplit(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A child that burns CPU for a bounded count of iterations and exits (tens of ms).
+	if out, err := exec.Command("sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done").CombinedOutput(); err != nil {
+		t.Fatalf("sh: %v %s", err, out)
+	}
+	_, after, err := cpuTicksSplit(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after <= before {
+		t.Errorf("cutime+cstime %d → %d ticks: the reaped child's CPU is not counted", before, after)
+	}
+}
+
+func TestFiftyVersusTable(t *testing.T) {
+	g := func(procs ...procUsage) *idleResult { return &idleResult{window: 10 * time.Second, procs: procs} }
+	r := &report{
+		idle50: g(procUsage{node: "lb1", rssKB: 30 * 1024, cpuSec: 0.4}, procUsage{node: "lb2", rssKB: 28 * 1024, cpuSec: 0.2}),
+		ka50: g(procUsage{node: "lb1", rssKB: 10 * 1024, ussKB: 200, cpuSec: 0.01}, procUsage{node: "lb1", rssKB: 6 * 1024, ussKB: 1024, cpuSec: 0.2, childSec: 0.02},
+			procUsage{node: "lb2", rssKB: 10 * 1024, cpuSec: 0}, procUsage{node: "lb2", rssKB: 6 * 1024, ussKB: 512, cpuSec: 0.05}),
+	}
+	var b strings.Builder
+	r.fiftyVersus(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) })
+	for _, want := range []string{
+		"| lb1, master of all 50 | **4.000** | 30.0 | **2.100** | 16.0 (11.0) |",
+		"| lb2, backup of all 50 | **2.000** | 28.0 | **0.500** | 16.0 (10.5) |",
+		"killall -0 haproxy",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("missing %q in:\n%s", want, b.String())
+		}
 	}
 }

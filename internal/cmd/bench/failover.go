@@ -48,7 +48,7 @@ func setupKeys() []string {
 	for _, s := range setupList() {
 		keys = append(keys, s.key)
 	}
-	return append(keys, "halo-50", "pidof")
+	return append(keys, "halo-50", "keepalived-50", "pidof")
 }
 
 // fault is one row of the failover table.
@@ -416,6 +416,9 @@ func runSetup(ctx context.Context, sc *scope, cfg config, st setup, res *setupRe
 			return fmt.Errorf("idle footprint: %w", err)
 		}
 		rep.idle = append(rep.idle, ir)
+	}
+	if cfg.footprintOnly {
+		return nil
 	}
 	if err := s.startPoller(pollFor); err != nil {
 		return err

@@ -20,16 +20,22 @@ import (
 const clkTck = 100
 
 type procRef struct {
+	node  string // the lab node it runs on: lb1, lb2
 	label string
 	pid   int
 }
 
 // procUsage is one process over the window.
 type procUsage struct {
+	node   string
 	label  string
 	pid    int
 	rssKB  int64   // the largest VmRSS sampled
+	ussKB  int64   // the largest USS sampled: pages no other process maps (Private_Clean + Private_Dirty)
 	cpuSec float64 // user+system, its own and its reaped children's (check scripts)
+	// childSec is the part of cpuSec its reaped children used (cutime+cstime): keepalived's
+	// check scripts, which exit between two samples.
+	childSec float64
 }
 
 // idleResult is one group of processes measured together.
@@ -40,74 +46,144 @@ type idleResult struct {
 }
 
 func (r *idleResult) total() (rssKB int64, cpuSec float64) {
+	return r.nodeTotal("")
+}
+
+// nodeTotal adds up the processes on node ("": all of them).
+func (r *idleResult) nodeTotal(node string) (rssKB int64, cpuSec float64) {
 	for _, p := range r.procs {
-		rssKB += p.rssKB
-		cpuSec += p.cpuSec
+		if node == "" || p.node == node {
+			rssKB += p.rssKB
+			cpuSec += p.cpuSec
+		}
 	}
 	return rssKB, cpuSec
 }
 
+// nodeUSS adds up the USS of the processes on node ("": all of them).
+func (r *idleResult) nodeUSS(node string) (ussKB int64) {
+	for _, p := range r.procs {
+		if node == "" || p.node == node {
+			ussKB += p.ussKB
+		}
+	}
+	return ussKB
+}
+
+// nodeOnce estimates the memory of node's processes with every page counted once: the
+// RSS of its largest process plus the private pages (USS) of the others. keepalived's VRRP
+// child shares with its parent the libraries and the pages of the fork, which the RSS sum
+// counts twice; for a single process (halod) it is its RSS.
+func (r *idleResult) nodeOnce(node string) (kb int64) {
+	largest := -1
+	for i, p := range r.procs {
+		if (node == "" || p.node == node) && (largest < 0 || p.rssKB > r.procs[largest].rssKB) {
+			largest = i
+		}
+	}
+	for i, p := range r.procs {
+		switch {
+		case i == largest:
+			kb += p.rssKB
+		case node == "" || p.node == node:
+			kb += p.ussKB
+		}
+	}
+	return kb
+}
+
 // cpuPercent is the CPU of the group in percent of one core.
 func (r *idleResult) cpuPercent() float64 {
-	_, cpu := r.total()
+	return r.nodeCPUPercent("")
+}
+
+// nodeCPUPercent is the CPU of node's processes in percent of one core.
+func (r *idleResult) nodeCPUPercent(node string) float64 {
+	if r == nil || r.window <= 0 {
+		return 0
+	}
+	_, cpu := r.nodeTotal(node)
 	return 100 * cpu / r.window.Seconds()
 }
 
 // cpuTicks reads utime+stime+cutime+cstime of pid.
 func cpuTicks(pid int) (int64, error) {
+	own, kids, err := cpuTicksSplit(pid)
+	return own + kids, err
+}
+
+// cpuTicksSplit reads utime+stime (own) and cutime+cstime (kids: the children it waited
+// for, and theirs) of pid.
+func cpuTicksSplit(pid int) (own, kids int64, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, errors.New("malformed stat")
+		return 0, 0, errors.New("malformed stat")
 	}
 	f := strings.Fields(s[i+1:]) // f[0] is field 3 (state)
 	if len(f) < 15 {
-		return 0, errors.New("short stat")
+		return 0, 0, errors.New("short stat")
 	}
-	var sum int64
-	for _, k := range []int{11, 12, 13, 14} { // fields 14..17
-		n, err := strconv.ParseInt(f[k], 10, 64)
-		if err != nil {
-			return 0, err
+	var n [4]int64
+	for k := range n { // fields 14..17
+		if n[k], err = strconv.ParseInt(f[11+k], 10, 64); err != nil {
+			return 0, 0, err
 		}
-		sum += n
 	}
-	return sum, nil
+	return n[0] + n[1], n[2] + n[3], nil
 }
 
 // rssKB reads VmRSS of pid.
 func rssKB(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	return procKB(fmt.Sprintf("/proc/%d/status", pid), "VmRSS:")
+}
+
+// ussKB reads the unique set size of pid: its pages that no other process maps, what
+// ending it would free. Pages keepalived's parent and VRRP child share since the fork, and
+// shared libraries, are not in it.
+func ussKB(pid int) (int64, error) {
+	path := fmt.Sprintf("/proc/%d/smaps_rollup", pid)
+	clean, err := procKB(path, "Private_Clean:")
+	if err != nil {
+		return 0, err
+	}
+	dirty, err := procKB(path, "Private_Dirty:")
+	return clean + dirty, err
+}
+
+// procKB reads the "key: N kB" line of a /proc file.
+func procKB(path, key string) (int64, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, key); ok {
 			f := strings.Fields(v)
 			if len(f) > 0 {
 				return strconv.ParseInt(f[0], 10, 64)
 			}
 		}
 	}
-	return 0, errors.New("no VmRSS")
+	return 0, fmt.Errorf("%s: no %s", path, key)
 }
 
 // measureIdle samples procs every second for window.
 func measureIdle(ctx context.Context, title string, procs []procRef, window time.Duration) (*idleResult, error) {
 	logf("idle footprint over %s: %s", window, title)
 	res := &idleResult{title: title}
-	start := make([]int64, len(procs))
+	start, startKids := make([]int64, len(procs)), make([]int64, len(procs))
 	for i, p := range procs {
-		t, err := cpuTicks(p.pid)
+		t, k, err := cpuTicksSplit(p.pid)
 		if err != nil {
 			return nil, fmt.Errorf("%s (pid %d): %w", p.label, p.pid, err)
 		}
-		start[i] = t
-		res.procs = append(res.procs, procUsage{label: p.label, pid: p.pid})
+		start[i], startKids[i] = t+k, k
+		res.procs = append(res.procs, procUsage{node: p.node, label: p.label, pid: p.pid})
 	}
 	t0 := time.Now()
 	for {
@@ -117,6 +193,9 @@ func measureIdle(ctx context.Context, title string, procs []procRef, window time
 				return nil, fmt.Errorf("%s (pid %d) ended during the idle window: %w", p.label, p.pid, err)
 			}
 			res.procs[i].rssKB = max(res.procs[i].rssKB, rss)
+			if uss, err := ussKB(p.pid); err == nil {
+				res.procs[i].ussKB = max(res.procs[i].ussKB, uss)
+			}
 		}
 		if time.Since(t0) >= window {
 			break
@@ -126,33 +205,59 @@ func measureIdle(ctx context.Context, title string, procs []procRef, window time
 		}
 	}
 	for i, p := range procs {
-		t, err := cpuTicks(p.pid)
+		t, k, err := cpuTicksSplit(p.pid)
 		if err != nil {
 			return nil, fmt.Errorf("%s (pid %d): %w", p.label, p.pid, err)
 		}
-		res.procs[i].cpuSec = float64(t-start[i]) / clkTck
+		res.procs[i].cpuSec = float64(t+k-start[i]) / clkTck
+		res.procs[i].childSec = float64(k-startKids[i]) / clkTck
 	}
 	res.window = time.Since(t0)
+	for _, p := range res.procs {
+		logf("  %s %s: %.1f MiB RSS, %.1f MiB USS, %.2f CPU-s (%.2f of it reaped children)", p.node, p.label,
+			float64(p.rssKB)/1024, float64(p.ussKB)/1024, p.cpuSec, p.childSec)
+	}
 	rss, cpu := res.total()
-	logf("  %.1f MiB RSS, %.2f CPU-s = %.3f%% of a core", float64(rss)/1024, cpu, res.cpuPercent())
+	logf("  total %.1f MiB RSS, %.2f CPU-s = %.3f%% of a core", float64(rss)/1024, cpu, res.cpuPercent())
 	return res, nil
+}
+
+// keepalivedNode lists the keepalived processes of a classic node: its parent and its VRRP
+// child. Check scripts are not listed: they live a few milliseconds, and the VRRP child
+// that runs them reaps them, so their CPU shows in its cutime+cstime (procUsage.childSec).
+func keepalivedNode(lb *cluster.ClassicLB, role string) ([]procRef, error) {
+	parent, all := lb.KeepalivedPIDs()
+	if parent == 0 {
+		return nil, fmt.Errorf("keepalived not running on %s", lb.Name)
+	}
+	var procs []procRef
+	for _, p := range all {
+		if comm(p) != "keepalived" {
+			continue // a check script running right now
+		}
+		name := "keepalived"
+		if role != "" {
+			name += " " + role
+		}
+		label := name + " (VRRP child)"
+		if p == parent {
+			label = name + " (parent)"
+		}
+		procs = append(procs, procRef{lb.Name, label, p})
+	}
+	if len(procs) < 2 {
+		return nil, fmt.Errorf("keepalived on %s: %d process(es), want the parent and its VRRP child", lb.Name, len(procs))
+	}
+	return procs, nil
 }
 
 func (s *classicSys) idle(ctx context.Context, cfg config) (*idleResult, error) {
 	if err := sleep(ctx, cfg.calm); err != nil {
 		return nil, err
 	}
-	parent, all := s.c.LBs[0].KeepalivedPIDs()
-	var procs []procRef
-	for _, p := range all {
-		if comm(p) != "keepalived" {
-			continue // a check script running right now
-		}
-		label := "keepalived (VRRP child)"
-		if p == parent {
-			label = "keepalived (parent)"
-		}
-		procs = append(procs, procRef{label, p})
+	procs, err := keepalivedNode(s.c.LBs[0], "")
+	if err != nil {
+		return nil, err
 	}
 	return measureIdle(ctx, "keepalived on the master, 1 instance, advert_int 1, check every 2 s (the tutorial pair)", procs, cfg.idle)
 }
@@ -162,98 +267,7 @@ func (s *haloSys) idle(ctx context.Context, cfg config) (*idleResult, error) {
 		return nil, err
 	}
 	return measureIdle(ctx, "halod on the master, 1 instance, advert 1 s, HAProxy check every 200 ms (halo defaults)",
-		[]procRef{{"halod", s.c.LBs[0].Halod.PID}}, cfg.idle)
-}
-
-// idle50 runs halod with 50 instances at 100 ms adverts on both nodes and measures both.
-func idle50(ctx context.Context, sc *scope, cfg config, rep *report) error {
-	dir, err := os.MkdirTemp("", "halo-bench-halo-50-")
-	if err != nil {
-		return err
-	}
-	sc.Cleanup(func() { os.RemoveAll(dir) })
-	c := cluster.New(sc, dir, cluster.Options{Bin: cfg.bin, AdvertInterval: 100 * time.Millisecond})
-	for _, lb := range c.LBs {
-		if err := fiftyInstances(lb); err != nil {
-			return err
-		}
-	}
-	for _, lb := range c.LBs {
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := c.StartHalod(sctx, lb)
-		cancel()
-		if err != nil {
-			return err
-		}
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		why := func() error {
-			for i, lb := range c.LBs {
-				st, err := lb.Status(ctx)
-				if err != nil {
-					return err
-				}
-				want := map[bool]string{true: "MASTER", false: "BACKUP"}[i == 0]
-				n := 0
-				for _, in := range st.Instances {
-					if in.State == want {
-						n++
-					}
-				}
-				if n != 50 {
-					return fmt.Errorf("%s: %d of %d instances %s", lb.Name, n, len(st.Instances), want)
-				}
-			}
-			return nil
-		}()
-		if why == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("50 instances not settled within 60 s: %v", why)
-		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
-			return err
-		}
-	}
-	if err := sleep(ctx, cfg.calm); err != nil {
-		return err
-	}
-	r, err := measureIdle(ctx, "halod with 50 instances at 100 ms adverts: lb1 (master of all 50) and lb2 (backup of all 50)",
-		[]procRef{{"halod lb1 (master)", c.LBs[0].Halod.PID}, {"halod lb2 (backup)", c.LBs[1].Halod.PID}}, cfg.idle)
-	if err != nil {
-		return err
-	}
-	rep.idle50 = r
-	return nil
-}
-
-// fiftyInstances rewrites lb's halo.yaml with instances VI_1..VI_50 (VI_1 keeps the lab's
-// VIP and VRID 51; the others use VRIDs 1..49 and 192.0.2.151..199), at info log level.
-func fiftyInstances(lb *cluster.LB) error {
-	b, err := os.ReadFile(lb.Config)
-	if err != nil {
-		return err
-	}
-	s := string(b)
-	i, j := strings.Index(s, "\nvrrp:\n"), strings.Index(s, "\ncontrol:")
-	if i < 0 || j < i {
-		return fmt.Errorf("%s: no vrrp section to replace", lb.Config)
-	}
-	var v strings.Builder
-	v.WriteString("\nvrrp:\n  instances:\n")
-	for k := 1; k <= 50; k++ {
-		vrid, vip := 51, cluster.VIP.String()
-		if k > 1 {
-			vrid, vip = k-1, fmt.Sprintf("192.0.2.%d", 149+k)
-		}
-		fmt.Fprintf(&v, "    - {name: VI_%d, interface: eth0, vrid: %d, priority: %d, advert_interval: 100ms, vips: [%s/24], track_haproxy: {fault: true}}\n",
-			k, vrid, lb.Priority, vip)
-	}
-	s = s[:i] + v.String() + s[j:]
-	s = strings.Replace(s, "log: {level: debug}", "log: {level: info}", 1)
-	return os.WriteFile(lb.Config, []byte(s), 0o644)
+		[]procRef{{"lb1", "halod", s.c.LBs[0].Halod.PID}}, cfg.idle)
 }
 
 // pidofTrap starts the tutorial pair with the tutorials' other spelling of the check,

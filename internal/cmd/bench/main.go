@@ -41,6 +41,8 @@ type config struct {
 	setups  map[string]bool
 	faults  map[string]bool
 	gobench bool
+	// footprintOnly measures the idle footprints and nothing else (-only footprint).
+	footprintOnly bool
 }
 
 func main() {
@@ -51,6 +53,8 @@ func main() {
 	setups := flag.String("setups", "", "comma-separated setups to run (default all): "+strings.Join(setupKeys(), ","))
 	faults := flag.String("faults", "", "comma-separated faults to inject (default all): "+strings.Join(faultKeys(), ","))
 	gobench := flag.Bool("gobench", true, "run the Go micro-benchmarks")
+	idle := flag.Duration("idle", 0, "idle footprint window (default 60s, quick 5s; CPU is counted in 10 ms ticks, so short windows are coarse)")
+	only := flag.String("only", "", "run one part only: footprint (the idle footprints: "+strings.Join(footprintSetups, ",")+")")
 	flag.Parse()
 
 	cfg := config{quick: *quick, out: *out, bin: *bin, reps: 5, window: 30 * time.Second,
@@ -60,6 +64,18 @@ func main() {
 	}
 	if *reps > 0 {
 		cfg.reps = *reps
+	}
+	if *idle > 0 {
+		cfg.idle = *idle
+	}
+	switch *only {
+	case "":
+	case "footprint":
+		cfg.footprintOnly, cfg.gobench = true, false
+		cfg.setups = set(strings.Join(footprintSetups, ","))
+	default:
+		fmt.Fprintf(os.Stderr, "bench: -only %q: want footprint\n", *only)
+		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	err := run(ctx, cfg)
@@ -74,6 +90,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// footprintSetups are the labs that measure an idle footprint.
+var footprintSetups = []string{"classic-tutorial", "halo-1s", "halo-50", "keepalived-50"}
 
 func set(list string) map[string]bool {
 	if list == "" {
@@ -122,6 +141,7 @@ func run(ctx context.Context, cfg config) error {
 	if rep.haloErr != "" {
 		logf("halo rows will be empty: %s", rep.haloErr)
 	}
+	rep.binary = measureBinary(filepath.Join(bin, "halod"))
 	for _, st := range setupList() {
 		if cfg.setups != nil && !cfg.setups[st.key] {
 			continue
@@ -158,6 +178,17 @@ func run(ctx context.Context, cfg config) error {
 			}
 		} else {
 			rep.idle50Err = rep.haloErr
+		}
+	}
+	if (cfg.setups == nil || cfg.setups["keepalived-50"]) && ctx.Err() == nil {
+		logf("== keepalived-50: keepalived with the same 50 instances at advert_int 0.1, idle")
+		err := inScope("keepalived-50", func(s *scope) error { return keepalived50(ctx, s, cfg, rep) })
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			rep.ka50Err = err.Error()
+			logf("keepalived-50: %v", err)
 		}
 	}
 	if (cfg.setups == nil || cfg.setups["pidof"]) && ctx.Err() == nil {
