@@ -80,7 +80,8 @@ type Supervisor struct {
 	log  *slog.Logger
 	hap  HAProxy
 
-	reqs chan request // state-changing control requests, served one at a time by opsLoop
+	reqs    chan request  // state-changing control requests, served one at a time by opsLoop
+	sockets *vrrp.Sockets // the raw VRRP sockets the instances share
 
 	// healthMu serialises every application of HAProxy's health to instances, so that an
 	// instance started by a reload and a health change racing with it end in the right
@@ -135,7 +136,8 @@ func New(cfg *Config, deps Deps) (*Supervisor, error) {
 	if deps.Logger == nil {
 		return nil, errors.New("supervisor: a logger is required")
 	}
-	s := &Supervisor{deps: deps, log: deps.Logger, cfg: cfg, reqs: make(chan request), configValid: true, byName: map[string]*instance{}, groups: map[string]*group{}}
+	s := &Supervisor{deps: deps, log: deps.Logger, cfg: cfg, reqs: make(chan request), configValid: true,
+		byName: map[string]*instance{}, groups: map[string]*group{}, sockets: vrrp.NewSockets()}
 	s.hap = deps.HAProxy
 	if s.hap == nil {
 		h, err := NewHAProxy(cfg.HAProxy, deps.Logger)
@@ -309,6 +311,9 @@ func (s *Supervisor) startInstance(ctx context.Context, ic vrrp.InstanceConfig) 
 	}
 	if opts.Logger == nil {
 		opts.Logger = s.log
+	}
+	if opts.Transport == nil && opts.Sockets == nil {
+		opts.Sockets = s.sockets
 	}
 	vi, err := vrrp.NewInstance(ic, opts)
 	if err != nil {

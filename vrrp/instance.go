@@ -18,6 +18,10 @@ type Options struct {
 	// Transport carries adverts; nil: raw sockets on the instance's interface, opened by
 	// Run. Run closes it when it returns.
 	Transport Transport
+	// Sockets, when set and Transport is not, gives the instance its transport on a raw
+	// socket shared with the other instances of its interface and family (the daemon's
+	// choice: see Sockets); nil: a socket of its own.
+	Sockets *Sockets
 	// Owner holds the VIPs; nil: netlink and AF_PACKET (NewNetlinkOwner).
 	Owner Owner
 	// OnTransition, when set, is called for every state change, in order, on the

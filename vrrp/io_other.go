@@ -45,3 +45,5 @@ type unsupportedWatcher struct{}
 func (unsupportedWatcher) Watch(context.Context, []string, func(LinkState)) error {
 	return errUnsupported
 }
+
+func openShared(context.Context, string, bool) (sharedConn, error) { return nil, errUnsupported }

@@ -17,6 +17,12 @@ type loop struct {
 	m     *Machine
 	rx    chan received
 	rxErr chan error
+	// With a shared socket (packetFeed) the loop takes the packets itself, checked by
+	// recv: a goroutine hop less per advert.
+	recv       *receiver
+	feed       <-chan Packet
+	feedClosed <-chan struct{}
+	feedErr    func() error
 
 	applied   control // the control state last applied to the machine
 	stopped   bool    // Run is returning: reported to the sync group as not running
@@ -66,24 +72,22 @@ func (l *loop) run(ctx context.Context) error {
 		l.step(now, "start", l.m.Start(now))
 	}
 
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	garp := time.NewTimer(time.Hour)
-	defer garp.Stop()
-	repair := time.NewTimer(time.Hour)
-	defer repair.Stop()
+	timer, garp, repair := newDeadline(), newDeadline(), newDeadline()
+	defer timer.stop()
+	defer garp.stop()
+	defer repair.stop()
 	done := ctx.Done()
 	stopping := false
 	for {
 		if stopping && !l.m.HandingOver() {
 			if l.holds {
-				l.removeVIPs(now)
+				l.removeVIPs(time.Now())
 			}
 			return nil
 		}
-		arm(timer, l.m.Deadline())
-		arm(garp, l.garpAt)
-		arm(repair, l.repairAt)
+		timer.arm(l.m.Deadline())
+		garp.arm(l.garpAt)
+		repair.arm(l.repairAt)
 		select {
 		case <-done:
 			now := time.Now()
@@ -99,23 +103,21 @@ func (l *loop) run(ctx context.Context) error {
 			l.removeVIPs(now)
 			return err
 		case r := <-l.rx:
-			now := time.Now()
-			in.mu.Lock()
-			in.counters.AdvertsReceived++
-			if r.adv.Priority == 0 {
-				in.counters.PriorityZeroReceived++
+			l.advert(r)
+		case pk := <-l.feed:
+			if r, ok := l.recv.check(pk); ok {
+				l.advert(r)
 			}
-			in.mu.Unlock()
-			reason := "preempted"
-			if r.adv.Priority == 0 {
-				reason = "priority_0"
+		case <-l.feedClosed:
+			if err := l.feedErr(); err != nil {
+				now := time.Now()
+				l.step(now, "shutdown", l.m.Shutdown(now))
+				l.removeVIPs(now)
+				return fmt.Errorf("vrrp: instance %s: receive: %w", in.cfg.Name, err)
 			}
-			handing := l.m.HandingOver()
-			l.step(now, reason, l.m.Advert(now, r.src, &r.adv))
-			if handing && !l.m.HandingOver() {
-				in.log.Info("handover done: the new master is heard, VIPs released", "master", r.src, "master_priority", r.adv.Priority)
-			}
-		case <-timer.C:
+			l.feed, l.feedClosed = nil, nil // closed by Run after the loop: nothing more
+		case <-timer.c():
+			timer.fired()
 			now := time.Now()
 			handing := l.m.HandingOver()
 			l.step(now, "master_down", l.m.Timeout(now))
@@ -126,9 +128,11 @@ func (l *loop) run(ctx context.Context) error {
 					in.log.Warn("handover ended: no new master heard in time, VIPs released", "after", l.m.HandoverTimeout())
 				}
 			}
-		case <-garp.C:
+		case <-garp.c():
+			garp.fired()
 			l.garpBurst(time.Now())
-		case <-repair.C:
+		case <-repair.c():
+			repair.fired()
 			l.repairAt = time.Time{}
 			l.repairVIPs(time.Now())
 		case <-in.wake:
@@ -137,14 +141,61 @@ func (l *loop) run(ctx context.Context) error {
 	}
 }
 
-// arm sets t to fire at when, or effectively never when when is zero.
-func arm(t *time.Timer, when time.Time) {
-	d := time.Hour
-	if !when.IsZero() {
-		d = max(time.Until(when), 0)
+// advert hands a received advert to the machine.
+func (l *loop) advert(r received) {
+	in := l.in
+	now := time.Now()
+	in.mu.Lock()
+	in.counters.AdvertsReceived++
+	if r.adv.Priority == 0 {
+		in.counters.PriorityZeroReceived++
 	}
-	t.Reset(d)
+	in.mu.Unlock()
+	reason := "preempted"
+	if r.adv.Priority == 0 {
+		reason = "priority_0"
+	}
+	handing := l.m.HandingOver()
+	l.step(now, reason, l.m.Advert(now, r.src, &r.adv))
+	if handing && !l.m.HandingOver() {
+		in.log.Info("handover done: the new master is heard, VIPs released", "master", r.src, "master_priority", r.adv.Priority)
+	}
 }
+
+// deadline is a timer armed at an absolute time; arming it again at the same time is
+// free, so the loop re-arms its timers on every turn and pays only for the ones that moved
+// (a backup's master-down deadline, once per advert).
+type deadline struct {
+	t  *time.Timer
+	at time.Time
+}
+
+func newDeadline() *deadline {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &deadline{t: t}
+}
+
+// arm makes the timer fire at when, or never when when is zero.
+func (d *deadline) arm(when time.Time) {
+	if when.Equal(d.at) {
+		return
+	}
+	d.at = when
+	if when.IsZero() {
+		d.t.Stop()
+		return
+	}
+	d.t.Reset(max(time.Until(when), 0))
+}
+
+// c returns the timer's channel; after it fires, arm must see a new time to fire again.
+func (d *deadline) c() <-chan time.Time { return d.t.C }
+
+// fired records that the timer fired, so that arming it at the same time fires it again.
+func (d *deadline) fired() { d.at = time.Time{} }
+
+func (d *deadline) stop() { d.t.Stop() }
 
 // applyControl brings the machine in line with what the supervisor asked for.
 func (l *loop) applyControl(now time.Time) {

@@ -10,19 +10,60 @@ import (
 	"time"
 )
 
-// read receives packets, drops what RFC 5798 §7.1 says to drop, counting why, and hands
-// the rest to the loop.
+// receiver drops what RFC 5798 §7.1 says to drop, counting and logging why, and turns
+// the rest into adverts for the loop.
+type receiver struct {
+	in    *Instance
+	src   netip.Addr
+	peers map[netip.Addr]bool
+	adv   Advert
+	drops dropLog
+}
+
+func newReceiver(in *Instance, tr Transport) *receiver {
+	r := &receiver{in: in, src: tr.Source(), peers: map[netip.Addr]bool{},
+		drops: dropLog{log: in.log, last: map[dropKey]time.Time{}, suppressed: map[dropKey]int{}}}
+	if in.cfg.Unicast != nil {
+		for _, p := range tr.Destinations() {
+			r.peers[p] = true
+		}
+	}
+	return r
+}
+
+// check returns the advert pk carries, or false when it is dropped (counted).
+func (rc *receiver) check(pk Packet) (received, bool) {
+	in := rc.in
+	if vrid, ok := PeekVRID(pk.Data); ok && int(vrid) != in.cfg.VRID {
+		in.mu.Lock()
+		in.counters.OtherVRID++
+		in.mu.Unlock()
+		return received{}, false
+	}
+	if pk.Src == rc.src {
+		return received{}, false // our own advert, looped back
+	}
+	if reason := accept(&in.cfg, pk, rc.peers, &rc.adv); reason != "" {
+		in.mu.Lock()
+		in.counters.Invalid[reason]++
+		in.mu.Unlock()
+		rc.drops.note(time.Now(), pk.Src, reason)
+		return received{}, false
+	}
+	r := received{src: pk.Src, adv: rc.adv}
+	r.adv.Addresses = slices.Clone(rc.adv.Addresses)
+	if !sameAddrs(r.adv.Addresses, in.vips) {
+		in.mu.Lock()
+		in.counters.AddressMismatch++
+		in.mu.Unlock()
+	}
+	return r, true
+}
+
+// read receives packets from a Transport of its own and hands the adverts to the loop.
 func (l *loop) read(stop <-chan struct{}) {
 	in := l.in
 	buf := make([]byte, 8192)
-	peers := map[netip.Addr]bool{}
-	if in.cfg.Unicast != nil {
-		for _, p := range l.tr.Destinations() {
-			peers[p] = true
-		}
-	}
-	var adv Advert
-	drops := dropLog{log: in.log, last: map[dropKey]time.Time{}, suppressed: map[dropKey]int{}}
 	for {
 		pk, err := l.tr.ReadPacket(buf)
 		if err != nil {
@@ -39,28 +80,9 @@ func (l *loop) read(stop <-chan struct{}) {
 			}
 			return
 		}
-		if vrid, ok := PeekVRID(pk.Data); ok && int(vrid) != in.cfg.VRID {
-			in.mu.Lock()
-			in.counters.OtherVRID++
-			in.mu.Unlock()
+		r, ok := l.recv.check(pk)
+		if !ok {
 			continue
-		}
-		if pk.Src == l.src {
-			continue // our own advert, looped back
-		}
-		if reason := accept(&in.cfg, pk, peers, &adv); reason != "" {
-			in.mu.Lock()
-			in.counters.Invalid[reason]++
-			in.mu.Unlock()
-			drops.note(time.Now(), pk.Src, reason)
-			continue
-		}
-		r := received{src: pk.Src, adv: adv}
-		r.adv.Addresses = slices.Clone(adv.Addresses)
-		if !sameAddrs(r.adv.Addresses, in.vips) {
-			in.mu.Lock()
-			in.counters.AddressMismatch++
-			in.mu.Unlock()
 		}
 		select {
 		case l.rx <- r:

@@ -38,7 +38,11 @@ func (in *Instance) Run(ctx context.Context) error {
 	tr := in.opts.Transport
 	if tr == nil {
 		var err error
-		tr, err = ListenTransport(ctx, in.transportConfig())
+		if in.opts.Sockets != nil {
+			tr, err = in.opts.Sockets.Listen(ctx, in.transportConfig())
+		} else {
+			tr, err = ListenTransport(ctx, in.transportConfig())
+		}
 		if err != nil {
 			return err
 		}
@@ -87,13 +91,19 @@ func (in *Instance) Run(ctx context.Context) error {
 	in.mu.Lock()
 	in.snap.Source = l.src
 	in.mu.Unlock()
+	l.recv = newReceiver(in, tr)
 	// The reader outlives ctx: a stopping master still listens for the new master's
-	// advert while it hands over.
+	// advert while it hands over. A shared socket's port needs none: the loop reads it.
 	readerStop, readerDone := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(readerDone)
-		l.read(readerStop)
-	}()
+	if f, ok := tr.(packetFeed); ok {
+		l.feed, l.feedClosed, l.feedErr = f.packets()
+		close(readerDone)
+	} else {
+		go func() {
+			defer close(readerDone)
+			l.read(readerStop)
+		}()
+	}
 	err := l.run(ctx)
 	l.stopped = true
 	l.report(time.Now()) // the sync group learns that this member has stopped

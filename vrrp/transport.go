@@ -80,3 +80,19 @@ func vridFilter(vrid uint8, ipv6 bool) ([]bpf.RawInstruction, error) {
 	)
 	return bpf.Assemble(prog)
 }
+
+// endpoints returns the source and destinations of cfg's adverts.
+func endpoints(cfg TransportConfig) (netip.Addr, []netip.Addr, error) {
+	src := cfg.Source
+	if !src.IsValid() {
+		var err error
+		if src, err = PrimaryAddress(cfg.Interface, cfg.IPv6, cfg.VIPs); err != nil {
+			return src, nil, err
+		}
+	}
+	dsts := cfg.Peers
+	if len(dsts) == 0 {
+		dsts = []netip.Addr{MulticastGroup(cfg.IPv6)}
+	}
+	return src, dsts, nil
+}

@@ -34,16 +34,32 @@ func ListenTransport(ctx context.Context, cfg TransportConfig) (Transport, error
 	if err != nil {
 		return nil, fmt.Errorf("vrrp: interface %q: %w", cfg.Interface, err)
 	}
-	src := cfg.Source
-	if !src.IsValid() {
-		if src, err = PrimaryAddress(cfg.Interface, cfg.IPv6, cfg.VIPs); err != nil {
-			return nil, err
-		}
+	src, dsts, err := endpoints(cfg)
+	if err != nil {
+		return nil, err
 	}
-	t := &rawTransport{ifi: ifi, src: src, dsts: cfg.Peers}
-	if len(t.dsts) == 0 {
-		t.dsts = []netip.Addr{MulticastGroup(cfg.IPv6)}
+	t, err := openRaw(ctx, ifi, cfg.IPv6)
+	if err != nil {
+		return nil, err
 	}
+	t.src, t.dsts = src, dsts
+	if len(cfg.Peers) == 0 {
+		err = t.join()
+	}
+	if err == nil && cfg.VRID != 0 {
+		err = t.setVRIDFilter(cfg.VRID)
+	}
+	if err != nil {
+		t.close()
+		return nil, fmt.Errorf("vrrp: set up the socket on %s: %w", ifi.Name, err)
+	}
+	return t, nil
+}
+
+// openRaw opens a raw IP protocol 112 socket bound to ifi, with TTL / hop limit 255 and
+// keepalived's TOS, multicast looped back to nobody.
+func openRaw(ctx context.Context, ifi *net.Interface, ipv6only bool) (*rawTransport, error) {
+	t := &rawTransport{ifi: ifi}
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		// Bound to the device, the socket sees only this link's adverts: the same VRID
 		// may run on another interface.
@@ -56,7 +72,7 @@ func ListenTransport(ctx context.Context, cfg TransportConfig) (Transport, error
 		return serr
 	}}
 	network, wildcard := "ip4:112", "0.0.0.0"
-	if cfg.IPv6 {
+	if ipv6only {
 		network, wildcard = "ip6:112", "::"
 	}
 	pc, err := lc.ListenPacket(ctx, network, wildcard)
@@ -64,9 +80,7 @@ func ListenTransport(ctx context.Context, cfg TransportConfig) (Transport, error
 		return nil, fmt.Errorf("vrrp: listen %s on %s: %w", network, ifi.Name, err)
 	}
 	t.close = pc.Close
-	multicast := len(cfg.Peers) == 0
-	group := &net.IPAddr{IP: MulticastGroup(cfg.IPv6).AsSlice()}
-	if cfg.IPv6 {
+	if ipv6only {
 		p := ipv6.NewPacketConn(pc)
 		t.p6 = p
 		err = errors.Join(
@@ -77,9 +91,6 @@ func ListenTransport(ctx context.Context, cfg TransportConfig) (Transport, error
 			p.SetMulticastInterface(ifi),
 			p.SetMulticastLoopback(false),
 		)
-		if err == nil && multicast {
-			err = p.JoinGroup(ifi, group)
-		}
 	} else {
 		p := ipv4.NewPacketConn(pc)
 		t.p4 = p
@@ -91,18 +102,21 @@ func ListenTransport(ctx context.Context, cfg TransportConfig) (Transport, error
 			p.SetMulticastInterface(ifi),
 			p.SetMulticastLoopback(false),
 		)
-		if err == nil && multicast {
-			err = p.JoinGroup(ifi, group)
-		}
-	}
-	if err == nil && cfg.VRID != 0 {
-		err = t.setVRIDFilter(cfg.VRID)
 	}
 	if err != nil {
 		pc.Close()
 		return nil, fmt.Errorf("vrrp: set up %s socket on %s: %w", network, ifi.Name, err)
 	}
 	return t, nil
+}
+
+// join joins the VRRP multicast group on the socket's interface.
+func (t *rawTransport) join() error {
+	group := &net.IPAddr{IP: MulticastGroup(t.p6 != nil).AsSlice()}
+	if t.p6 != nil {
+		return t.p6.JoinGroup(t.ifi, group)
+	}
+	return t.p4.JoinGroup(t.ifi, group)
 }
 
 // setVRIDFilter attaches vridFilter to the socket.
@@ -155,6 +169,11 @@ func (t *rawTransport) ReadPacket(b []byte) (Packet, error) {
 }
 
 func (t *rawTransport) WriteTo(msg []byte, dst netip.Addr) error {
+	return t.writeFrom(msg, t.src, dst)
+}
+
+// writeFrom sends msg from src: a shared socket sends for instances of several sources.
+func (t *rawTransport) writeFrom(msg []byte, src, dst netip.Addr) error {
 	to := &net.IPAddr{IP: dst.AsSlice()}
 	var err error
 	if t.p6 != nil {
@@ -162,9 +181,9 @@ func (t *rawTransport) WriteTo(msg []byte, dst netip.Addr) error {
 			to.Zone = t.ifi.Name
 		}
 		// The source is pinned to the primary address: the checksum was computed with it.
-		_, err = t.p6.WriteTo(msg, &ipv6.ControlMessage{Src: t.src.AsSlice(), IfIndex: t.ifi.Index, HopLimit: HopLimit}, to)
+		_, err = t.p6.WriteTo(msg, &ipv6.ControlMessage{Src: src.AsSlice(), IfIndex: t.ifi.Index, HopLimit: HopLimit}, to)
 	} else {
-		_, err = t.p4.WriteTo(msg, &ipv4.ControlMessage{Src: t.src.AsSlice(), IfIndex: t.ifi.Index}, to)
+		_, err = t.p4.WriteTo(msg, &ipv4.ControlMessage{Src: src.AsSlice(), IfIndex: t.ifi.Index}, to)
 	}
 	return err
 }
@@ -216,4 +235,13 @@ func PrimaryAddress(iface string, ipv6 bool, vips []netip.Prefix) (netip.Addr, e
 		return fallback, nil
 	}
 	return netip.Addr{}, fmt.Errorf("%w: %s (IPv6: %v)", ErrNoAddress, iface, ipv6)
+}
+
+// openShared opens the raw socket a Sockets shares.
+func openShared(ctx context.Context, iface string, ipv6only bool) (sharedConn, error) {
+	ifi, err := net.InterfaceByName(iface)
+	if err != nil {
+		return nil, fmt.Errorf("vrrp: interface %q: %w", iface, err)
+	}
+	return openRaw(ctx, ifi, ipv6only)
 }

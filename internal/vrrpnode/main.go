@@ -22,6 +22,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -39,7 +40,19 @@ func main() {
 	name := flag.String("name", "", "node name the server answers with (default: hostname)")
 	get := flag.String("get", "", "connect to this address, print the answer and exit")
 	verbose := flag.Bool("v", false, "log at debug level")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file (for tuning the idle cost)")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "vrrpnode:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	if *get != "" {
 		if err := fetch(*get, os.Stdout); err != nil {
@@ -57,6 +70,7 @@ func main() {
 	defer stop()
 	if err := run(ctx, log, *config, *serve, *name); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("vrrpnode", "err", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
@@ -68,8 +82,9 @@ func run(ctx context.Context, log *slog.Logger, path, serve, name string) error 
 	}
 	var instances []*vrrp.Instance
 	byName := map[string]*vrrp.Instance{}
+	sockets := vrrp.NewSockets()
 	for _, ic := range cfg.Instances {
-		in, err := vrrp.NewInstance(ic, vrrp.Options{Logger: log})
+		in, err := vrrp.NewInstance(ic, vrrp.Options{Logger: log, Sockets: sockets})
 		if err != nil {
 			return err
 		}
