@@ -29,7 +29,7 @@ func caseHAProxyKill(workersOnly bool) func(t *testing.T, m *mlab) time.Time {
 		t0 := time.Now()
 		signal(t, pids, syscall.SIGKILL)
 		poll.Until(t, 10*time.Second, "lb1's HAProxy replaced", func() error {
-			m2, w, err := lb1.HAProxyPIDs(t.Context())
+			m2, w, err := lb1.HAProxyPIDs(m.ctx)
 			if err != nil {
 				return err
 			}
@@ -72,7 +72,7 @@ func (m *mlab) backendRoutes(t *testing.T, lb *LB, add bool) {
 		op = "del"
 	}
 	for _, be := range m.c.Backends {
-		out, err := lb.Node.Exec(t.Context(), "ip", "route", op, "prohibit", be.IPv4[0].Addr().String()+"/32")
+		out, err := lb.Node.Exec(m.ctx, "ip", "route", op, "prohibit", be.IPv4[0].Addr().String()+"/32")
 		if err != nil && add {
 			t.Fatalf("%v: %s", err, out)
 		}
@@ -133,7 +133,7 @@ func caseVIPDeleted(t *testing.T, m *mlab) time.Time {
 	t0 := time.Now()
 	m.exec(t, lb1, "ip", "addr", "del", m.vipPrefix(), "dev", "eth0")
 	d := poll.Until(t, m.adv, "the VIP back on lb1", func() error {
-		if ok, err := lb1.Node.HasAddr(t.Context(), m.c.VIP); err != nil || !ok {
+		if ok, err := lb1.Node.HasAddr(m.ctx, m.c.VIP); err != nil || !ok {
 			return fmt.Errorf("not on lb1 (%v)", err)
 		}
 		return nil
@@ -155,9 +155,9 @@ func caseVIPDeleted(t *testing.T, m *mlab) time.Time {
 func caseIfaceDownUp(t *testing.T, m *mlab) time.Time {
 	lb1, lb2 := m.c.LBs[0], m.c.LBs[1]
 	up := func() {
-		_, _ = lb1.Node.Exec(t.Context(), "ip", "link", "set", "eth0", "up")
+		_, _ = lb1.Node.Exec(m.ctx, "ip", "link", "set", "eth0", "up")
 		// Taking a link down drops its IPv6 addresses; put the lab's back.
-		_, _ = lb1.Node.Exec(t.Context(), "ip", "addr", "replace", lb1.Node.IPv6[0].String(), "dev", "eth0", "nodad")
+		_, _ = lb1.Node.Exec(m.ctx, "ip", "addr", "replace", lb1.Node.IPv6[0].String(), "dev", "eth0", "nodad")
 	}
 	t0 := time.Now()
 	t.Cleanup(up)
@@ -166,7 +166,7 @@ func caseIfaceDownUp(t *testing.T, m *mlab) time.Time {
 	m.waitServed(t, lb2, 10*time.Second)
 	poll.Until(t, 5*time.Second, "lb1 out of MASTER without the VIP", func() error {
 		st := vi1(m.status(t, lb1))
-		ok, err := lb1.Node.HasAddr(t.Context(), m.c.VIP)
+		ok, err := lb1.Node.HasAddr(m.ctx, m.c.VIP)
 		if st.State == "MASTER" || ok || err != nil {
 			return fmt.Errorf("lb1 %s, VIP on its down interface: %v (%v)", st.State, ok, err)
 		}
@@ -177,8 +177,9 @@ func caseIfaceDownUp(t *testing.T, m *mlab) time.Time {
 }
 
 // caseHalodKill: halod SIGKILLed on the master, its HAProxy left running, halod started
-// again after d. The new halod takes HAProxy over and resumes as MASTER with its VIPs; no
-// request fails.
+// again after d. The new halod takes the surviving HAProxy over (a new master started
+// with -x takes its listening sockets, then the old one is soft-stopped) and resumes as
+// MASTER with its VIPs; no request fails.
 func caseHalodKill(d time.Duration) func(t *testing.T, m *mlab) time.Time {
 	return func(t *testing.T, m *mlab) time.Time {
 		lb1 := m.c.LBs[0]
@@ -188,15 +189,21 @@ func caseHalodKill(d time.Duration) func(t *testing.T, m *mlab) time.Time {
 			t.Fatal(err)
 		}
 		<-lb1.Halod.Done()
-		if !alive(pids[0]) {
-			t.Fatalf("HAProxy master %d died with halod", pids[0])
-		}
 		hold(d - time.Since(t0))
+		if !alive(pids[0]) {
+			t.Fatalf("HAProxy master %d did not outlive halod's SIGKILL by %s", pids[0], d)
+		}
 		m.startHalod(t, lb1)
 		m.settled(t, lb1, false)
-		if st := m.status(t, lb1); st.HAProxy.PID != pids[0] {
-			t.Errorf("restarted halod runs HAProxy %d, want the surviving %d taken over", st.HAProxy.PID, pids[0])
-		}
+		poll.Until(t, 30*time.Second, "the surviving HAProxy taken over and soft-stopped", func() error {
+			if st := m.status(t, lb1); st.HAProxy.PID == pids[0] || !st.HAProxy.Healthy {
+				return fmt.Errorf("halod runs HAProxy %d (healthy %v), the survivor was %d", st.HAProxy.PID, st.HAProxy.Healthy, pids[0])
+			}
+			if alive(pids[0]) {
+				return fmt.Errorf("the surviving master %d still runs", pids[0])
+			}
+			return nil
+		})
 		return t0
 	}
 }
@@ -259,7 +266,7 @@ func casePartition(t *testing.T, m *mlab) time.Time {
 		t.Fatal(err)
 	}
 	m.waitState(t, lb2, "MASTER", 10*time.Second)
-	if got := lb1.State(t.Context(), "VI_1"); got != "MASTER" {
+	if got := lb1.State(m.ctx, "VI_1"); got != "MASTER" {
 		t.Logf("lb1 is %s on its side of the partition", got)
 	}
 	m.waitServed(t, lb2, 10*time.Second)
@@ -270,7 +277,7 @@ func casePartition(t *testing.T, m *mlab) time.Time {
 	poll.Until(t, 10*time.Second, "one MASTER after the heal", func() error {
 		n := 0
 		for _, lb := range m.c.LBs {
-			if lb.State(t.Context(), "VI_1") == "MASTER" {
+			if lb.State(m.ctx, "VI_1") == "MASTER" {
 				n++
 			}
 		}
@@ -290,7 +297,7 @@ func casePartition(t *testing.T, m *mlab) time.Time {
 // caseMaintenance: `haloctl maintenance on` on the master, then off.
 func caseMaintenance(t *testing.T, m *mlab) time.Time {
 	lb1, lb2 := m.c.LBs[0], m.c.LBs[1]
-	t.Cleanup(func() { _, _ = lb1.Ctl(t.Context(), "maintenance", "off") })
+	t.Cleanup(func() { _, _ = lb1.Ctl(m.ctx, "maintenance", "off") })
 	t0 := time.Now()
 	m.ctl(t, lb1, "maintenance", "on")
 	m.settled(t, lb2, false)
@@ -299,19 +306,25 @@ func caseMaintenance(t *testing.T, m *mlab) time.Time {
 	return t0
 }
 
-// caseResign: `haloctl resign VI_1` on the master: the backup takes over.
+// caseResign: `haloctl resign VI_1` on the master: the backup takes over, and the node
+// that resigned lets it keep the role while it lives (no bounce back). lb2 resigning in
+// turn gives the role back.
 func caseResign(t *testing.T, m *mlab) time.Time {
 	lb1, lb2 := m.c.LBs[0], m.c.LBs[1]
 	t0 := time.Now()
 	m.ctl(t, lb1, "resign", "VI_1")
-	m.waitState(t, lb2, "MASTER", 5*time.Second)
-	m.waitServed(t, lb2, 5*time.Second)
+	m.settled(t, lb2, false)
+	// Three advert intervals and more: a preempting lb1 would have taken over by now.
+	hold(4 * m.adv)
+	m.settled(t, lb2, false)
+	m.ctl(t, lb2, "resign", "VI_1")
+	m.settled(t, lb1, false)
 	return t0
 }
 
 func (m *mlab) ctl(t *testing.T, lb *LB, cmd string, args ...string) string {
 	t.Helper()
-	resp, err := lb.Ctl(t.Context(), cmd, args...)
+	resp, err := lb.Ctl(m.ctx, cmd, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +383,7 @@ func caseReloadRefusedBind(t *testing.T, m *mlab) time.Time {
 	}
 	t.Cleanup(func() { busy.Stop(2 * time.Second) })
 	poll.Until(t, 5*time.Second, "the squatter listening on "+addr.String(), func() error {
-		out, err := lb1.Node.Exec(t.Context(), "ss", "-Hltn", "src", addr.String())
+		out, err := lb1.Node.Exec(m.ctx, "ss", "-Hltn", "src", addr.String())
 		if err == nil && len(strings.TrimSpace(string(out))) == 0 {
 			err = fmt.Errorf("not listening yet")
 		}
@@ -381,9 +394,9 @@ func caseReloadRefusedBind(t *testing.T, m *mlab) time.Time {
 	restore := rewrite(t, lb1.HAProxyCfg, func(old string) string {
 		return old + fmt.Sprintf("\nfrontend squatted\n    bind %s\n    default_backend app\n", addr)
 	})
-	t.Cleanup(func() { _, _ = lb1.Ctl(t.Context(), "reload") })
+	t.Cleanup(func() { _, _ = lb1.Ctl(m.ctx, "reload") })
 	t0 := time.Now()
-	resp, err := lb1.Ctl(t.Context(), "reload")
+	resp, err := lb1.Ctl(m.ctx, "reload")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +419,7 @@ func caseInvalidHAProxyCfg(t *testing.T, m *mlab) time.Time {
 	lb1 := m.c.LBs[0]
 	before := m.allTransitions(t)
 	restore := rewrite(t, lb1.HAProxyCfg, func(old string) string { return old + "\nthis is not haproxy\n" })
-	t.Cleanup(func() { _, _ = lb1.Ctl(t.Context(), "reload") })
+	t.Cleanup(func() { _, _ = lb1.Ctl(m.ctx, "reload") })
 	t0 := time.Now()
 	if err := lb1.Halod.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
@@ -479,7 +492,7 @@ func caseAdvertFlood(t *testing.T, m *mlab) time.Time {
 		t.Fatal(err)
 	}
 	t0 := time.Now()
-	out, err := m.c.Client.Exec(t.Context(), filepath.Join(m.c.Bin, "labtool"), "vrrp-flood", "-vrid", "51", "-priority", "50",
+	out, err := m.c.Client.Exec(m.ctx, filepath.Join(m.c.Bin, "labtool"), "vrrp-flood", "-vrid", "51", "-priority", "50",
 		"-vip", m.c.VIP.String(), "-count", "2000", "-gap", "500us", "-max-time", "20s")
 	if err != nil {
 		t.Fatal(err)

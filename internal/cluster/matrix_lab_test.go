@@ -19,6 +19,9 @@ import (
 // mlab is one running lab of the matrix: a cluster, its halods and a client polling the
 // VIP for the whole run.
 type mlab struct {
+	// ctx is the lab's: alive until the lab is removed, also in the cleanups of its cases
+	// (a case's own t.Context is cancelled before its cleanups run).
+	ctx  context.Context
 	name string
 	c    *Cluster
 	p    *Poller
@@ -30,11 +33,11 @@ func newMLab(t *testing.T, bin string, ml matrixLab) *mlab {
 	opt := ml.opt
 	opt.Bin = bin
 	c := New(t, t.TempDir(), opt)
-	m := &mlab{name: ml.name, c: c, adv: c.opt.AdvertInterval}
+	m := &mlab{ctx: t.Context(), name: ml.name, c: c, adv: c.opt.AdvertInterval}
 	if ml.before != nil {
 		ml.before(t, m)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	ctx, cancel := context.WithTimeout(m.ctx, time.Minute)
 	defer cancel()
 	for _, lb := range c.LBs {
 		if err := c.StartHalod(ctx, lb); err != nil {
@@ -58,7 +61,7 @@ func (m *mlab) run(t *testing.T, mc matrixCase) {
 	out := outage(m.p.Events(), t0, end, mc.http5xx)
 	t.Logf("matrix: %s/%s outage=%dms bound=%dms", m.name, mc.name, out.Milliseconds(), mc.bound.Milliseconds())
 	if out > mc.bound {
-		t.Errorf("client-visible outage %s over the bound %s; failures since the fault: %s", out, mc.bound, failures(m.p.Events(), t0))
+		t.Errorf("client-visible outage %s over the bound %s; the client's answers since the fault: %s", out, mc.bound, answers(m.p.Events(), t0))
 	}
 	t.Logf("end state: %s MASTER alone, holding %s, client served", master.Name, m.c.VIP)
 }
@@ -70,7 +73,7 @@ func (m *mlab) steady(t *testing.T) {
 	t.Helper()
 	for _, lb := range m.c.LBs {
 		if lb.Halod != nil && !running(lb.Halod.Done()) {
-			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(m.ctx, 30*time.Second)
 			err := m.c.StartHalod(ctx, lb)
 			cancel()
 			if err != nil {
@@ -81,7 +84,7 @@ func (m *mlab) steady(t *testing.T) {
 	lb1 := m.c.LBs[0]
 	poll.Until(t, 60*time.Second, "the initial state (lb1 MASTER alone, the others BACKUP, all healthy, client served by lb1)", func() error {
 		for _, lb := range m.c.LBs {
-			st, err := lb.Status(t.Context())
+			st, err := lb.Status(m.ctx)
 			if err != nil {
 				return fmt.Errorf("%s: %v", lb.Name, err)
 			}
@@ -110,8 +113,8 @@ func (m *mlab) steady(t *testing.T) {
 	})
 }
 
-// settled waits for the end state of a case, exactly one MASTER holding the VIP (want, if
-// not nil), the VIP on no other node and the client served by the master, and then checks
+// settled waits for the end state of a case, exactly one MASTER among the running halods,
+// holding the VIP (want, if not nil), the VIP on no other node and the client served by the master, and then checks
 // that the VIP stays on the master alone for one advert interval (at least 500 ms). It
 // returns the master.
 func (m *mlab) settled(t *testing.T, want *LB, http5xx bool) *LB {
@@ -121,7 +124,10 @@ func (m *mlab) settled(t *testing.T, want *LB, http5xx bool) *LB {
 		var masters []string
 		master = nil
 		for _, lb := range m.c.LBs {
-			st, err := lb.Status(t.Context())
+			if !running(lb.Halod.Done()) {
+				continue // powered off: its VIP is checked below
+			}
+			st, err := lb.Status(m.ctx)
 			if err != nil {
 				return fmt.Errorf("%s: %v", lb.Name, err)
 			}
@@ -170,7 +176,7 @@ func (m *mlab) holders(t *testing.T, want *LB) error {
 func (m *mlab) vipHolders(t *testing.T) ([]string, error) {
 	var got []string
 	for _, lb := range m.c.LBs {
-		ok, err := lb.Node.HasAddr(t.Context(), m.c.VIP)
+		ok, err := lb.Node.HasAddr(m.ctx, m.c.VIP)
 		if err != nil {
 			return nil, err
 		}
@@ -224,16 +230,20 @@ func outage(evs []PollEvent, t0, end time.Time, http5xx bool) time.Duration {
 	return total
 }
 
-// failures summarises the client's failed answers since t0, for messages.
-func failures(evs []PollEvent, t0 time.Time) string {
+// answers lists the client's changes of answer since t0, for messages.
+func answers(evs []PollEvent, t0 time.Time) string {
 	var out []string
 	for _, ev := range evs {
-		if ev.At >= t0.UnixNano() && !ev.OK && ev.Err != "done" {
-			out = append(out, fmt.Sprintf("+%dms %s", time.Duration(ev.At-t0.UnixNano()).Milliseconds(), ev.Err))
+		if ev.At >= t0.UnixNano() && ev.Err != "done" {
+			what := ev.Err
+			if ev.OK {
+				what = "ok from " + ev.LB
+			}
+			out = append(out, fmt.Sprintf("+%dms %s (failures %d)", time.Duration(ev.At-t0.UnixNano()).Milliseconds(), what, ev.Failures))
 		}
 	}
 	if len(out) == 0 {
-		return "none"
+		return "no change"
 	}
 	return strings.Join(out, ", ")
 }
@@ -250,7 +260,7 @@ func vi1(st supervisor.Status) supervisor.InstanceStatus {
 // status returns lb's snapshot, failing the test when halod does not answer.
 func (m *mlab) status(t *testing.T, lb *LB) supervisor.Status {
 	t.Helper()
-	st, err := lb.Status(t.Context())
+	st, err := lb.Status(m.ctx)
 	if err != nil {
 		t.Fatalf("%s: %v", lb.Name, err)
 	}
@@ -261,7 +271,7 @@ func (m *mlab) status(t *testing.T, lb *LB) supervisor.Status {
 func (m *mlab) waitState(t *testing.T, lb *LB, state string, timeout time.Duration) time.Duration {
 	t.Helper()
 	return poll.Until(t, timeout, lb.Name+" "+state, func() error {
-		if got := lb.State(t.Context(), "VI_1"); got != state {
+		if got := lb.State(m.ctx, "VI_1"); got != state {
 			return fmt.Errorf("%s is %q", lb.Name, got)
 		}
 		return nil
@@ -277,7 +287,7 @@ func (m *mlab) waitServed(t *testing.T, lb *LB, timeout time.Duration) {
 // exec runs a command in lb's namespace, failing the test on error.
 func (m *mlab) exec(t *testing.T, lb *LB, name string, args ...string) {
 	t.Helper()
-	if out, err := lb.Node.Exec(t.Context(), name, args...); err != nil {
+	if out, err := lb.Node.Exec(m.ctx, name, args...); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
 }
@@ -295,7 +305,7 @@ func (m *mlab) transitions(t *testing.T, lb *LB) uint64 {
 // haproxyPIDs returns lb's HAProxy master and workers.
 func (m *mlab) haproxyPIDs(t *testing.T, lb *LB) []int {
 	t.Helper()
-	master, workers, err := lb.HAProxyPIDs(t.Context())
+	master, workers, err := lb.HAProxyPIDs(m.ctx)
 	if err != nil {
 		t.Fatalf("%s: %v", lb.Name, err)
 	}
@@ -360,7 +370,7 @@ func running(done <-chan struct{}) bool {
 // startHalod starts halod on lb again (after a kill or a power-off).
 func (m *mlab) startHalod(t *testing.T, lb *LB) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(m.ctx, 30*time.Second)
 	defer cancel()
 	if err := m.c.StartHalod(ctx, lb); err != nil {
 		t.Fatal(err)
@@ -395,7 +405,7 @@ func (m *mlab) powerOff(t *testing.T, lb *LB) time.Time {
 
 func (m *mlab) powerOn(t *testing.T, lb *LB) {
 	t.Helper()
-	if ok, _ := lb.Node.HasAddr(t.Context(), m.c.VIP); ok {
+	if ok, _ := lb.Node.HasAddr(m.ctx, m.c.VIP); ok {
 		m.exec(t, lb, "ip", "addr", "del", m.vipPrefix(), "dev", "eth0")
 	}
 	if err := m.c.Lab.LinkUp(lb.Node, 0); err != nil {

@@ -23,7 +23,7 @@ func caseCPUSaturated(t *testing.T, m *mlab) time.Time {
 	for _, loops := range []int{runtime.NumCPU(), 4 * runtime.NumCPU()} {
 		before := m.allTransitions(t)
 		const d = 5 * time.Second
-		ctx, cancel := context.WithTimeout(t.Context(), d+10*time.Second)
+		ctx, cancel := context.WithTimeout(m.ctx, d+10*time.Second)
 		done := make(chan string, 1)
 		go func() {
 			out, err := lb2.Node.Exec(ctx, filepath.Join(m.c.Bin, "labtool"), "burn", "-loops", strconv.Itoa(loops), "-duration", d.String())
@@ -103,7 +103,7 @@ func caseThreeBackupDies(t *testing.T, m *mlab) time.Time {
 // preempt_delay before it preempts lb2.
 func casePreemptDelay(t *testing.T, m *mlab) time.Time {
 	lb1, lb2 := m.c.LBs[0], m.c.LBs[1]
-	t.Cleanup(func() { _, _ = lb1.Ctl(t.Context(), "maintenance", "off") })
+	t.Cleanup(func() { _, _ = lb1.Ctl(m.ctx, "maintenance", "off") })
 	t0 := time.Now()
 	m.ctl(t, lb1, "maintenance", "on")
 	m.settled(t, lb2, false)
