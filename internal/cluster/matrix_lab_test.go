@@ -378,8 +378,9 @@ func (m *mlab) startHalod(t *testing.T, lb *LB) {
 }
 
 // powerOff kills every process of lb (halod, HAProxy's master and workers, by the PIDs
-// recorded) and cuts its cable. powerOn undoes it as a reboot would: no VIP left on the
-// interface, the cable back, halod started.
+// recorded), cuts its cable and removes the VIP the dead halod left, as losing power
+// would. powerOn undoes it as a reboot would: no VIP on the interface, the cable back,
+// halod started.
 func (m *mlab) powerOff(t *testing.T, lb *LB) time.Time {
 	t.Helper()
 	pids := m.haproxyPIDs(t, lb)
@@ -400,6 +401,10 @@ func (m *mlab) powerOff(t *testing.T, lb *LB) time.Time {
 		}
 		return nil
 	})
+	// The kernel's state goes with the power: the VIP the killed halod left is gone too.
+	if ok, _ := lb.Node.HasAddr(m.ctx, m.c.VIP); ok {
+		m.exec(t, lb, "ip", "addr", "del", m.vipPrefix(), "dev", "eth0")
+	}
 	return t0
 }
 
