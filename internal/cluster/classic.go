@@ -202,7 +202,7 @@ func NewClassic(t tier.TB, dir string, opt ClassicOptions) *Classic {
 	c := &Classic{Lab: lab, Bin: opt.Bin, opt: opt}
 	c.Backends = lab.Nodes[2 : 2+opt.Backends]
 	c.Client = lab.Nodes[len(lab.Nodes)-1]
-	c.base = &Cluster{Lab: lab, Backends: c.Backends, Client: c.Client, Bin: opt.Bin, t: t}
+	c.base = &Cluster{Lab: lab, Backends: c.Backends, Client: c.Client, Bin: opt.Bin, VIP: VIP, t: t}
 	// Kill each PID namespace through its init before the lab ends the recorded processes:
 	// unshare blocks SIGTERM while it waits, so this saves a grace period per node.
 	t.Cleanup(func() {
@@ -247,7 +247,7 @@ func (c *Classic) writeConfigs(lb *ClassicLB, i int) error {
 	}
 	var b strings.Builder
 	hlb := &LB{Name: lb.Name, Dir: lb.Dir}
-	if err := haproxyCfg.Execute(&b, map[string]any{"LB": hlb, "VIP": VIP, "Backends": bes}); err != nil {
+	if err := haproxyCfg.Execute(&b, map[string]any{"LB": hlb, "Bind": netip.AddrPortFrom(VIP, 80), "Backends": bes}); err != nil {
 		return err
 	}
 	if err := os.WriteFile(lb.HAProxyCfg, []byte(b.String()), 0o644); err != nil {
@@ -634,7 +634,7 @@ func (c *Classic) Holder(ctx context.Context) (*ClassicLB, error) {
 	for i, lb := range c.LBs {
 		nodes[i] = lb.Node
 	}
-	i, err := vipHolder(ctx, nodes)
+	i, err := vipHolder(ctx, nodes, VIP)
 	if err != nil || i < 0 {
 		return nil, err
 	}

@@ -24,8 +24,11 @@ import (
 	"github.com/halo-lb/halo/supervisor"
 )
 
-// VIP is the cluster's virtual address.
-var VIP = netip.MustParseAddr("192.0.2.100")
+// VIP is the cluster's virtual address; VIP6 is it with Options.IPv6.
+var (
+	VIP  = netip.MustParseAddr("192.0.2.100")
+	VIP6 = netip.MustParseAddr("2001:db8::100")
+)
 
 // Options shape a cluster.
 type Options struct {
@@ -41,6 +44,12 @@ type Options struct {
 	Bin string
 	// Extra is appended to each node's vrrp instance in halo.yaml (indented YAML lines).
 	Extra string
+	// IPv6 makes VI_1 an IPv6 instance: its VIP is VIP6, which HAProxy binds and the
+	// client polls.
+	IPv6 bool
+	// Unicast sends the adverts of VI_1 to the other load balancers' addresses instead of
+	// the multicast group.
+	Unicast bool
 }
 
 // Cluster is a running lab: nodes lb1.., be1.., client.
@@ -50,8 +59,10 @@ type Cluster struct {
 	Backends []*netlab.Node
 	Client   *netlab.Node
 	Bin      string
-	opt      Options
-	t        tier.TB
+	// VIP is the address of VI_1 (VIP, or VIP6 with Options.IPv6).
+	VIP netip.Addr
+	opt Options
+	t   tier.TB
 }
 
 // LB is one load-balancer node.
@@ -118,7 +129,10 @@ func New(t tier.TB, dir string, opt Options) *Cluster {
 		}
 	}
 	lab := netlab.New(t, netlab.Options{Nodes: opt.LBs + opt.Backends + 1})
-	c := &Cluster{Lab: lab, Bin: opt.Bin, opt: opt, t: t}
+	c := &Cluster{Lab: lab, Bin: opt.Bin, VIP: VIP, opt: opt, t: t}
+	if opt.IPv6 {
+		c.VIP = VIP6
+	}
 	c.Backends = lab.Nodes[opt.LBs : opt.LBs+opt.Backends]
 	c.Client = lab.Nodes[len(lab.Nodes)-1]
 	for i := 0; i < opt.LBs; i++ {
@@ -131,13 +145,17 @@ func New(t tier.TB, dir string, opt Options) *Cluster {
 		lb.HAProxyCfg = filepath.Join(lb.Dir, "haproxy.cfg")
 		lb.Socket = filepath.Join(lb.Dir, "halo.sock")
 		// HAProxy binds the VIP on every node, master or not.
-		if _, err := n.Exec(context.Background(), "sysctl", "-qw", "net.ipv4.ip_nonlocal_bind=1"); err != nil {
-			t.Fatalf("cluster: %v", err)
+		for _, kv := range []string{"net.ipv4.ip_nonlocal_bind=1", "net.ipv6.ip_nonlocal_bind=1"} {
+			if _, err := n.Exec(context.Background(), "sysctl", "-qw", kv); err != nil {
+				t.Fatalf("cluster: %v", err)
+			}
 		}
+		c.LBs = append(c.LBs, lb)
+	}
+	for _, lb := range c.LBs {
 		if err := c.writeConfigs(lb); err != nil {
 			t.Fatalf("cluster: %v", err)
 		}
-		c.LBs = append(c.LBs, lb)
 	}
 	startBackends(t, c.Bin, c.Backends)
 	return c
@@ -177,7 +195,7 @@ defaults
     option redispatch
 
 frontend main
-    bind {{.VIP}}:80
+    bind {{.Bind}}
     http-response set-header X-LB {{.LB.Name}}
     default_backend app
 
@@ -202,8 +220,11 @@ vrrp:
       vrid: 51
       priority: {{.LB.Priority}}
       advert_interval: {{.Advert}}
-      vips: [{{.VIP}}/24]
+      vips: [{{.VIPPrefix}}]
       track_haproxy: {{.Track}}
+{{- if .Peers}}
+      unicast: {peers: [{{.Peers}}]}
+{{- end}}
 {{.Extra}}
 control: {socket: {{.LB.Socket}}}
 metrics: {listen: "{{.Addr}}:9110"}
@@ -219,8 +240,21 @@ func (c *Cluster) writeConfigs(lb *LB) error {
 	for i, n := range c.Backends {
 		bes = append(bes, be{fmt.Sprintf("be%d", i+1), n.IPv4[0].Addr()})
 	}
-	data := map[string]any{"LB": lb, "VIP": VIP, "Backends": bes, "Advert": c.opt.AdvertInterval.String(),
-		"Track": c.opt.Track, "Extra": c.opt.Extra, "Addr": lb.Node.IPv4[0].Addr()}
+	vip := netip.PrefixFrom(c.VIP, 24)
+	if c.VIP.Is6() {
+		vip = netip.PrefixFrom(c.VIP, 64)
+	}
+	var peers []string
+	if c.opt.Unicast {
+		for _, o := range c.LBs {
+			if o != lb {
+				peers = append(peers, o.Node.IPv4[0].Addr().String())
+			}
+		}
+	}
+	data := map[string]any{"LB": lb, "VIPPrefix": vip, "Bind": netip.AddrPortFrom(c.VIP, 80), "Backends": bes,
+		"Advert": c.opt.AdvertInterval.String(), "Track": c.opt.Track, "Extra": c.opt.Extra,
+		"Addr": lb.Node.IPv4[0].Addr(), "Peers": strings.Join(peers, ", ")}
 	var b strings.Builder
 	if err := haproxyCfg.Execute(&b, data); err != nil {
 		return err
@@ -330,19 +364,19 @@ func (c *Cluster) Holder(ctx context.Context) (*LB, error) {
 	for i, lb := range c.LBs {
 		nodes[i] = lb.Node
 	}
-	i, err := vipHolder(ctx, nodes)
+	i, err := vipHolder(ctx, nodes, c.VIP)
 	if err != nil || i < 0 {
 		return nil, err
 	}
 	return c.LBs[i], nil
 }
 
-// vipHolder returns the index of the node carrying the VIP, -1 when none does, and an
+// vipHolder returns the index of the node carrying vip, -1 when none does, and an
 // error when several do.
-func vipHolder(ctx context.Context, nodes []*netlab.Node) (int, error) {
+func vipHolder(ctx context.Context, nodes []*netlab.Node, vip netip.Addr) (int, error) {
 	h := -1
 	for i, n := range nodes {
-		ok, err := n.HasAddr(ctx, VIP)
+		ok, err := n.HasAddr(ctx, vip)
 		if err != nil {
 			return -1, err
 		}
@@ -375,7 +409,7 @@ type PollEvent struct {
 	Failures uint64 `json:"failures"`
 }
 
-// StartPoller polls http://VIP/ every interval with the given timeout, for at most d.
+// StartPoller polls http://VIP:80/ every interval with the given timeout, for at most d.
 func (c *Cluster) StartPoller(interval, timeout, d time.Duration) (*Poller, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -383,7 +417,7 @@ func (c *Cluster) StartPoller(interval, timeout, d time.Duration) (*Poller, erro
 	}
 	defer w.Close()
 	cmd := exec.Command("ip", "netns", "exec", c.Client.NS, filepath.Join(c.Bin, "labtool"), "poll",
-		"-url", fmt.Sprintf("http://%s/", VIP), "-interval", interval.String(), "-timeout", timeout.String(), "-duration", d.String())
+		"-url", fmt.Sprintf("http://%s/", netip.AddrPortFrom(c.VIP, 80)), "-interval", interval.String(), "-timeout", timeout.String(), "-duration", d.String())
 	cmd.Stdout = w
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {

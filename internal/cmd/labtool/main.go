@@ -23,7 +23,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: labtool serve|poll|load [flags]")
+		fmt.Fprintln(os.Stderr, "usage: labtool serve|poll|load|vrrp-flood|burn [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -36,6 +36,10 @@ func main() {
 		err = poll(ctx, os.Args[2:])
 	case "load":
 		err = load(ctx, os.Args[2:])
+	case "vrrp-flood":
+		err = flood(ctx, os.Args[2:])
+	case "burn":
+		err = burn(ctx, os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -69,7 +73,7 @@ func serve(ctx context.Context, args []string) error {
 }
 
 // Event is one line of poll's output: printed when the answer changes (success to
-// failure, or another load balancer or backend answering).
+// failure, another load balancer answering, or another kind of failure).
 type Event struct {
 	// At is when the request that showed the change started (Unix ns).
 	At int64 `json:"at"`
@@ -128,7 +132,7 @@ func poll(ctx context.Context, args []string) error {
 			lastOK = ev.At
 		}
 		ev.Requests, ev.Failures = reqs, fails
-		if first || ev.OK != last.OK || ev.LB != last.LB {
+		if first || ev.OK != last.OK || ev.LB != last.LB || ev.Err != last.Err {
 			enc.Encode(ev)
 			last, first = ev, false
 		}
