@@ -59,8 +59,11 @@
 // `show stat <proxy> -1 -1` for each checked proxy (the filter keeps the answer small on
 // a config of thousands of backends). It is bounded by check.timeout through a deadline
 // on the unix socket itself, and runs one at a time: a hung HAProxy costs one timeout per
-// check and never a pile of goroutines (client-native's runtime client has a fixed 30s
-// deadline, so it is not used on this path; its typed models are). HAProxy is healthy
+// check and never a pile of goroutines. halo reads the runtime API itself rather than
+// through client-native's runtime client, which blocks up to 30s per command on a hung
+// HAProxy where a check needs its own deadline of check.timeout; nor does it use
+// client-native's models package for the few fields it reads, since that alone would link
+// go-openapi and mongo-driver into halod. HAProxy is healthy
 // when it answers, is not stopping, every checked frontend is OPEN and every checked
 // backend has at least its minimum of UP servers. rise/fall hysteresis filters the
 // verdict, with checks at check.fast_interval while it may be about to flip (as HAProxy's

@@ -93,7 +93,7 @@ type run struct {
 
 func compare(ctx context.Context, haproxyBin string, window, warm time.Duration, args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: checkcost [-for 60s] label=BINARY...")
+		return errors.New("usage: checkcost [-for 60s] label=BINARY [label=BINARY]")
 	}
 	dir, err := os.MkdirTemp("", "checkcost-")
 	if err != nil {
