@@ -54,10 +54,13 @@ func (r CheckResult) OK() bool { return r.Kind == KindOK }
 // checkPlan is the one command line a check sends, and how to judge its answer.
 type checkPlan struct {
 	cmd       string
-	proxies   []string // in the order of the show stat blocks
+	proxies   []string // sorted, in the order of the show stat blocks
 	frontends []string
 	backends  []string
 	minUp     map[string]int
+	// session keeps the stats socket's connection between checks; nil through the
+	// master CLI, whose `@1` prefix reaches whichever worker is current at each connect.
+	session *session
 }
 
 // newCheckPlan asks `show info` and one `show stat <proxy> -1 -1` per configured proxy,
@@ -75,6 +78,8 @@ func newCheckPlan(ck CheckConfig, viaMaster bool) checkPlan {
 	prefix := ""
 	if viaMaster {
 		prefix = "@1 "
+	} else {
+		p.session = &session{}
 	}
 	cmds := []string{prefix + "show info"}
 	for _, px := range p.proxies {
@@ -87,20 +92,48 @@ func newCheckPlan(ck CheckConfig, viaMaster bool) checkPlan {
 	return p
 }
 
-// probe runs one check through the socket at path, bounded by timeout (and ctx).
+// probe runs one check through the socket at path, bounded by timeout (and ctx). On the
+// stats socket the connection stays open until ctx ends.
 func (p checkPlan) probe(ctx context.Context, timeout time.Duration, name, path string) CheckResult {
 	start := time.Now()
-	ans, err := exchange(ctx, timeout, name, path, p.cmd)
 	var r CheckResult
-	if err != nil {
-		r = CheckResult{Kind: KindProtocol, Reason: err.Error()}
-		if se, ok := err.(*SocketError); ok {
-			r.Kind = se.Kind
+	if p.session == nil {
+		ans, err := exchange(ctx, timeout, name, path, p.cmd)
+		if err != nil {
+			r = failed(err)
+		} else {
+			r = p.judge(ans)
 		}
 	} else {
-		r = p.judge(ans)
+		r = p.probeSession(ctx, start.Add(timeout), timeout, name, path)
 	}
 	r.At, r.Duration = start, time.Since(start)
+	return r
+}
+
+func (p checkPlan) probeSession(ctx context.Context, deadline time.Time, timeout time.Duration, name, path string) CheckResult {
+	n := 1 + len(p.proxies)
+	blocks, fresh, err := p.session.exchange(ctx, deadline, timeout, name, path, p.cmd, n)
+	if err != nil {
+		return failed(err)
+	}
+	r := p.judgeBlocks(blocks)
+	if r.Kind == KindStopping && !fresh {
+		// Most likely the old worker of a reload, kept alive by this very session.
+		p.session.close()
+		if blocks, _, err = p.session.exchange(ctx, deadline, timeout, name, path, p.cmd, n); err != nil {
+			return failed(err)
+		}
+		r = p.judgeBlocks(blocks)
+	}
+	return r
+}
+
+func failed(err error) CheckResult {
+	r := CheckResult{Kind: KindProtocol, Reason: err.Error()}
+	if se, ok := err.(*SocketError); ok {
+		r.Kind = se.Kind
+	}
 	return r
 }
 
