@@ -144,14 +144,19 @@ const promptMark = "\n> "
 // exchange sends cmd, n commands joined by ';', and returns their n answers. ctx bounds
 // the connection's life (its end closes it) and deadline the exchange; timeout is the
 // budget reported in a timeout error. fresh says whether the answer came on a connection
-// dialled for this exchange.
+// dialled for this exchange. No timer outlives the exchange: an idle halod wakes once
+// per check and no more.
 func (s *session) exchange(ctx context.Context, deadline time.Time, timeout time.Duration, name, path, cmd string, n int) (blocks []string, fresh bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ectx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
-	if err := ectx.Err(); err != nil {
-		return nil, false, socketError(name, path, timeout, err)
+	fail := func(err error) error {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return socketError(name, path, timeout, err)
+	}
+	if ctx.Err() != nil || !time.Now().Before(deadline) {
+		return nil, false, fail(context.DeadlineExceeded)
 	}
 	if s.conn != nil && (s.path != path || s.life.Err() != nil) {
 		s.drop()
@@ -159,27 +164,24 @@ func (s *session) exchange(ctx context.Context, deadline time.Time, timeout time
 	for {
 		fresh = s.conn == nil
 		if fresh {
-			if err := s.dial(ctx, ectx, path); err != nil {
-				return nil, true, socketError(name, path, timeout, err)
+			if err := s.dial(ctx, deadline, path); err != nil {
+				return nil, true, fail(err)
 			}
 		}
-		blocks, err = s.roundTrip(ectx, cmd, n, fresh)
+		blocks, err = s.roundTrip(ctx, deadline, cmd, n, fresh)
 		if err == nil {
 			return blocks, fresh, nil
 		}
 		s.drop()
-		if fresh || isTimeout(err) || ectx.Err() != nil {
-			if ectx.Err() != nil {
-				err = ectx.Err()
-			}
-			return nil, fresh, socketError(name, path, timeout, err)
+		if fresh || isTimeout(err) || ctx.Err() != nil || !time.Now().Before(deadline) {
+			return nil, fresh, fail(err)
 		}
 	}
 }
 
-func (s *session) dial(life, ctx context.Context, path string) error {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", path)
+func (s *session) dial(life context.Context, deadline time.Time, path string) error {
+	d := net.Dialer{Deadline: deadline}
+	conn, err := d.DialContext(life, "unix", path)
 	if err != nil {
 		return err
 	}
@@ -193,7 +195,9 @@ func (s *session) drop() {
 	if s.conn == nil {
 		return
 	}
-	s.unwatch()
+	if s.unwatch != nil {
+		s.unwatch()
+	}
 	_ = s.conn.Close()
 	s.conn, s.life, s.unwatch = nil, nil, nil
 }
@@ -207,12 +211,10 @@ func (s *session) close() {
 
 // roundTrip writes one command line and reads until n prompts (n+1 on a fresh connection,
 // whose line starts with "prompt;") have come back.
-func (s *session) roundTrip(ctx context.Context, cmd string, n int, fresh bool) ([]string, error) {
+func (s *session) roundTrip(ctx context.Context, deadline time.Time, cmd string, n int, fresh bool) ([]string, error) {
 	conn := s.conn
-	if dl, ok := ctx.Deadline(); ok {
-		if err := conn.SetDeadline(dl); err != nil {
-			return nil, err
-		}
+	if err := conn.SetDeadline(deadline); err != nil {
+		return nil, err
 	}
 	// A cancel before the deadline (Run ending) also unblocks the exchange.
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
@@ -249,6 +251,12 @@ func (s *session) roundTrip(ctx context.Context, cmd string, n int, fresh bool) 
 			}
 			return nil, err
 		}
+	}
+	// Disarm the deadline's timer, or it would wake the process for nothing. A
+	// connection that cannot be disarmed is broken: the answer stands, the next check
+	// dials again.
+	if conn.SetDeadline(time.Time{}) != nil {
+		s.drop()
 	}
 	blocks := splitPrompt(string(buf))
 	if fresh {

@@ -158,10 +158,8 @@ func TestRoundTripAnswerInPieces(t *testing.T) {
 					out = out[k:]
 				}
 			}()
-			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 			s := &session{conn: client}
-			got, err := s.roundTrip(ctx, plan.cmd, len(want), fresh)
-			cancel()
+			got, err := s.roundTrip(t.Context(), time.Now().Add(5*time.Second), plan.cmd, len(want), fresh)
 			client.Close()
 			if err != nil {
 				t.Fatalf("chunk %d, fresh %v: %v", chunk, fresh, err)

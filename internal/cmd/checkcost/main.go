@@ -5,6 +5,7 @@
 // and an after see the same machine load.
 //
 //	checkcost [-for 60s] label=BINARY...   # each BINARY is a checkcost build
+//	checkcost label=halod:BINARY ...       # a whole halod: external mode, no VRRP instance
 //
 // Comparing with an older commit (it needs haproxy.New/Run in external mode only):
 //
@@ -20,6 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -47,6 +49,16 @@ frontend main
 backend app
     server s1 127.0.0.1:9 check inter 2s
     server s2 127.0.0.1:9
+`
+
+// haloYAML runs halod with the checker's settings and no VRRP instance (nothing to
+// announce on the host); metrics on an ephemeral loopback port.
+const haloYAML = `haproxy:
+  mode: external
+  stats_socket: %s
+  check: {frontends: [main], backends: {app: 1}}
+control: {socket: %s}
+metrics: {listen: "127.0.0.1:0"}
 `
 
 func main() {
@@ -88,6 +100,7 @@ type run struct {
 	label, bin string
 	cmd        *exec.Cmd
 	ticks0     int64
+	ns0        int64
 	rssKB      int64
 }
 
@@ -135,7 +148,17 @@ func compare(ctx context.Context, haproxyBin string, window, warm time.Duration,
 			return fmt.Errorf("%q: want label=BINARY", a)
 		}
 		r := &run{label: label, bin: bin, cmd: exec.Command(bin, "-socket", sock)}
-		r.cmd.Stdout, r.cmd.Stderr = os.Stdout, os.Stderr
+		if halod, ok := strings.CutPrefix(bin, "halod:"); ok {
+			conf := filepath.Join(dir, "halo-"+label+".yaml")
+			if err := os.WriteFile(conf, fmt.Appendf(nil, haloYAML, sock, filepath.Join(dir, label+".sock")), 0o644); err != nil {
+				return err
+			}
+			r.bin, r.cmd = halod, exec.Command(halod, "-config", conf)
+			r.cmd.Stderr = io.Discard
+		}
+		if r.cmd.Stderr == nil {
+			r.cmd.Stdout, r.cmd.Stderr = os.Stdout, os.Stderr
+		}
 		if err := r.cmd.Start(); err != nil {
 			return err
 		}
@@ -146,6 +169,9 @@ func compare(ctx context.Context, haproxyBin string, window, warm time.Duration,
 	}
 	for _, r := range runs {
 		if r.ticks0, err = cpuTicks(r.cmd.Process.Pid); err != nil {
+			return fmt.Errorf("%s: %w", r.label, err)
+		}
+		if r.ns0, err = runNs(r.cmd.Process.Pid); err != nil {
 			return fmt.Errorf("%s: %w", r.label, err)
 		}
 	}
@@ -163,15 +189,20 @@ func compare(ctx context.Context, haproxyBin string, window, warm time.Duration,
 		}
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "build\tCPU s\t%% of a core\tmax RSS MiB\n")
+	fmt.Fprintf(tw, "build\tCPU s\t%% of a core\t%% (schedstat)\tmax RSS MiB\n")
 	wall := time.Since(t0).Seconds()
 	for _, r := range runs {
 		t, err := cpuTicks(r.cmd.Process.Pid)
 		if err != nil {
 			return fmt.Errorf("%s: %w", r.label, err)
 		}
+		ns, err := runNs(r.cmd.Process.Pid)
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.label, err)
+		}
 		cpu := float64(t-r.ticks0) / clkTck
-		fmt.Fprintf(tw, "%s\t%.2f\t%.3f\t%.1f\n", r.label, cpu, 100*cpu/wall, float64(r.rssKB)/1024)
+		exact := float64(ns-r.ns0) / 1e9
+		fmt.Fprintf(tw, "%s\t%.2f\t%.3f\t%.3f\t%.1f\n", r.label, cpu, 100*cpu/wall, 100*exact/wall, float64(r.rssKB)/1024)
 	}
 	return tw.Flush()
 }
@@ -208,6 +239,32 @@ func cpuTicks(pid int) (int64, error) {
 	u, err1 := strconv.ParseInt(f[11], 10, 64)
 	st, err2 := strconv.ParseInt(f[12], 10, 64)
 	return u + st, errors.Join(err1, err2)
+}
+
+// runNs sums the time on CPU of pid's threads, in nanoseconds (/proc/PID/task/*/schedstat):
+// exact where utime+stime are sampled at each tick, which matters at a few ms a second.
+func runNs(pid int) (int64, error) {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(tasks) == 0 {
+		return 0, fmt.Errorf("no threads for pid %d", pid)
+	}
+	var sum int64
+	for _, p := range tasks {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // a thread that just exited
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			return 0, fmt.Errorf("%s: empty", p)
+		}
+		n, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, err
+		}
+		sum += n
+	}
+	return sum, nil
 }
 
 func rssKB(pid int) (int64, error) {
