@@ -144,8 +144,7 @@ const promptMark = "\n> "
 // exchange sends cmd, n commands joined by ';', and returns their n answers. ctx bounds
 // the connection's life (its end closes it) and deadline the exchange; timeout is the
 // budget reported in a timeout error. fresh says whether the answer came on a connection
-// dialled for this exchange. No timer outlives the exchange: an idle halod wakes once
-// per check and no more.
+// dialled for this exchange.
 func (s *session) exchange(ctx context.Context, deadline time.Time, timeout time.Duration, name, path, cmd string, n int) (blocks []string, fresh bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -252,7 +251,8 @@ func (s *session) roundTrip(ctx context.Context, deadline time.Time, cmd string,
 			return nil, err
 		}
 	}
-	// Disarm the deadline's timer, or it would wake the process for nothing. A
+	// Disarm the deadline, so that its timer does not wake the idle process (the
+	// runtime may still wake once at the old time when the timer sits on another P). A
 	// connection that cannot be disarmed is broken: the answer stands, the next check
 	// dials again.
 	if conn.SetDeadline(time.Time{}) != nil {
