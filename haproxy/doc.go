@@ -55,25 +55,29 @@
 //
 // # Health
 //
-// Every check.interval one exchange on the stats socket asks `show info` and
-// `show stat <proxy> -1 -1` for each checked proxy (the filter keeps the answer small on
-// a config of thousands of backends). The connection stays open from check to check in
-// HAProxy's interactive mode (`prompt`), and is dialled again after any error or
-// timeout, when HAProxy closed it (stats timeout) and when the worker behind it answers
+// Every check.interval one exchange on the stats socket asks `show info` and `show stat
+// <proxy> -1 -1` for each checked proxy (the filter keeps the answer small on a config of
+// thousands of backends). It is bounded by check.timeout through a deadline on the unix
+// socket itself, and runs one at a time: a hung HAProxy costs one timeout per check and
+// never a pile of goroutines. halo reads the runtime API itself rather than through
+// client-native's runtime client, which blocks up to 30s per command on a hung HAProxy
+// where a check needs its own deadline of check.timeout; nor does it use client-native's
+// models package for the few fields it reads, since that alone would link go-openapi and
+// mongo-driver into halod.
+//
+// The connection stays open from check to check in HAProxy's interactive mode (`prompt`),
+// so that an idle check costs one write and one read. It is dialled again after any error
+// or timeout, when HAProxy closed it (stats timeout) and when the worker behind it answers
 // that it is stopping: after a reload HAProxy 2.6 keeps serving an open session from the
-// old worker, which would not exit before the session closes. Through the master CLI
-// (no stats socket configured) each check is one connection. An exchange is bounded by
-// check.timeout through a deadline on the unix socket itself, and runs one at a time: a
-// hung HAProxy costs one timeout per check and never a pile of goroutines. halo reads the runtime API itself rather than
-// through client-native's runtime client, which blocks up to 30s per command on a hung
-// HAProxy where a check needs its own deadline of check.timeout; nor does it use
-// client-native's models package for the few fields it reads, since that alone would link
-// go-openapi and mongo-driver into halod. HAProxy is healthy
-// when it answers, is not stopping, every checked frontend is OPEN and every checked
-// backend has at least its minimum of UP servers. rise/fall hysteresis filters the
-// verdict, with checks at check.fast_interval while it may be about to flip (as HAProxy's
-// fastinter), so that a SIGSTOPped HAProxy is unhealthy within interval × fall. A managed
-// HAProxy that exits is unhealthy at once.
+// old worker, which does not exit before the session closes; for the same reason no
+// session to a stopping HAProxy is kept. Through the master CLI (no stats socket
+// configured) each check is one connection.
+//
+// HAProxy is healthy when it answers, is not stopping, every checked frontend is OPEN and
+// every checked backend has at least its minimum of UP servers. rise/fall hysteresis
+// filters the verdict, with checks at check.fast_interval while it may be about to flip
+// (as HAProxy's fastinter), so that a SIGSTOPped HAProxy is unhealthy within interval ×
+// fall. A managed HAProxy that exits is unhealthy at once.
 //
 // # Validation and reload
 //

@@ -126,6 +126,10 @@ func (p checkPlan) probeSession(ctx context.Context, deadline time.Time, timeout
 		}
 		r = p.judgeBlocks(blocks)
 	}
+	if r.Kind == KindStopping {
+		// An open session would keep a stopping HAProxy from exiting.
+		p.session.close()
+	}
 	return r
 }
 

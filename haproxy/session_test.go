@@ -264,6 +264,11 @@ func TestSessionStoppingWorker(t *testing.T) {
 		if r.Kind != KindStopping || len(srv.received()) != 1 {
 			t.Errorf("check = %s %q over %d connections, want stopping over 1", r.Kind, r.Reason, len(srv.received()))
 		}
+		select {
+		case <-srv.closed: // a session kept open would hold the stopping HAProxy
+		case <-time.After(5 * time.Second):
+			t.Error("the session to a stopping HAProxy was kept")
+		}
 	})
 }
 
