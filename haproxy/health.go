@@ -58,9 +58,6 @@ type checkPlan struct {
 	frontends []string
 	backends  []string
 	minUp     map[string]int
-	// session keeps the stats socket's connection between checks; nil through the
-	// master CLI, whose `@1` prefix reaches whichever worker is current at each connect.
-	session *session
 }
 
 // newCheckPlan asks `show info` and one `show stat <proxy> -1 -1` per configured proxy,
@@ -78,8 +75,6 @@ func newCheckPlan(ck CheckConfig, viaMaster bool) checkPlan {
 	prefix := ""
 	if viaMaster {
 		prefix = "@1 "
-	} else {
-		p.session = &session{}
 	}
 	cmds := []string{prefix + "show info"}
 	for _, px := range p.proxies {
@@ -92,44 +87,16 @@ func newCheckPlan(ck CheckConfig, viaMaster bool) checkPlan {
 	return p
 }
 
-// probe runs one check through the socket at path, bounded by timeout (and ctx). On the
-// stats socket the connection stays open until ctx ends.
+// probe runs one check through the socket at path, bounded by timeout (and ctx).
 func (p checkPlan) probe(ctx context.Context, timeout time.Duration, name, path string) CheckResult {
 	start := time.Now()
 	var r CheckResult
-	if p.session == nil {
-		ans, err := exchange(ctx, timeout, name, path, p.cmd)
-		if err != nil {
-			r = failed(err)
-		} else {
-			r = p.judge(ans)
-		}
+	if ans, err := exchange(ctx, timeout, name, path, p.cmd); err != nil {
+		r = failed(err)
 	} else {
-		r = p.probeSession(ctx, start.Add(timeout), timeout, name, path)
+		r = p.judge(ans)
 	}
 	r.At, r.Duration = start, time.Since(start)
-	return r
-}
-
-func (p checkPlan) probeSession(ctx context.Context, deadline time.Time, timeout time.Duration, name, path string) CheckResult {
-	n := 1 + len(p.proxies)
-	blocks, fresh, err := p.session.exchange(ctx, deadline, timeout, name, path, p.cmd, n)
-	if err != nil {
-		return failed(err)
-	}
-	r := p.judgeBlocks(blocks)
-	if r.Kind == KindStopping && !fresh {
-		// Most likely the old worker of a reload, kept alive by this very session.
-		p.session.close()
-		if blocks, _, err = p.session.exchange(ctx, deadline, timeout, name, path, p.cmd, n); err != nil {
-			return failed(err)
-		}
-		r = p.judgeBlocks(blocks)
-	}
-	if r.Kind == KindStopping {
-		// An open session would keep a stopping HAProxy from exiting.
-		p.session.close()
-	}
 	return r
 }
 

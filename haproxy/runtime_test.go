@@ -162,16 +162,13 @@ func TestHysteresis(t *testing.T) {
 }
 
 // fakeSocket is an HAProxy stats socket in memory: it answers each command line with
-// answer(line), or never answers when answer is nil. A line that starts with "prompt;"
-// switches the connection to interactive mode, as HAProxy does: answers then end with the
-// prompt and the connection stays open for the next line.
+// answer(line), or never answers when answer is nil.
 type fakeSocket struct {
-	path  string
-	ln    net.Listener
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	got   []string
-	conns []net.Conn
+	path string
+	ln   net.Listener
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	got  []string
 }
 
 func newFakeSocket(t *testing.T, answer func(cmd string) string) *fakeSocket {
@@ -189,62 +186,29 @@ func newFakeSocket(t *testing.T, answer func(cmd string) string) *fakeSocket {
 			if err != nil {
 				return
 			}
-			f.mu.Lock()
-			f.conns = append(f.conns, c)
-			f.mu.Unlock()
 			f.wg.Go(func() {
 				defer c.Close()
-				rd := bufio.NewReader(c)
-				interactive := false
-				for {
-					line, err := rd.ReadString('\n')
-					if err != nil {
-						return
-					}
-					line = strings.TrimSpace(line)
-					f.mu.Lock()
-					f.got = append(f.got, line)
-					f.mu.Unlock()
-					if answer == nil {
-						<-stop // accept, read, never answer: a SIGSTOPped HAProxy
-						return
-					}
-					if cmd, ok := strings.CutPrefix(line, "prompt;"); ok && !interactive {
-						interactive = true
-						_, _ = c.Write([]byte(promptMark + interactiveAnswer(answer(cmd))))
-						continue
-					}
-					if interactive {
-						_, _ = c.Write([]byte(interactiveAnswer(answer(line))))
-						continue
-					}
-					_, _ = c.Write([]byte(answer(line)))
+				line, err := bufio.NewReader(c).ReadString('\n')
+				if err != nil {
 					return
 				}
+				f.mu.Lock()
+				f.got = append(f.got, strings.TrimSpace(line))
+				f.mu.Unlock()
+				if answer == nil {
+					<-stop // accept, read, never answer: a SIGSTOPped HAProxy
+					return
+				}
+				_, _ = c.Write([]byte(answer(strings.TrimSpace(line))))
 			})
 		}
 	})
 	t.Cleanup(func() {
 		close(stop)
 		ln.Close()
-		f.mu.Lock()
-		for _, c := range f.conns {
-			c.Close()
-		}
-		f.mu.Unlock()
 		f.wg.Wait()
 	})
 	return f
-}
-
-// interactiveAnswer turns the answer to a command line into what HAProxy writes in
-// interactive mode: each command's output ends with an empty line and the prompt.
-func interactiveAnswer(answer string) string {
-	var b strings.Builder
-	for _, blk := range splitBlocks(answer) {
-		b.WriteString(blk + "\n" + promptMark)
-	}
-	return b.String()
 }
 
 func TestProbeFakeSocket(t *testing.T) {
