@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/haproxytech/client-native/v6/models"
 )
 
 // CheckKind classifies a health check's result: a small fixed set, fit for a metric label.
@@ -56,7 +54,7 @@ func (r CheckResult) OK() bool { return r.Kind == KindOK }
 // checkPlan is the one command line a check sends, and how to judge its answer.
 type checkPlan struct {
 	cmd       string
-	proxies   []string // in the order of the show stat blocks
+	proxies   []string // sorted, in the order of the show stat blocks
 	frontends []string
 	backends  []string
 	minUp     map[string]int
@@ -92,13 +90,9 @@ func newCheckPlan(ck CheckConfig, viaMaster bool) checkPlan {
 // probe runs one check through the socket at path, bounded by timeout (and ctx).
 func (p checkPlan) probe(ctx context.Context, timeout time.Duration, name, path string) CheckResult {
 	start := time.Now()
-	ans, err := exchange(ctx, timeout, name, path, p.cmd)
 	var r CheckResult
-	if err != nil {
-		r = CheckResult{Kind: KindProtocol, Reason: err.Error()}
-		if se, ok := err.(*SocketError); ok {
-			r.Kind = se.Kind
-		}
+	if ans, err := exchange(ctx, timeout, name, path, p.cmd); err != nil {
+		r = failed(err)
 	} else {
 		r = p.judge(ans)
 	}
@@ -106,9 +100,19 @@ func (p checkPlan) probe(ctx context.Context, timeout time.Duration, name, path 
 	return r
 }
 
+func failed(err error) CheckResult {
+	r := CheckResult{Kind: KindProtocol, Reason: err.Error()}
+	if se, ok := err.(*SocketError); ok {
+		r.Kind = se.Kind
+	}
+	return r
+}
+
 // judge reads the answer to p.cmd.
-func (p checkPlan) judge(answer string) CheckResult {
-	blocks := splitBlocks(answer)
+func (p checkPlan) judge(answer string) CheckResult { return p.judgeBlocks(splitBlocks(answer)) }
+
+// judgeBlocks reads the answer to p.cmd, one block per command.
+func (p checkPlan) judgeBlocks(blocks []string) CheckResult {
 	if len(blocks) < 1+len(p.proxies) {
 		return CheckResult{Kind: KindProtocol, Reason: fmt.Sprintf("stats socket: %d answers to %d commands", len(blocks), 1+len(p.proxies))}
 	}
@@ -116,23 +120,10 @@ func (p checkPlan) judge(answer string) CheckResult {
 	if err != nil {
 		return CheckResult{Kind: KindProtocol, Reason: "stats socket: " + err.Error()}
 	}
-	r := CheckResult{Kind: KindOK, Version: info.Version}
-	if info.Pid != nil {
-		r.WorkerPID = int(*info.Pid)
-	}
-	if *info.Stopping != 0 {
+	r := CheckResult{Kind: KindOK, Version: info.version, WorkerPID: info.pid}
+	if info.stopping {
 		r.Kind, r.Reason = KindStopping, fmt.Sprintf("haproxy is stopping (pid %d)", r.WorkerPID)
 		return r
-	}
-	rows := map[string][]*models.NativeStat{}
-	missing := map[string]string{}
-	for i, px := range p.proxies {
-		st, err := parseStat(blocks[1+i])
-		if err != nil {
-			missing[px] = err.Error()
-			continue
-		}
-		rows[px] = st
 	}
 	var reasons []string
 	fail := func(k CheckKind, format string, args ...any) {
@@ -141,35 +132,33 @@ func (p checkPlan) judge(answer string) CheckResult {
 		}
 		reasons = append(reasons, fmt.Sprintf(format, args...))
 	}
+	stat := func(px string) (proxyStat, string) {
+		i, _ := slices.BinarySearch(p.proxies, px)
+		st, err := parseStat(blocks[1+i], px)
+		if err != nil {
+			return st, why(err.Error())
+		}
+		return st, ""
+	}
 	for _, fe := range p.frontends {
-		row := findRow(rows[fe], models.NativeStatTypeFrontend, fe)
-		switch {
-		case row == nil:
-			fail(KindFrontend, "frontend %s: not found%s", fe, why(missing[fe]))
-		case row.Stats.Status != "OPEN":
-			fail(KindFrontend, "frontend %s: %s, not OPEN", fe, row.Stats.Status)
+		switch st, missing := stat(fe); {
+		case !st.frontend:
+			fail(KindFrontend, "frontend %s: not found%s", fe, missing)
+		case st.frontendStatus != "OPEN":
+			fail(KindFrontend, "frontend %s: %s, not OPEN", fe, st.frontendStatus)
 		}
 	}
 	for _, be := range p.backends {
-		if findRow(rows[be], models.NativeStatTypeBackend, be) == nil {
-			fail(KindBackend, "backend %s: not found%s", be, why(missing[be]))
+		st, missing := stat(be)
+		if !st.backend {
+			fail(KindBackend, "backend %s: not found%s", be, missing)
 			continue
 		}
-		up, total := 0, 0
-		for _, s := range rows[be] {
-			if s.Type != models.NativeStatTypeServer || s.BackendName != be {
-				continue
-			}
-			total++
-			if serverUp(s.Stats.Status) {
-				up++
-			}
-		}
-		if up < p.minUp[be] {
-			if p.minUp[be] > 1 {
-				fail(KindBackend, "backend %s: %d/%d servers UP, need %d", be, up, total, p.minUp[be])
+		if need := p.minUp[be]; st.serversUp < need {
+			if need > 1 {
+				fail(KindBackend, "backend %s: %d/%d servers UP, need %d", be, st.serversUp, st.servers, need)
 			} else {
-				fail(KindBackend, "backend %s: %d/%d servers UP", be, up, total)
+				fail(KindBackend, "backend %s: %d/%d servers UP", be, st.serversUp, st.servers)
 			}
 		}
 	}
@@ -182,15 +171,6 @@ func why(s string) string {
 		return ""
 	}
 	return " (" + strings.TrimSuffix(s, ".") + ")"
-}
-
-func findRow(rows []*models.NativeStat, typ, name string) *models.NativeStat {
-	for _, s := range rows {
-		if s.Type == typ && s.Name == name {
-			return s
-		}
-	}
-	return nil
 }
 
 // serverUp says whether a server counts as UP: "UP", "UP 1/3" (going down but still

@@ -1,14 +1,11 @@
 package haproxy
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
-	"io"
+	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/haproxytech/client-native/v6/models"
 )
 
 // splitBlocks splits the answer to several semicolon-separated stats-socket commands:
@@ -21,130 +18,160 @@ func splitBlocks(answer string) []string {
 	return strings.Split(answer, "\n\n")
 }
 
-// parseInfo reads `show info` (the "Name: value" form) into client-native's typed model.
-// Only the fields halo uses are filled.
-func parseInfo(block string) (*models.ProcessInfoItem, error) {
-	info := &models.ProcessInfoItem{}
-	seen := false
+// procInfo is what a check reads of `show info`.
+type procInfo struct {
+	pid      int
+	stopping bool
+	version  string
+}
+
+// parseInfo reads `show info` (the "Name: value" form).
+func parseInfo(block string) (procInfo, error) {
+	var info procInfo
+	var name, pid, stopping bool
 	for line := range strings.Lines(block) {
 		k, v, ok := strings.Cut(strings.TrimRight(line, "\r\n"), ":")
 		if !ok {
 			continue
 		}
 		v = strings.TrimSpace(v)
-		num := func() *int64 {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return nil
-			}
-			return &n
-		}
 		switch k {
 		case "Name":
-			seen = true
+			name = true
 		case "Version":
-			info.Version = v
+			info.version = v
 		case "Pid":
-			info.Pid = num()
-		case "Uptime_sec":
-			info.Uptime = num()
-		case "Nbthread":
-			info.Nbthread = num()
-		case "Maxconn":
-			info.MaxConn = num()
-		case "CurrConns":
-			info.CurrConns = num()
-		case "node":
-			info.Node = v
+			n, err := strconv.Atoi(v)
+			info.pid, pid = n, err == nil
 		case "Stopping":
-			info.Stopping = num()
-		case "Jobs":
-			info.Jobs = num()
-		case "Listeners":
-			info.Listeners = num()
+			n, err := strconv.Atoi(v)
+			info.stopping, stopping = n != 0, err == nil
 		}
 	}
-	if !seen || info.Pid == nil || info.Stopping == nil {
-		return nil, fmt.Errorf("show info: unexpected answer %q", clip(block, 80))
+	if !name || !pid || !stopping {
+		return procInfo{}, fmt.Errorf("show info: unexpected answer %q", clip(block, 80))
 	}
 	return info, nil
 }
 
-// parseStat reads one `show stat` CSV block into client-native's typed model (listener
-// rows are skipped, as client-native does). Only the fields halo uses are filled, without
-// the reflection-based decoder client-native uses: a check reads this every interval.
-func parseStat(block string) ([]*models.NativeStat, error) {
+// proxyStat is what a check reads of one proxy's `show stat` rows.
+type proxyStat struct {
+	frontend, backend  bool   // the FRONTEND and BACKEND rows are there
+	frontendStatus     string // of the FRONTEND row
+	serversUp, servers int
+}
+
+// `show stat` type column (HAProxy's management guide, 9.1, field 32).
+const (
+	statFrontend = "0"
+	statBackend  = "1"
+	statServer   = "2"
+)
+
+// parseStat reads the rows of proxy px in one `show stat` CSV block. It runs every
+// check, so it walks the text in place and keeps only the four columns halo reads.
+func parseStat(block, px string) (proxyStat, error) {
+	var st proxyStat
 	if !strings.HasPrefix(block, "# ") {
-		return nil, errors.New(clip(strings.TrimSpace(block), 120))
+		return st, errors.New(clip(strings.TrimSpace(block), 120))
 	}
-	r := csv.NewReader(strings.NewReader(block[2:]))
-	r.FieldsPerRecord = -1
-	r.LazyQuotes = true
-	r.ReuseRecord = false
-	header, err := r.Read()
-	if err != nil {
-		return nil, fmt.Errorf("show stat: header: %w", err)
-	}
-	col := map[string]int{}
-	for i, h := range header {
-		col[h] = i
-	}
-	for _, need := range []string{"pxname", "svname", "status", "type"} {
-		if _, ok := col[need]; !ok {
-			return nil, fmt.Errorf("show stat: no %q column", need)
+	sc := csvScanner{s: block[2:]}
+	cols := [3]int{-1, -1, -1}
+	names := [3]string{"pxname", "status", "type"}
+	for i := 0; ; i++ {
+		f, last := sc.field()
+		if j := slices.Index(names[:], f); j >= 0 && cols[j] < 0 {
+			cols[j] = i
+		}
+		if last {
+			break
 		}
 	}
-	var out []*models.NativeStat
-	for n := 0; ; n++ {
-		rec, err := r.Read()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
+	for j, c := range cols {
+		if c < 0 {
+			return st, fmt.Errorf("show stat: no %q column", names[j])
+		}
+	}
+	for !sc.done() {
+		var row [3]string
+		n := 0
+		for i := 0; ; i++ {
+			f, last := sc.field()
+			for j, c := range cols {
+				if c == i {
+					row[j] = f
+					n++
+				}
+			}
+			if last {
 				break
 			}
-			return nil, fmt.Errorf("show stat: line %d: %w", n+2, err)
 		}
-		get := func(name string) string {
-			if i, ok := col[name]; ok && i < len(rec) {
-				return rec[i]
+		if n < len(cols) || row[0] != px {
+			continue // a blank line, a short row, another proxy
+		}
+		switch row[2] {
+		case statFrontend:
+			st.frontend, st.frontendStatus = true, row[1]
+		case statBackend:
+			st.backend = true
+		case statServer:
+			st.servers++
+			if serverUp(row[1]) {
+				st.serversUp++
 			}
-			return ""
 		}
-		num := func(name string) *int64 {
-			v, err := strconv.ParseInt(get(name), 10, 64)
-			if err != nil {
-				return nil
-			}
-			return &v
+	}
+	return st, nil
+}
+
+// csvScanner walks HAProxy's CSV, which quotes a field (RFC 4180) only when it holds a
+// comma, a quote or a line break: unquoted fields are returned without a copy.
+type csvScanner struct {
+	s   string
+	pos int
+}
+
+func (c *csvScanner) done() bool { return c.pos >= len(c.s) }
+
+// field returns the next field and whether it ends its record. A quote left open takes
+// the rest of the text, as encoding/csv's LazyQuotes would.
+func (c *csvScanner) field() (string, bool) {
+	s := c.s[c.pos:]
+	if !strings.HasPrefix(s, `"`) {
+		i := strings.IndexAny(s, ",\n")
+		if i < 0 {
+			c.pos = len(c.s)
+			return strings.TrimSuffix(s, "\r"), true
 		}
-		st := &models.NativeStat{Stats: &models.NativeStatStats{
-			Status:      get("status"),
-			Act:         num("act"),
-			Bck:         num("bck"),
-			Weight:      num("weight"),
-			Scur:        num("scur"),
-			Slim:        num("slim"),
-			Iid:         num("iid"),
-			Sid:         num("sid"),
-			Pid:         num("pid"),
-			Lastchg:     num("lastchg"),
-			CheckStatus: get("check_status"),
-			CheckDesc:   get("check_desc"),
-			Addr:        get("addr"),
-			Mode:        get("mode"),
-		}}
-		switch get("type") {
-		case "0":
-			st.Name, st.Type = get("pxname"), models.NativeStatTypeFrontend
-		case "1":
-			st.Name, st.Type = get("pxname"), models.NativeStatTypeBackend
-		case "2":
-			st.Name, st.Type, st.BackendName = get("svname"), models.NativeStatTypeServer, get("pxname")
-		default: // 3: listener
+		c.pos += i + 1
+		return strings.TrimSuffix(s[:i], "\r"), s[i] == '\n'
+	}
+	var b strings.Builder
+	i := 1
+	for {
+		j := strings.IndexByte(s[i:], '"')
+		if j < 0 {
+			b.WriteString(s[i:])
+			c.pos = len(c.s)
+			return b.String(), true
+		}
+		b.WriteString(s[i : i+j])
+		i += j + 1
+		if i < len(s) && s[i] == '"' {
+			b.WriteByte('"')
+			i++
 			continue
 		}
-		out = append(out, st)
+		break
 	}
-	return out, nil
+	k := strings.IndexAny(s[i:], ",\n")
+	if k < 0 {
+		c.pos = len(c.s)
+		return b.String(), true
+	}
+	c.pos += i + k + 1
+	return b.String(), s[i+k] == '\n'
 }
 
 // Proc is the master CLI's `show proc`.

@@ -43,20 +43,7 @@ func (e *SocketError) Unwrap() error { return e.Err }
 func exchange(ctx context.Context, timeout time.Duration, name, path, cmd string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	budget := timeout
-	fail := func(err error) error {
-		se := &SocketError{Socket: name, Path: path, Kind: KindProtocol, Err: err}
-		switch {
-		case isTimeout(err) || errors.Is(err, context.DeadlineExceeded):
-			se.Kind, se.Timeout = KindTimeout, budget
-		case errors.Is(err, context.Canceled):
-			se.Kind = KindProtocol
-		case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, os.ErrNotExist),
-			errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.EACCES):
-			se.Kind = KindConnect
-		}
-		return se
-	}
+	fail := func(err error) error { return socketError(name, path, timeout, err) }
 	if err := ctx.Err(); err != nil {
 		return "", fail(err)
 	}
@@ -89,6 +76,21 @@ func exchange(ctx context.Context, timeout time.Duration, name, path, cmd string
 		return "", fail(fmt.Errorf("answer to %q longer than %d bytes", firstWord(cmd), maxAnswer))
 	}
 	return b.String(), nil
+}
+
+// socketError classifies err from an exchange whose budget was timeout.
+func socketError(name, path string, timeout time.Duration, err error) *SocketError {
+	se := &SocketError{Socket: name, Path: path, Kind: KindProtocol, Err: err}
+	switch {
+	case isTimeout(err) || errors.Is(err, context.DeadlineExceeded):
+		se.Kind, se.Timeout = KindTimeout, timeout
+	case errors.Is(err, context.Canceled):
+		se.Kind = KindProtocol
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, os.ErrNotExist),
+		errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.EACCES):
+		se.Kind = KindConnect
+	}
+	return se
 }
 
 func isTimeout(err error) bool {
