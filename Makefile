@@ -10,7 +10,7 @@ BIN     := bin
 TEST_DEPS := haproxy:haproxy keepalived:keepalived ip:iproute2 bridge:iproute2 gcc:gcc \
              tshark:tshark ping:iputils-ping curl:curl ps:procps unshare:util-linux
 
-.PHONY: all build test test-unit lint bench bench-quick demo install clean deps
+.PHONY: all build test test-unit lint fuzz bench bench-quick demo install clean deps
 
 all: build
 
@@ -46,6 +46,33 @@ lint:
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 	$(GO) mod tidy -diff
+
+# fuzz runs every fuzz target for FUZZTIME, one after another, printing each one's last
+# "elapsed: ..., execs: N" line and a summary; it fails when any target finds a crasher
+# (go writes it to the package's testdata/fuzz/<FuzzName>/: keep it as a regression
+# seed once fixed). The seed corpora under testdata/fuzz also run in every `go test`.
+FUZZTIME ?= 1m
+FUZZ_TARGETS := vrrp:FuzzUnmarshal vrrp:FuzzAccept \
+	supervisor/keepalived:FuzzParse supervisor/keepalived:FuzzParseInclude \
+	supervisor:FuzzParseConfig supervisor:FuzzControlRequest \
+	haproxy:FuzzParseInfo haproxy:FuzzParseStat haproxy:FuzzJudge haproxy:FuzzParseProc \
+	haproxy:FuzzParseReloadAnswer haproxy:FuzzReadConfigFiles
+
+fuzz:
+	@log=$$(mktemp -d); failed=""; summary=""; \
+	for pair in $(FUZZ_TARGETS); do \
+	  pkg=$${pair%%:*}; name=$${pair##*:}; \
+	  echo "== $$name (./$$pkg, $(FUZZTIME))"; \
+	  if $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg/ >$$log/$$name 2>&1; then res=ok; \
+	  else res=FAILED; failed="$$failed $$name"; grep -v '^fuzz: elapsed' $$log/$$name | tail -20; fi; \
+	  last=$$(grep 'elapsed: .*execs: ' $$log/$$name | tail -1 | sed 's/^fuzz: //'); \
+	  echo "   $$last"; \
+	  execs=$$(echo "$$last" | sed -n 's/.*execs: \([0-9]*\).*/\1/p'); \
+	  summary="$$summary\n  $$(printf '%-24s %-22s %12s  %s' $$name ./$$pkg "$${execs:-?}" $$res)"; \
+	done; \
+	printf "fuzz summary (FUZZTIME=$(FUZZTIME)):\n  %-24s %-22s %12s  %s$$summary\n" target package execs result; \
+	rm -rf $$log; \
+	if [ -n "$$failed" ]; then echo "crashers found in:$$failed (see testdata/fuzz/<FuzzName>/)"; exit 1; fi
 
 # bench (root): halo against the classic keepalived + HAProxy pair in namespace labs, every
 # fault 5 times, 100 reloads, 60 s idle windows, the Go micro-benchmarks; writes

@@ -133,7 +133,10 @@ func (a *Advert) AppendMarshal(b []byte, src, dst netip.Addr) ([]byte, error) {
 	}
 	v6 := len(a.Addresses) > 0 && a.Addresses[0].Is6()
 	for _, ad := range a.Addresses {
-		if ad.Is6() != v6 || !ad.IsValid() || ad.Is4In6() || ad.Zone() != "" {
+		// An IPv4-mapped address is 16 bytes like any IPv6 one: Unmarshal returns it from
+		// an IPv6 advert (keepalived sends a configured ::ffff:a.b.c.d as is), so Marshal
+		// must take it back; mixed with IPv4 addresses, Is6 refuses it.
+		if ad.Is6() != v6 || !ad.IsValid() || ad.Zone() != "" {
 			return b, fmt.Errorf("%w: address %q does not match the first address %s", ErrAddressFamily, ad, a.Addresses[0])
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -81,6 +82,11 @@ func (c *converter) render(path string, msgs []message) ([]byte, error) {
 	vk.HeadComment = "\n"
 	root.Content = append(root.Content, vk, vv)
 
+	// yaml.v3's emitter panics on invalid UTF-8 ("unknown character width"), which a
+	// Latin-1 comment or name in keepalived.conf carries.
+	if err := validUTF8(root); err != nil {
+		return nil, err
+	}
 	var b bytes.Buffer
 	e := yaml.NewEncoder(&b)
 	e.SetIndent(2)
@@ -355,6 +361,23 @@ func flowSeq(lineComment string, items ...string) *yaml.Node {
 
 // comment joins messages into a comment block, each wrapped at commentWidth with an
 // indented continuation so that one message reads as one paragraph.
+// validUTF8 makes the comments under n valid UTF-8 (a byte that is not becomes U+FFFD)
+// and refuses a value that is not: halo.yaml is UTF-8, and a value is not changed silently.
+func validUTF8(n *yaml.Node) error {
+	n.HeadComment = strings.ToValidUTF8(n.HeadComment, "\uFFFD")
+	n.LineComment = strings.ToValidUTF8(n.LineComment, "\uFFFD")
+	n.FootComment = strings.ToValidUTF8(n.FootComment, "\uFFFD")
+	if !utf8.ValidString(n.Value) {
+		return fmt.Errorf("keepalived: %q is not valid UTF-8, which halo.yaml must be", n.Value)
+	}
+	for _, c := range n.Content {
+		if err := validUTF8(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func comment(msgs ...string) string {
 	var lines []string
 	for _, m := range msgs {
