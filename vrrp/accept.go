@@ -7,8 +7,9 @@ import (
 
 // accept validates a received packet for the instance cfg per RFC 5798 §7.1 and RFC 3768
 // §7.1: it returns the reason to drop it (a counter label), or "" with the advert parsed
-// into adv. peers, when not empty, are the only sources accepted (unicast). It is pure:
-// the receive path's every decision is here, testable and fuzzable without a socket.
+// into adv. peers, when not empty, are the only sources accepted (unicast). It is pure,
+// testable and fuzzable without a socket; the packet's VRID was matched before (by the
+// shared socket's demultiplexing, or receiver.check for a socket of its own).
 func accept(cfg *InstanceConfig, pk Packet, peers map[netip.Addr]bool, adv *Advert) string {
 	if len(peers) > 0 {
 		if !peers[pk.Src] {
