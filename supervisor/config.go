@@ -140,8 +140,12 @@ func (e *ConfigError) Error() string {
 
 // LoadConfig reads, strictly decodes, defaults and validates halo.yaml. On failure the
 // error joins one *ConfigError per problem, each naming the file, line and field.
+//
+// halo.yaml must be a regular file of at most MaxConfigSize bytes, and must define at
+// least one VRRP instance: an empty file (a truncated write) is refused rather than run
+// as "no instances", which would release every VIP.
 func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readConfigFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +154,9 @@ func LoadConfig(path string) (*Config, error) {
 
 // ParseConfig is LoadConfig on bytes already read; path is used in messages.
 func ParseConfig(path string, data []byte) (*Config, error) {
+	if len(data) > MaxConfigSize {
+		return nil, tooLarge(path, int64(len(data)))
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, yamlErrors(path, err)
