@@ -232,6 +232,9 @@ func (c *Config) validateOwn() error {
 	bad := func(path, format string, args ...any) {
 		errs = append(errs, &fieldError{path, fmt.Sprintf(format, args...)})
 	}
+	if len(c.VRRP.Instances) == 0 {
+		bad("vrrp.instances", "no VRRP instance configured: refused, as running none would release every VIP (is the file empty or truncated?)")
+	}
 	if !strings.HasPrefix(c.Control.Socket, "/") {
 		bad("control.socket", "%q: must be an absolute path", c.Control.Socket)
 	}

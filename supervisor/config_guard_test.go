@@ -17,6 +17,32 @@ const oneInstance = `vrrp:
       vips: [192.0.2.100/24]
 `
 
+// TestEmptyConfigRefused: a truncated write leaves halo.yaml empty; loading it must not
+// give a daemon with no instance (which a reload turns into "release every VIP").
+func TestEmptyConfigRefused(t *testing.T) {
+	for name, data := range map[string]string{
+		"empty":        "",
+		"blank":        "\n  \n",
+		"comment only": "# nothing yet\n",
+		"no instance":  "haproxy: {mode: managed}\nvrrp: {instances: []}\n",
+		"no vrrp":      "log: {level: info}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "halo.yaml")
+			if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadConfig(path)
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "no VRRP instance") {
+				t.Errorf("error %q does not name the file and the missing instances", err)
+			}
+		})
+	}
+}
+
 // TestConfigTooLarge: a huge halo.yaml is refused before it is read into memory.
 func TestConfigTooLarge(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "halo.yaml")
@@ -83,4 +109,3 @@ func TestConfigNotRegularFile(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
