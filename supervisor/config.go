@@ -175,7 +175,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 			decodeErr = yamlErrors(path, err)
 		}
 		// Validation of a half-decoded file would only add noise; the zeros are reliable.
-		if err := errors.Join(decodeErr, explicitZeros(path, zeros)); err != nil {
+		if err := errors.Join(decodeErr, explicitZeros(path, zeros), nonIntegers(path, &root)); err != nil {
 			return nil, err
 		}
 	}
@@ -235,6 +235,7 @@ func (c *Config) validateOwn() error {
 	if len(c.VRRP.Instances) == 0 {
 		bad("vrrp.instances", "no VRRP instance configured: refused, as running none would release every VIP (is the file empty or truncated?)")
 	}
+	c.checkNames(bad)
 	if !strings.HasPrefix(c.Control.Socket, "/") {
 		bad("control.socket", "%q: must be an absolute path", c.Control.Socket)
 	}
