@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -145,19 +146,52 @@ func (s *ControlServer) Close() error { return s.ln.Close() }
 // request at once, and a forgotten client must not hold a goroutine for ever.
 const idleTimeout = 5 * time.Minute
 
+// ErrClientGone is the cause (context.Cause) of a request's context when its client hung
+// up: a request it left behind is never executed.
+var ErrClientGone = errors.New("the client went away")
+
+// line is one request line read from a connection, or the error that ended the reading.
+type line struct {
+	b   []byte
+	err error
+}
+
+// serveConn answers the requests of one connection in order. A reader of its own keeps
+// reading while a request is served, as net/http's background read does: the client's
+// hangup (haloctl's -timeout) cancels the request's context at once, so a request still
+// queued behind a slow reload is dropped instead of running after the client gave up.
 func (s *ControlServer) serveConn(ctx context.Context, c *net.UnixConn) {
 	defer c.Close()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	uid, gid, credErr := peerCred(c)
-	sc := bufio.NewScanner(c)
-	sc.Buffer(make([]byte, 4096), maxRequest)
+	lines := make(chan line)
+	var reader sync.WaitGroup
+	reader.Go(func() { readLines(ctx, cancel, c, lines) })
+	defer reader.Wait()
 	enc := json.NewEncoder(c)
-	_ = c.SetReadDeadline(time.Now().Add(idleTimeout))
-	for sc.Scan() {
+	for {
+		var in line
+		select {
+		case <-ctx.Done():
+			return
+		case l, ok := <-lines:
+			if !ok {
+				return
+			}
+			in = l
+		}
+		if in.err != nil {
+			// A line longer than maxRequest: say so once, then drop the connection.
+			_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			_ = enc.Encode(Response{Error: fmt.Sprintf("request too long or unreadable: %v", in.err)})
+			return
+		}
 		var req Request
 		var resp Response
-		if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
+		if err := json.Unmarshal(in.b, &req); err != nil {
 			resp = Response{Error: fmt.Sprintf("malformed request: %v (want one JSON object per line, e.g. {\"cmd\":\"status\"})", err)}
 		} else if !readOnly[req.Cmd] && !s.mayChange(uid, gid, credErr) {
 			resp = Response{Error: fmt.Sprintf("permission denied: %q changes state; only root or members of the control group may run it", req.Cmd)}
@@ -169,12 +203,57 @@ func (s *ControlServer) serveConn(ctx context.Context, c *net.UnixConn) {
 		if err := enc.Encode(resp); err != nil {
 			return
 		}
+	}
+}
+
+// readLines reads request lines from c into lines until the client hangs up, goes idle
+// or sends a line too long; a hangup or an idle client cancels ctx with ErrClientGone.
+// A client that pipelines several requests and hangs up is only noticed once the line
+// before the hangup was taken.
+func readLines(ctx context.Context, cancel context.CancelCauseFunc, c *net.UnixConn, lines chan<- line) {
+	defer close(lines)
+	sc := bufio.NewScanner(c)
+	sc.Buffer(make([]byte, 4096), maxRequest)
+	for {
 		_ = c.SetReadDeadline(time.Now().Add(idleTimeout))
+		if !sc.Scan() {
+			break
+		}
+		select {
+		case lines <- line{b: bytes.Clone(sc.Bytes())}:
+		case <-ctx.Done():
+			return
+		}
 	}
-	if err := sc.Err(); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil {
-		// A line longer than maxRequest: say so once, then drop the connection.
-		_ = enc.Encode(Response{Error: fmt.Sprintf("request too long or unreadable: %v", err)})
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		select {
+		case lines <- line{err: err}:
+		case <-ctx.Done():
+		}
+		return
 	}
+	// End of input is a hangup only when the peer closed both directions: a client that
+	// shut down its writing half (nc, socat) still waits for its answers.
+	if err := sc.Err(); err != nil || peerHungUp(c) {
+		cancel(ErrClientGone)
+	}
+}
+
+// peerHungUp reports whether the peer closed the connection (POLLHUP), as opposed to
+// having only shut down its writing half.
+func peerHungUp(c *net.UnixConn) bool {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return true
+	}
+	hup := true
+	_ = raw.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN | unix.POLLRDHUP}}
+		if n, err := unix.Poll(fds, 0); err == nil && n == 1 {
+			hup = fds[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0
+		}
+	})
+	return hup
 }
 
 // handle runs one request, turning a panic in a handler into an error answer: a bad

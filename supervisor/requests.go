@@ -14,19 +14,25 @@ import (
 // from interleaving.
 
 // opsLoop serves the state-changing control requests one at a time, so that no two of
-// them interleave.
+// them interleave. A request whose client gave up while it waited is never executed.
 func (s *Supervisor) opsLoop(ctx, vrrpCtx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case r := <-s.reqs:
+			if r.ctx.Err() != nil {
+				r.resp <- s.notServed(r.ctx, r.req, false)
+				continue
+			}
 			r.resp <- s.handle(r.ctx, vrrpCtx, r.req)
 		}
 	}
 }
 
 // submit hands a state-changing control request to opsLoop; reads are answered at once.
+// ctx is the request's: its client's connection (cancelled with ErrClientGone when the
+// client hangs up), or SIGHUP's deadline.
 func (s *Supervisor) submit(ctx context.Context, req Request) Response {
 	if req.Cmd == "status" || req.Cmd == "version" {
 		return s.handle(ctx, nil, req)
@@ -35,14 +41,33 @@ func (s *Supervisor) submit(ctx context.Context, req Request) Response {
 	select {
 	case s.reqs <- r:
 	case <-ctx.Done():
-		return Response{Error: "halod is shutting down"}
+		return s.notServed(ctx, req, false)
 	}
 	select {
 	case resp := <-r.resp:
 		return resp
 	case <-ctx.Done():
-		return Response{Error: "halod is shutting down"}
+		return s.notServed(ctx, req, true)
 	}
+}
+
+// notServed answers a request whose ctx ended before its answer, saying why: its client
+// left, its deadline passed, or halod is stopping. started says whether it had begun (it
+// then runs to its end, and logs its outcome).
+func (s *Supervisor) notServed(ctx context.Context, req Request, started bool) Response {
+	cause := context.Cause(ctx)
+	switch {
+	case errors.Is(cause, ErrClientGone) && !started:
+		s.log.Warn("control request dropped: the client went away before it ran", "cmd", req.Cmd, "args", req.Args)
+		return Response{Error: fmt.Sprintf("%s not run: %v", req.Cmd, cause)}
+	case errors.Is(cause, ErrClientGone):
+		return Response{Error: fmt.Sprintf("%s still running: %v", req.Cmd, cause)}
+	case errors.Is(cause, context.DeadlineExceeded) && !started:
+		return Response{Error: fmt.Sprintf("%s timed out waiting for an earlier request to finish: not run, nothing changed", req.Cmd)}
+	case errors.Is(cause, context.DeadlineExceeded):
+		return Response{Error: fmt.Sprintf("%s timed out: it is still running, its outcome will be logged", req.Cmd)}
+	}
+	return Response{Error: "halod is shutting down"}
 }
 
 // handle serves one control request. Mutating requests run on the Run loop (vrrpCtx set).
