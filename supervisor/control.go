@@ -69,6 +69,8 @@ type ControlServer struct {
 	gid     int // -1: no group may change state, only root
 	ln      *net.UnixListener
 	wg      sync.WaitGroup
+
+	validates validateLimiter
 }
 
 // NewControlServer opens the control socket: it creates its directory, removes a stale
@@ -196,6 +198,8 @@ func (s *ControlServer) serveConn(ctx context.Context, c *net.UnixConn) {
 		} else if !readOnly[req.Cmd] && !s.mayChange(uid, gid, credErr) {
 			resp = Response{Error: fmt.Sprintf("permission denied: %q changes state; only root or members of the control group may run it", req.Cmd)}
 			s.log.Warn("control request refused", "cmd", req.Cmd, "uid", uid)
+		} else if req.Cmd == "validate" {
+			resp = s.validate(ctx, uid, credErr, req)
 		} else {
 			resp = s.handle(ctx, req)
 		}
@@ -254,6 +258,18 @@ func peerHungUp(c *net.UnixConn) bool {
 		}
 	})
 	return hup
+}
+
+// validate runs a validate request within the peer's share (validateLimiter).
+func (s *ControlServer) validate(ctx context.Context, uid uint32, credErr error, req Request) Response {
+	if credErr != nil {
+		uid = unknownUID
+	}
+	if why := s.validates.start(uid, time.Now()); why != "" {
+		return Response{Error: why}
+	}
+	defer s.validates.done(uid)
+	return s.handle(ctx, req)
 }
 
 // handle runs one request, turning a panic in a handler into an error answer: a bad

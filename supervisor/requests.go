@@ -31,10 +31,12 @@ func (s *Supervisor) opsLoop(ctx, vrrpCtx context.Context) {
 }
 
 // submit hands a state-changing control request to opsLoop; reads are answered at once.
+// validate is a read too: any user may run it, and queued with the changes it would hold
+// up root's (the control server limits how often each user may run it).
 // ctx is the request's: its client's connection (cancelled with ErrClientGone when the
 // client hangs up), or SIGHUP's deadline.
 func (s *Supervisor) submit(ctx context.Context, req Request) Response {
-	if req.Cmd == "status" || req.Cmd == "version" {
+	if readOnly[req.Cmd] {
 		return s.handle(ctx, nil, req)
 	}
 	r := request{ctx: ctx, req: req, resp: make(chan Response, 1)}

@@ -129,9 +129,13 @@ func startGated(t *testing.T) *gatedNode {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	poll.Until(t, 5*time.Second, "the control socket", func() error {
-		_, err := Call(t.Context(), n.sock, Request{Cmd: "version"})
-		return err
+	// Run reads the maintenance flag for its "halod running" line without a lock, after
+	// the socket is served; waiting for the line keeps a request from racing with it.
+	poll.Until(t, 5*time.Second, "halod running", func() error {
+		if !strings.Contains(n.logs.String(), "halod running") {
+			return errors.New("not yet")
+		}
+		return nil
 	})
 	return n
 }
@@ -198,4 +202,27 @@ func TestTimedOutReloadSaysTimeout(t *testing.T) {
 	}
 	n.hap.gate <- struct{}{}
 	<-reload
+}
+
+// TestReadOnlyNeverQueuesAheadOfChanges: validate (any user may run it, and each runs
+// `haproxy -c`) went through the queue of state-changing requests, so a slow one held up
+// root's maintenance on.
+func TestReadOnlyNeverQueuesAheadOfChanges(t *testing.T) {
+	n := startGated(t)
+	validated := make(chan Response, 1)
+	go func() {
+		resp, _ := Call(context.Background(), n.sock, Request{Cmd: "validate"})
+		validated <- resp
+	}()
+	if got := <-n.hap.entered; got != "validate" {
+		t.Fatalf("entered %s, want validate", got)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	resp, err := Call(ctx, n.sock, Request{Cmd: "maintenance", Args: []string{"on"}})
+	if err != nil || !resp.OK {
+		t.Fatalf("maintenance on while a validate runs: %+v %v", resp, err)
+	}
+	n.hap.gate <- struct{}{}
+	<-validated
 }
