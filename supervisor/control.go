@@ -68,6 +68,7 @@ type ControlServer struct {
 	log     *slog.Logger
 	gid     int // -1: no group may change state, only root
 	ln      *net.UnixListener
+	accept  func() (*net.UnixConn, error) // ln.AcceptUnix; tests fail it
 	wg      sync.WaitGroup
 
 	validates validateLimiter
@@ -109,7 +110,7 @@ func NewControlServer(cfg ControlConfig, h Handler, log *slog.Logger) (*ControlS
 			return nil, fmt.Errorf("control socket: %w", err)
 		}
 	}
-	s.ln = ln
+	s.ln, s.accept = ln, ln.AcceptUnix
 	return s, nil
 }
 
@@ -121,18 +122,28 @@ func (s *ControlServer) Serve(ctx context.Context) error {
 		s.ln.Close()
 	}()
 	defer s.wg.Wait()
+	var delay time.Duration
 	for {
-		c, err := s.ln.AcceptUnix()
+		c, err := s.accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("control socket: %w", err)
 			}
-			return fmt.Errorf("control socket: %w", err)
+			// Out of file descriptors (EMFILE, ENFILE) or memory: wait and try again, as
+			// net/http's Server does. Ending Serve here ended halod, and with it the VIP.
+			delay = min(max(2*delay, acceptDelayMin), acceptDelayMax)
+			s.log.Error("control socket: accept failed, retrying", "err", err, "retry_in", delay)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(delay):
+			}
+			continue
 		}
+		delay = 0
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -140,6 +151,12 @@ func (s *ControlServer) Serve(ctx context.Context) error {
 		}()
 	}
 }
+
+// The backoff of a failing accept: 5 ms doubling to 1 s, as net/http's Server.
+const (
+	acceptDelayMin = 5 * time.Millisecond
+	acceptDelayMax = time.Second
+)
 
 // Close closes the socket; Serve does it itself when its ctx ends.
 func (s *ControlServer) Close() error { return s.ln.Close() }

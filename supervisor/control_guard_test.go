@@ -4,8 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -95,4 +101,39 @@ func callWithin(t *testing.T, sock string, req Request) (Response, error) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	return Call(ctx, sock, req)
+}
+
+// TestAcceptErrorsBackOff: running out of file descriptors made accept fail with EMFILE,
+// which ended Serve and with it halod. A failing accept is retried with a backoff.
+func TestAcceptErrorsBackOff(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "halo.sock")
+	srv, err := NewControlServer(ControlConfig{Socket: sock, Mode: "0600"}, HandlerFunc(func(ctx context.Context, req Request) Response {
+		return Response{OK: true}
+	}), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failures atomic.Int32
+	srv.accept = func() (*net.UnixConn, error) {
+		if failures.Add(1) <= 4 {
+			return nil, &net.OpError{Op: "accept", Net: "unix", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+		}
+		return srv.ln.AcceptUnix()
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	resp, err := callWithin(t, sock, Request{Cmd: "status"})
+	select {
+	case err := <-done:
+		t.Fatalf("Serve ended on EMFILE: %v", err)
+	default:
+	}
+	if err != nil || !resp.OK {
+		t.Fatalf("status after EMFILE: %+v %v", resp, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }
