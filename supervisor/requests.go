@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"strings"
 
 	"github.com/halo-lb/halo/vrrp"
 )
@@ -135,24 +136,44 @@ func (s *Supervisor) setMaintenance(on bool) Response {
 	return Response{OK: true, Message: "maintenance off: this node competes for MASTER again"}
 }
 
-// validate checks halo.yaml (as it is on disk now) and haproxy.cfg.
+// validate checks halo.yaml (as it is on disk now) and the haproxy.cfg it names.
 func (s *Supervisor) validate(ctx context.Context) Response {
 	s.mu.Lock()
-	path := s.cfg.Path()
+	running := s.cfg
 	s.mu.Unlock()
+	path := running.Path()
 	var msgs []error
-	if _, err := LoadConfig(path); err != nil {
+	cfg, err := LoadConfig(path)
+	if err != nil {
 		msgs = append(msgs, Problems(err)...)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.HAProxy.ReloadTimeout)
-	defer cancel()
-	if err := s.hap.Validate(ctx); err != nil {
+	if err := s.checkHAProxySection(ctx, cfg, running); err != nil {
 		msgs = append(msgs, err)
 	}
 	if len(msgs) > 0 {
 		return Response{Error: errors.Join(msgs...).Error()}
 	}
 	return Response{OK: true, Message: fmt.Sprintf("%s and haproxy.cfg are valid", path)}
+}
+
+// checkHAProxySection checks the haproxy section of cfg, a halo.yaml not applied yet, as
+// `halod -t` does. Checking only the running HAProxy's files called a section naming a
+// missing binary or haproxy.cfg valid, and the next restart failed. A nil cfg (the file
+// does not load) or an unchanged section gets the running HAProxy's check.
+func (s *Supervisor) checkHAProxySection(ctx context.Context, cfg, running *Config) error {
+	ctx, cancel := context.WithTimeout(ctx, running.HAProxy.ReloadTimeout)
+	defer cancel()
+	if cfg == nil || reflect.DeepEqual(cfg.HAProxy, running.HAProxy) {
+		return s.hap.Validate(ctx)
+	}
+	findings, _, err := CheckHAProxy(ctx, cfg)
+	if err == nil {
+		return nil
+	}
+	if len(findings) == 0 {
+		findings = []string{err.Error()}
+	}
+	return fmt.Errorf("%s: the haproxy section changed and does not check out (as halod -t runs it):\n%s", cfg.Path(), strings.Join(findings, "\n"))
 }
 
 // Reload re-reads halo.yaml and reloads HAProxy, as SIGHUP asks. It returns the answer a
@@ -178,6 +199,13 @@ func (s *Supervisor) reload(ctx, vrrpCtx context.Context) Response {
 	}
 	var notes []string
 	if !reflect.DeepEqual(cfg.HAProxy, old.HAProxy) {
+		if err := s.checkHAProxySection(ctx, cfg, old); err != nil {
+			s.mu.Lock()
+			s.configValid = false
+			s.mu.Unlock()
+			s.log.Error("reload refused: the new haproxy section is invalid, nothing changed", "err", err)
+			return Response{Error: "halo.yaml refused, nothing changed: " + err.Error()}
+		}
 		notes = append(notes, "the haproxy section changed: it takes effect when halod restarts")
 	}
 	if !reflect.DeepEqual(cfg.Control, old.Control) || !reflect.DeepEqual(cfg.Metrics, old.Metrics) || !reflect.DeepEqual(cfg.Log, old.Log) {

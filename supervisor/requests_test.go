@@ -226,3 +226,36 @@ func TestReadOnlyNeverQueuesAheadOfChanges(t *testing.T) {
 	n.hap.gate <- struct{}{}
 	<-validated
 }
+
+// TestNewHAProxySectionChecked: validate and reload checked the running HAProxy's
+// settings, so a new haproxy section naming a missing binary or haproxy.cfg was "valid"
+// and "takes effect at restart", and the restart failed. They now check the new section
+// as `halod -t` does, and a reload is refused with nothing changed.
+func TestNewHAProxySectionChecked(t *testing.T) {
+	for name, section := range map[string]string{
+		"missing binary":      "haproxy: {binary: /nonexistent/haproxy}\n",
+		"missing haproxy.cfg": "haproxy: {config: [/nonexistent/haproxy.cfg]}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				link := vrrptest.NewLink()
+				a := startNode(t, link, "a", "192.0.2.11", 101, "{fault: true}", "")
+				waitState(t, a, "VI_1", "MASTER")
+				data := fmt.Sprintf(nodeYAML, 101, "20ms", "{fault: true}", "", a.dir) + section
+				if err := os.WriteFile(a.cfg, []byte(data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if resp := a.sup.submit(t.Context(), Request{Cmd: "validate"}); resp.OK || !strings.Contains(resp.Error, "/nonexistent/") {
+					t.Fatalf("validate answered %+v", resp)
+				}
+				resp := a.sup.Reload(t.Context())
+				if resp.OK || !strings.Contains(resp.Error, "/nonexistent/") || !strings.Contains(resp.Error, "nothing changed") {
+					t.Fatalf("reload answered %+v", resp)
+				}
+				if st := a.sup.Status(); st.ConfigValid || st.HAProxy.Reloads != 0 {
+					t.Errorf("after a refused reload: config_valid %v, HAProxy reloads %d", st.ConfigValid, st.HAProxy.Reloads)
+				}
+			})
+		})
+	}
+}
