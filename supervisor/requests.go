@@ -122,11 +122,18 @@ func (s *Supervisor) setMaintenance(on bool) Response {
 	} else if err = os.Remove(s.maintenanceFile()); errors.Is(err, os.ErrNotExist) {
 		err = nil
 	}
-	if err != nil {
-		s.log.Warn("maintenance flag not persisted", "err", err)
-	}
 	for _, in := range ins {
 		in.vi.SetMaintenance(on)
+	}
+	// The change stands for this run either way (the operator wants the node out now),
+	// but a flag that a restart would not find is a failure to report, not a warning:
+	// haloctl exits non-zero and whoever asked knows to fix the state directory.
+	if err != nil {
+		s.log.Error("maintenance flag not persisted", "maintenance", on, "err", err)
+		if on {
+			return Response{Error: fmt.Sprintf("maintenance is on for this run but not persisted: %v; a restart of halod would bring the node back into MASTER", err)}
+		}
+		return Response{Error: fmt.Sprintf("maintenance is off for this run but not persisted: %v; a restart of halod would put the node back in maintenance", err)}
 	}
 	if on {
 		s.log.Info("maintenance on: leaving MASTER for every instance")

@@ -259,3 +259,23 @@ func TestNewHAProxySectionChecked(t *testing.T) {
 		})
 	}
 }
+
+// TestMaintenanceNotPersistedIsAnError: `maintenance on` answered OK when the flag could
+// not be saved, so a restart of halod would silently bring the node back.
+func TestMaintenanceNotPersistedIsAnError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		link := vrrptest.NewLink()
+		a := startNode(t, link, "a", "192.0.2.11", 101, "{fault: true}", "")
+		waitState(t, a, "VI_1", "MASTER")
+		// A regular file where the state directory should be: the flag cannot be written.
+		a.sup.deps.StateDir = a.cfg
+		resp := a.sup.submit(t.Context(), Request{Cmd: "maintenance", Args: []string{"on"}})
+		if resp.OK || !strings.Contains(resp.Error, "not persisted") {
+			t.Fatalf("maintenance on with an unwritable flag answered %+v", resp)
+		}
+		if !a.sup.Status().Maintenance {
+			t.Error("maintenance is not on for this run")
+		}
+		waitState(t, a, "VI_1", "BACKUP")
+	})
+}
