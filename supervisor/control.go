@@ -71,12 +71,22 @@ type ControlServer struct {
 	accept  func() (*net.UnixConn, error) // ln.AcceptUnix; tests fail it
 	wg      sync.WaitGroup
 
+	sockFile os.FileInfo // the socket file as created, so Close removes only that one
+	unlink   sync.Once
+
 	validates validateLimiter
 }
 
 // NewControlServer opens the control socket: it creates its directory, removes a stale
-// socket file, and sets its mode and group. It serves nothing until Serve.
+// socket file (never anything else), and creates the socket with its mode and group
+// already set. It serves nothing until Serve.
 func NewControlServer(cfg ControlConfig, h Handler, log *slog.Logger) (*ControlServer, error) {
+	return newControlServer(cfg, h, log, nil)
+}
+
+// newControlServer is NewControlServer; listened, when set, is called once the listening
+// socket exists, before it is put in place (tests look at the path then).
+func newControlServer(cfg ControlConfig, h Handler, log *slog.Logger, listened func()) (*ControlServer, error) {
 	s := &ControlServer{cfg: cfg, handler: h, log: log, gid: -1}
 	if cfg.Group != "" {
 		g, err := user.LookupGroup(cfg.Group)
@@ -94,22 +104,14 @@ func NewControlServer(cfg ControlConfig, h Handler, log *slog.Logger) (*ControlS
 		c.Close()
 		return nil, fmt.Errorf("control socket %s: another halod is answering on it", cfg.Socket)
 	}
-	_ = os.Remove(cfg.Socket)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: cfg.Socket, Net: "unix"})
+	if err := removeStaleSocket(cfg.Socket); err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	ln, fi, err := listenPrivate(cfg.Socket, cfg.ControlMode(), s.gid, listened)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	ln.SetUnlinkOnClose(true)
-	if err := os.Chmod(cfg.Socket, cfg.ControlMode()); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("control socket: %w", err)
-	}
-	if s.gid >= 0 {
-		if err := os.Chown(cfg.Socket, 0, s.gid); err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("control socket: %w", err)
-		}
-	}
+	s.sockFile = fi
 	s.ln, s.accept = ln, ln.AcceptUnix
 	return s, nil
 }
@@ -119,7 +121,7 @@ func NewControlServer(cfg ControlConfig, h Handler, log *slog.Logger) (*ControlS
 func (s *ControlServer) Serve(ctx context.Context) error {
 	go func() {
 		<-ctx.Done()
-		s.ln.Close()
+		s.Close()
 	}()
 	defer s.wg.Wait()
 	var delay time.Duration
@@ -159,7 +161,11 @@ const (
 )
 
 // Close closes the socket; Serve does it itself when its ctx ends.
-func (s *ControlServer) Close() error { return s.ln.Close() }
+func (s *ControlServer) Close() error {
+	err := s.ln.Close()
+	s.unlink.Do(func() { removeOwnSocket(s.cfg.Socket, s.sockFile) })
+	return err
+}
 
 // idleTimeout drops a connection that sends nothing for this long: haloctl sends its
 // request at once, and a forgotten client must not hold a goroutine for ever.

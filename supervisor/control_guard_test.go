@@ -137,3 +137,54 @@ func TestAcceptErrorsBackOff(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestControlSocketRefusesRegularFile: control.socket pointing at an existing regular
+// file deleted it; only a stale socket may be removed.
+func TestControlSocketRefusesRegularFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "halo.yaml")
+	if err := os.WriteFile(path, []byte("precious\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewControlServer(ControlConfig{Socket: path, Mode: "0600"}, HandlerFunc(nil), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil {
+		srv.Close()
+		t.Fatal("a control socket replaced a regular file")
+	}
+	if !strings.Contains(err.Error(), "not a socket") {
+		t.Errorf("error %q does not say why", err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "precious\n" {
+		t.Fatalf("the file is gone or changed: %q %v", b, err)
+	}
+}
+
+// TestControlSocketModeFromTheStart: the socket was created with the umask's mode (0755
+// under umask 022) and only then tightened, so for a moment anyone could connect. At no
+// time may the socket path exist with a wider mode than control.mode.
+func TestControlSocketModeFromTheStart(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "halo.sock")
+	var seen []string
+	listened := func() {
+		if fi, err := os.Lstat(sock); err == nil {
+			seen = append(seen, fi.Mode().String())
+			if fi.Mode().Perm() != 0o600 {
+				t.Errorf("socket at %s with mode %s before it was tightened", sock, fi.Mode())
+			}
+		}
+	}
+	srv, err := newControlServer(ControlConfig{Socket: sock, Mode: "0600"}, HandlerFunc(nil), slog.New(slog.NewTextHandler(io.Discard, nil)), listened)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Lstat(sock)
+	if err != nil || fi.Mode().Perm() != 0o600 || fi.Mode()&os.ModeSocket == 0 {
+		t.Fatalf("socket: %v %v", fi.Mode(), err)
+	}
+	srv.Close()
+	if _, err := os.Lstat(sock); !os.IsNotExist(err) {
+		t.Errorf("socket left behind after Close: %v", err)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(sock)); len(entries) != 0 {
+		t.Errorf("left in the socket's directory: %v", entries)
+	}
+}
