@@ -140,8 +140,12 @@ func (e *ConfigError) Error() string {
 
 // LoadConfig reads, strictly decodes, defaults and validates halo.yaml. On failure the
 // error joins one *ConfigError per problem, each naming the file, line and field.
+//
+// halo.yaml must be a regular file of at most MaxConfigSize bytes, and must define at
+// least one VRRP instance: an empty file (a truncated write) is refused rather than run
+// as "no instances", which would release every VIP.
 func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readConfigFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +154,9 @@ func LoadConfig(path string) (*Config, error) {
 
 // ParseConfig is LoadConfig on bytes already read; path is used in messages.
 func ParseConfig(path string, data []byte) (*Config, error) {
+	if len(data) > MaxConfigSize {
+		return nil, tooLarge(path, int64(len(data)))
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, yamlErrors(path, err)
@@ -168,7 +175,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 			decodeErr = yamlErrors(path, err)
 		}
 		// Validation of a half-decoded file would only add noise; the zeros are reliable.
-		if err := errors.Join(decodeErr, explicitZeros(path, zeros)); err != nil {
+		if err := errors.Join(decodeErr, explicitZeros(path, zeros), nonIntegers(path, &root)); err != nil {
 			return nil, err
 		}
 	}
@@ -225,6 +232,10 @@ func (c *Config) validateOwn() error {
 	bad := func(path, format string, args ...any) {
 		errs = append(errs, &fieldError{path, fmt.Sprintf(format, args...)})
 	}
+	if len(c.VRRP.Instances) == 0 {
+		bad("vrrp.instances", "no VRRP instance configured: refused, as running none would release every VIP (is the file empty or truncated?)")
+	}
+	c.checkNames(bad)
 	if !strings.HasPrefix(c.Control.Socket, "/") {
 		bad("control.socket", "%q: must be an absolute path", c.Control.Socket)
 	}

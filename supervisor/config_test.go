@@ -125,7 +125,7 @@ func TestExplicitZeroRefused(t *testing.T) {
 }
 
 func TestRelativeHAProxyConfig(t *testing.T) {
-	c, err := ParseConfig("/etc/halo/halo.yaml", []byte("haproxy: {config: [haproxy.cfg, /etc/haproxy/conf.d]}\n"))
+	c, err := ParseConfig("/etc/halo/halo.yaml", []byte(oneInstance+"haproxy: {config: [haproxy.cfg, /etc/haproxy/conf.d]}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

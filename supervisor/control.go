@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -67,12 +68,25 @@ type ControlServer struct {
 	log     *slog.Logger
 	gid     int // -1: no group may change state, only root
 	ln      *net.UnixListener
+	accept  func() (*net.UnixConn, error) // ln.AcceptUnix; tests fail it
 	wg      sync.WaitGroup
+
+	sockFile os.FileInfo // the socket file as created, so Close removes only that one
+	unlink   sync.Once
+
+	validates validateLimiter
 }
 
 // NewControlServer opens the control socket: it creates its directory, removes a stale
-// socket file, and sets its mode and group. It serves nothing until Serve.
+// socket file (never anything else), and creates the socket with its mode and group
+// already set. It serves nothing until Serve.
 func NewControlServer(cfg ControlConfig, h Handler, log *slog.Logger) (*ControlServer, error) {
+	return newControlServer(cfg, h, log, nil)
+}
+
+// newControlServer is NewControlServer; listened, when set, is called once the listening
+// socket exists, before it is put in place (tests look at the path then).
+func newControlServer(cfg ControlConfig, h Handler, log *slog.Logger, listened func()) (*ControlServer, error) {
 	s := &ControlServer{cfg: cfg, handler: h, log: log, gid: -1}
 	if cfg.Group != "" {
 		g, err := user.LookupGroup(cfg.Group)
@@ -90,23 +104,15 @@ func NewControlServer(cfg ControlConfig, h Handler, log *slog.Logger) (*ControlS
 		c.Close()
 		return nil, fmt.Errorf("control socket %s: another halod is answering on it", cfg.Socket)
 	}
-	_ = os.Remove(cfg.Socket)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: cfg.Socket, Net: "unix"})
+	if err := removeStaleSocket(cfg.Socket); err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	ln, fi, err := listenPrivate(cfg.Socket, cfg.ControlMode(), s.gid, listened)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	ln.SetUnlinkOnClose(true)
-	if err := os.Chmod(cfg.Socket, cfg.ControlMode()); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("control socket: %w", err)
-	}
-	if s.gid >= 0 {
-		if err := os.Chown(cfg.Socket, 0, s.gid); err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("control socket: %w", err)
-		}
-	}
-	s.ln = ln
+	s.sockFile = fi
+	s.ln, s.accept = ln, ln.AcceptUnix
 	return s, nil
 }
 
@@ -115,21 +121,31 @@ func NewControlServer(cfg ControlConfig, h Handler, log *slog.Logger) (*ControlS
 func (s *ControlServer) Serve(ctx context.Context) error {
 	go func() {
 		<-ctx.Done()
-		s.ln.Close()
+		s.Close()
 	}()
 	defer s.wg.Wait()
+	var delay time.Duration
 	for {
-		c, err := s.ln.AcceptUnix()
+		c, err := s.accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("control socket: %w", err)
 			}
-			return fmt.Errorf("control socket: %w", err)
+			// Out of file descriptors (EMFILE, ENFILE) or memory: wait and try again, as
+			// net/http's Server does. Ending Serve here ended halod, and with it the VIP.
+			delay = min(max(2*delay, acceptDelayMin), acceptDelayMax)
+			s.log.Error("control socket: accept failed, retrying", "err", err, "retry_in", delay)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(delay):
+			}
+			continue
 		}
+		delay = 0
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -138,30 +154,75 @@ func (s *ControlServer) Serve(ctx context.Context) error {
 	}
 }
 
+// The backoff of a failing accept: 5 ms doubling to 1 s, as net/http's Server.
+const (
+	acceptDelayMin = 5 * time.Millisecond
+	acceptDelayMax = time.Second
+)
+
 // Close closes the socket; Serve does it itself when its ctx ends.
-func (s *ControlServer) Close() error { return s.ln.Close() }
+func (s *ControlServer) Close() error {
+	err := s.ln.Close()
+	s.unlink.Do(func() { removeOwnSocket(s.cfg.Socket, s.sockFile) })
+	return err
+}
 
 // idleTimeout drops a connection that sends nothing for this long: haloctl sends its
 // request at once, and a forgotten client must not hold a goroutine for ever.
 const idleTimeout = 5 * time.Minute
 
+// ErrClientGone is the cause (context.Cause) of a request's context when its client hung
+// up: a request it left behind is never executed.
+var ErrClientGone = errors.New("the client went away")
+
+// line is one request line read from a connection, or the error that ended the reading.
+type line struct {
+	b   []byte
+	err error
+}
+
+// serveConn answers the requests of one connection in order. A reader of its own keeps
+// reading while a request is served, as net/http's background read does: the client's
+// hangup (haloctl's -timeout) cancels the request's context at once, so a request still
+// queued behind a slow reload is dropped instead of running after the client gave up.
 func (s *ControlServer) serveConn(ctx context.Context, c *net.UnixConn) {
 	defer c.Close()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	uid, gid, credErr := peerCred(c)
-	sc := bufio.NewScanner(c)
-	sc.Buffer(make([]byte, 4096), maxRequest)
+	lines := make(chan line)
+	var reader sync.WaitGroup
+	reader.Go(func() { readLines(ctx, cancel, c, lines) })
+	defer reader.Wait()
 	enc := json.NewEncoder(c)
-	_ = c.SetReadDeadline(time.Now().Add(idleTimeout))
-	for sc.Scan() {
+	for {
+		var in line
+		select {
+		case <-ctx.Done():
+			return
+		case l, ok := <-lines:
+			if !ok {
+				return
+			}
+			in = l
+		}
+		if in.err != nil {
+			// A line longer than maxRequest: say so once, then drop the connection.
+			_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			_ = enc.Encode(Response{Error: fmt.Sprintf("request too long or unreadable: %v", in.err)})
+			return
+		}
 		var req Request
 		var resp Response
-		if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
+		if err := json.Unmarshal(in.b, &req); err != nil {
 			resp = Response{Error: fmt.Sprintf("malformed request: %v (want one JSON object per line, e.g. {\"cmd\":\"status\"})", err)}
 		} else if !readOnly[req.Cmd] && !s.mayChange(uid, gid, credErr) {
 			resp = Response{Error: fmt.Sprintf("permission denied: %q changes state; only root or members of the control group may run it", req.Cmd)}
 			s.log.Warn("control request refused", "cmd", req.Cmd, "uid", uid)
+		} else if req.Cmd == "validate" {
+			resp = s.validate(ctx, uid, credErr, req)
 		} else {
 			resp = s.handle(ctx, req)
 		}
@@ -169,12 +230,69 @@ func (s *ControlServer) serveConn(ctx context.Context, c *net.UnixConn) {
 		if err := enc.Encode(resp); err != nil {
 			return
 		}
+	}
+}
+
+// readLines reads request lines from c into lines until the client hangs up, goes idle
+// or sends a line too long; a hangup or an idle client cancels ctx with ErrClientGone.
+// A client that pipelines several requests and hangs up is only noticed once the line
+// before the hangup was taken.
+func readLines(ctx context.Context, cancel context.CancelCauseFunc, c *net.UnixConn, lines chan<- line) {
+	defer close(lines)
+	sc := bufio.NewScanner(c)
+	sc.Buffer(make([]byte, 4096), maxRequest)
+	for {
 		_ = c.SetReadDeadline(time.Now().Add(idleTimeout))
+		if !sc.Scan() {
+			break
+		}
+		select {
+		case lines <- line{b: bytes.Clone(sc.Bytes())}:
+		case <-ctx.Done():
+			return
+		}
 	}
-	if err := sc.Err(); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil {
-		// A line longer than maxRequest: say so once, then drop the connection.
-		_ = enc.Encode(Response{Error: fmt.Sprintf("request too long or unreadable: %v", err)})
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		select {
+		case lines <- line{err: err}:
+		case <-ctx.Done():
+		}
+		return
 	}
+	// End of input is a hangup only when the peer closed both directions: a client that
+	// shut down its writing half (nc, socat) still waits for its answers.
+	if err := sc.Err(); err != nil || peerHungUp(c) {
+		cancel(ErrClientGone)
+	}
+}
+
+// peerHungUp reports whether the peer closed the connection (POLLHUP), as opposed to
+// having only shut down its writing half.
+func peerHungUp(c *net.UnixConn) bool {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return true
+	}
+	hup := true
+	_ = raw.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN | unix.POLLRDHUP}}
+		if n, err := unix.Poll(fds, 0); err == nil && n == 1 {
+			hup = fds[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0
+		}
+	})
+	return hup
+}
+
+// validate runs a validate request within the peer's share (validateLimiter).
+func (s *ControlServer) validate(ctx context.Context, uid uint32, credErr error, req Request) Response {
+	if credErr != nil {
+		uid = unknownUID
+	}
+	if why := s.validates.start(uid, time.Now()); why != "" {
+		return Response{Error: why}
+	}
+	defer s.validates.done(uid)
+	return s.handle(ctx, req)
 }
 
 // handle runs one request, turning a panic in a handler into an error answer: a bad

@@ -388,11 +388,15 @@ func TestSdNotify(t *testing.T) {
 	var mu sync.Mutex
 	var states []string
 	dir := t.TempDir()
-	cfg, err := ParseConfig(filepath.Join(dir, "halo.yaml"), []byte(fmt.Sprintf("control: {socket: %s/halo.sock}\n", dir)))
+	cfg, err := ParseConfig(filepath.Join(dir, "halo.yaml"), []byte(fmt.Sprintf(oneInstance+"control: {socket: %s/halo.sock}\n", dir)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	link := vrrptest.NewLink()
 	sup, err := New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), HAProxy: &fakeHAProxy{},
+		VRRPOptions: func(ic vrrp.InstanceConfig) vrrp.Options {
+			return vrrp.Options{Transport: link.Port(netip.MustParseAddr("192.0.2.1")), Owner: link.Owner("a", ic.VIPs)}
+		},
 		Watchdog: 20 * time.Millisecond, Notify: func(s string) {
 			mu.Lock()
 			states = append(states, s)

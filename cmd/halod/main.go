@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -122,10 +121,8 @@ func serve(cfg *supervisor.Config, log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("metrics.listen: %w", err)
 		}
-		mux := http.NewServeMux()
-		mux.Handle(cfg.Metrics.Path, metrics.Handler(reg))
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = srv.Serve(ln) }()
+		srv := metrics.NewServer(cfg.Metrics.Path, reg)
+		go func() { _ = metrics.Serve(srv, ln) }()
 		defer srv.Close()
 	}
 

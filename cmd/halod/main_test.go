@@ -58,7 +58,7 @@ func TestCheckHAProxyConfig(t *testing.T) {
 	bad = strings.Replace(bad, "balance roundrobin", "balance roundrobin\n    server x 192.0.2.9:80 chek", 1)
 	os.WriteFile(filepath.Join(dir, "haproxy.cfg"), []byte(bad), 0o644)
 	f := filepath.Join(dir, "halo.yaml")
-	os.WriteFile(f, []byte("haproxy: {config: [haproxy.cfg]}\n"), 0o644)
+	os.WriteFile(f, []byte("haproxy: {config: [haproxy.cfg]}\n"+oneInstance), 0o644)
 	var out, errOut bytes.Buffer
 	if code := run([]string{"-t", "-config", f}, &out, &errOut); code == 0 {
 		t.Fatal("exit 0 for a broken haproxy.cfg")
@@ -67,5 +67,20 @@ func TestCheckHAProxyConfig(t *testing.T) {
 		if !strings.Contains(errOut.String(), want) {
 			t.Errorf("want %q in:\n%s", want, errOut.String())
 		}
+	}
+}
+
+const oneInstance = "vrrp:\n  instances:\n    - {name: VI_1, interface: eth0, vrid: 51, vips: [192.0.2.100/24]}\n"
+
+// TestCheckEmptyConfig: `halod -t` on a truncated (empty) halo.yaml must refuse it.
+func TestCheckEmptyConfig(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "halo.yaml")
+	os.WriteFile(f, nil, 0o644)
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-t", "-config", f}, &out, &errOut); code == 0 {
+		t.Fatalf("exit 0 for an empty halo.yaml: %s", out.String())
+	}
+	if want := f + ": vrrp.instances: no VRRP instance"; !strings.Contains(errOut.String(), want) {
+		t.Errorf("want %q in %q", want, errOut.String())
 	}
 }
