@@ -231,9 +231,12 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	}
 	wg.Go(func() { s.opsLoop(srvCtx, vrrpCtx) })
 
+	s.mu.Lock()
+	maint := s.maintenance // a maintenance request may already be in
+	s.mu.Unlock()
 	s.notify("READY=1")
 	s.log.Info("halod running", "config", cfg.Path(), "control", cfg.Control.Socket,
-		"instances", len(cfg.VRRP.Instances), "maintenance", s.maintenance)
+		"instances", len(cfg.VRRP.Instances), "maintenance", maint)
 
 	var watchdog <-chan time.Time
 	if s.deps.Watchdog > 0 {
