@@ -132,6 +132,9 @@ type BindAddr struct {
 	Addr netip.Addr
 	// Any4, Any6: a wildcard that covers every IPv4 / IPv6 address of the host.
 	Any4, Any6 bool
+	// Port, PortEnd are the port range ("80": 80, 80; "8000-8010"); 0 when not a number
+	// (an environment variable).
+	Port, PortEnd int
 }
 
 // ParseBindAddrs reads the IP entries of a bind address list ("192.0.2.1:80",
@@ -159,6 +162,15 @@ func ParseBindAddrs(spec string) []BindAddr {
 		}
 		host := strings.TrimSuffix(strings.TrimPrefix(a[:i], "["), "]")
 		b := BindAddr{Raw: raw}
+		lo, hi, isRange := strings.Cut(a[i+1:], "-")
+		if !isRange {
+			hi = lo
+		}
+		if p, err := strconv.Atoi(lo); err == nil && p > 0 && p < 65536 {
+			if q, err := strconv.Atoi(hi); err == nil && q >= p && q < 65536 {
+				b.Port, b.PortEnd = p, q
+			}
+		}
 		switch host {
 		case "", "*", "0.0.0.0":
 			b.Any4 = true

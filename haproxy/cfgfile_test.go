@@ -139,18 +139,24 @@ func TestReadConfigFilesErrors(t *testing.T) {
 }
 
 func TestParseBindAddrs(t *testing.T) {
-	v4 := func(raw, a string) BindAddr { return BindAddr{Raw: raw, Addr: netip.MustParseAddr(a)} }
+	v4 := func(raw, a string, port ...int) BindAddr {
+		b := BindAddr{Raw: raw, Addr: netip.MustParseAddr(a)}
+		if len(port) > 0 {
+			b.Port, b.PortEnd = port[0], port[len(port)-1]
+		}
+		return b
+	}
 	for _, tc := range []struct {
 		spec string
 		want []BindAddr
 	}{
-		{"192.0.2.1:80", []BindAddr{v4("192.0.2.1:80", "192.0.2.1")}},
-		{":80,*:81,0.0.0.0:82", []BindAddr{{Raw: ":80", Any4: true}, {Raw: "*:81", Any4: true}, {Raw: "0.0.0.0:82", Any4: true}}},
-		{"ipv6@:::80,[::]:81,[0::0]:82", []BindAddr{{Raw: "ipv6@:::80", Any4: true, Any6: true}, {Raw: "[::]:81", Any4: true, Any6: true}, {Raw: "[0::0]:82", Any4: true, Any6: true}}},
-		{"[2001:db8::5]:443", []BindAddr{{Raw: "[2001:db8::5]:443", Addr: netip.MustParseAddr("2001:db8::5")}}},
-		{"[::ffff:192.0.2.9]:80", []BindAddr{v4("[::ffff:192.0.2.9]:80", "192.0.2.9")}},
-		{"tcp4@192.0.2.2:80,quic4@192.0.2.3:443", []BindAddr{v4("tcp4@192.0.2.2:80", "192.0.2.2"), v4("quic4@192.0.2.3:443", "192.0.2.3")}},
-		{"192.0.2.5:1000-1010", []BindAddr{v4("192.0.2.5:1000-1010", "192.0.2.5")}},
+		{"192.0.2.1:80", []BindAddr{v4("192.0.2.1:80", "192.0.2.1", 80)}},
+		{":80,*:81,0.0.0.0:82", []BindAddr{{Raw: ":80", Any4: true, Port: 80, PortEnd: 80}, {Raw: "*:81", Any4: true, Port: 81, PortEnd: 81}, {Raw: "0.0.0.0:82", Any4: true, Port: 82, PortEnd: 82}}},
+		{"ipv6@:::80,[::]:81,[0::0]:82", []BindAddr{{Raw: "ipv6@:::80", Any4: true, Any6: true, Port: 80, PortEnd: 80}, {Raw: "[::]:81", Any4: true, Any6: true, Port: 81, PortEnd: 81}, {Raw: "[0::0]:82", Any4: true, Any6: true, Port: 82, PortEnd: 82}}},
+		{"[2001:db8::5]:443", []BindAddr{{Raw: "[2001:db8::5]:443", Addr: netip.MustParseAddr("2001:db8::5"), Port: 443, PortEnd: 443}}},
+		{"[::ffff:192.0.2.9]:80", []BindAddr{v4("[::ffff:192.0.2.9]:80", "192.0.2.9", 80)}},
+		{"tcp4@192.0.2.2:80,quic4@192.0.2.3:443", []BindAddr{v4("tcp4@192.0.2.2:80", "192.0.2.2", 80), v4("quic4@192.0.2.3:443", "192.0.2.3", 443)}},
+		{"192.0.2.5:1000-1010", []BindAddr{v4("192.0.2.5:1000-1010", "192.0.2.5", 1000, 1010)}},
 		{"192.0.2.6:${PORT}", []BindAddr{v4("192.0.2.6:${PORT}", "192.0.2.6")}},
 		{"unix@/run/x.sock,/run/y.sock,abns@z,fd@3,sockpair@4,${VIP}:80,example.org:80,nocolon", nil},
 	} {

@@ -83,3 +83,36 @@ func TestBackendSeverity(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadInFlightIsNoFailure: while a reload runs, and a moment after, the old
+// worker's paused frontends and its stopping are not failures; a hung HAProxy still is.
+func TestReloadInFlightIsNoFailure(t *testing.T) {
+	dir := t.TempDir()
+	m, err := New(Config{Binary: "/nonexistent/haproxy", MasterSocket: dir + "/m.sock", StatsSocket: dir + "/s.sock",
+		Check: CheckConfig{Rise: 1, Fall: 1}}, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.record(CheckResult{At: time.Now(), Kind: KindOK})
+	m.mu.Lock()
+	m.reloads = 1
+	m.mu.Unlock()
+	for _, k := range []CheckKind{KindFrontend, KindStopping} {
+		m.record(CheckResult{At: time.Now(), Kind: k, Reason: "frontend main: PAUSED, not OPEN"})
+		if v, _ := m.Health(); !v.Healthy {
+			t.Fatalf("a %s check during a reload made HAProxy unhealthy", k)
+		}
+	}
+	m.record(CheckResult{At: time.Now(), Kind: KindTimeout, Reason: "stats socket: timeout"})
+	if v, _ := m.Health(); v.Healthy {
+		t.Fatal("a hung HAProxy during a reload stayed healthy")
+	}
+	m.record(CheckResult{At: time.Now(), Kind: KindOK})
+	m.mu.Lock()
+	m.reloads, m.reloadSettled = 0, time.Now().Add(-time.Millisecond)
+	m.mu.Unlock()
+	m.record(CheckResult{At: time.Now(), Kind: KindFrontend, Reason: "frontend main: PAUSED, not OPEN"})
+	if v, _ := m.Health(); v.Healthy {
+		t.Fatal("a paused frontend with no reload in flight stayed healthy")
+	}
+}

@@ -28,6 +28,7 @@ func (v validator) lint(paths []string) ([]Finding, error) {
 		fs = append(fs, lintDaemon(files)...)
 	}
 	fs = append(fs, v.lintBinds(files)...)
+	fs = append(fs, v.lintBindsInUse(files)...)
 	fs = append(fs, lintIdleClose(files)...)
 	fs = append(fs, v.lintChecked(files)...)
 	return fs, nil

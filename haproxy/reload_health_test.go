@@ -3,16 +3,18 @@ package haproxy
 import (
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/halo-lb/halo/internal/poll"
 )
 
-// TestRefusedReloadIsNoHealthFailure: a new bind on a port already in use passes
-// `haproxy -c`; HAProxy 2.6 pauses the old frontends while the new process retries the
-// bind, then keeps the old worker. That reload in flight is not a health failure: the
-// verdict must not flip (it did, and the VIP went away for 5.5 s).
+// TestRefusedReloadIsNoHealthFailure: a new bind on a port another process listens on
+// passes `haproxy -c`; reloaded, HAProxy 2.6 would pause the old frontends while the new
+// process retried the bind (clients refused for ~2 s), and halo read the pause as a
+// failure (the VIP went away for 5.5 s). The reload is refused before it reaches HAProxy,
+// and the verdict never flips.
 func TestRefusedReloadIsNoHealthFailure(t *testing.T) {
 	l := newLab(t)
 	r := start(t, l.cfg)
@@ -29,6 +31,10 @@ func TestRefusedReloadIsNoHealthFailure(t *testing.T) {
 		t.Fatalf("a reload binding a port in use succeeded: %+v", res)
 	}
 	t.Logf("reload refused as expected: %s (%s)", res.Outcome, res.Reason)
+	// Refused before it reached HAProxy: the running frontends were never paused.
+	if res.Outcome != ReloadInvalid || !strings.Contains(err.Error(), "in use by pid") || !strings.Contains(err.Error(), ":23") {
+		t.Errorf("reload outcome %s, err %v; want it refused as invalid, naming the bind line and the process holding the port", res.Outcome, err)
+	}
 	// Watch as long again as HAProxy's retries take, after the reload returned.
 	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) {

@@ -117,6 +117,9 @@ type environment struct {
 	sysctl func(name string) (string, error)
 	// localAddrs lists the addresses of this network namespace.
 	localAddrs func() ([]netip.Prefix, error)
+	// listeners lists the TCP sockets listening in this network namespace, with the
+	// process that holds each.
+	listeners func() ([]listener, error)
 }
 
 func hostEnvironment() environment {
@@ -125,6 +128,7 @@ func hostEnvironment() environment {
 			b, err := os.ReadFile(filepath.Join("/proc/sys", name))
 			return strings.TrimSpace(string(b)), err
 		},
+		listeners: hostListeners,
 		localAddrs: func() ([]netip.Prefix, error) {
 			addrs, err := net.InterfaceAddrs()
 			if err != nil {
