@@ -35,10 +35,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "import-keepalived" {
 		return keepalived.Run(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "cleanup" {
+		return cleanup(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("halod", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: halod [-config FILE] [-t] [-version]\n       halod import-keepalived [-o FILE] [-haproxy-config FILE] keepalived.conf")
+		fmt.Fprintln(stderr, "usage: halod [-config FILE] [-t] [-version]\n       halod cleanup [-config FILE]\n       halod import-keepalived [-o FILE] [-haproxy-config FILE] keepalived.conf")
 		fs.PrintDefaults()
 	}
 	configPath := fs.String("config", "/etc/halo/halo.yaml", "halo.yaml to run with")
@@ -67,6 +70,33 @@ func run(args []string, stdout, stderr io.Writer) int {
 	log := newLogger(cfg.Log, stderr)
 	if err := serve(cfg, log); err != nil {
 		log.Error("halod stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// cleanup is `halod cleanup`: it removes this node's VIPs, for the unit to run once halod
+// will not come back (never on a quick restart: that one resumes with them).
+func cleanup(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("halod cleanup", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "/etc/halo/halo.yaml", "halo.yaml whose VIPs to remove")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := supervisor.LoadConfig(*configPath)
+	if err != nil {
+		for _, p := range supervisor.Problems(err) {
+			fmt.Fprintln(stderr, p)
+		}
+		return 1
+	}
+	done, err := supervisor.Cleanup(cfg)
+	if len(done) > 0 {
+		fmt.Fprintf(stdout, "VIPs removed: %s\n", strings.Join(done, ", "))
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "halod cleanup:", err)
 		return 1
 	}
 	return 0
