@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -119,6 +120,14 @@ func checkHAProxy(cfg *supervisor.Config, path string, stdout, stderr io.Writer)
 }
 
 func serve(cfg *supervisor.Config, log *slog.Logger) error {
+	// halod's work is small and wakes often (a check every 200 ms, adverts): on one
+	// processor the runtime hands wake-ups between no threads, which costs a quarter less
+	// idle CPU (0.28 % of a core against 0.37 %, measured side by side with checkcost).
+	// 50 instances at 100 ms adverts need about 2 % of it. GOMAXPROCS in the environment
+	// still decides.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 	deps := supervisor.Deps{Logger: log, Version: version}
 	if os.Getenv("NOTIFY_SOCKET") != "" {
 		deps.Notify = func(state string) {

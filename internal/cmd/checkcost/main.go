@@ -51,12 +51,23 @@ backend app
     server s2 127.0.0.1:9
 `
 
-// haloYAML runs halod with the checker's settings and no VRRP instance (nothing to
-// announce on the host); metrics on an ephemeral loopback port.
+// haloYAML runs halod with the checker's settings and one VRRP instance at the default
+// 1 s adverts on -interface (halod refuses a halo.yaml without one): run checkcost inside
+// a network namespace of your own with a dummy interface, so that nothing reaches the
+// host's links:
+//
+//	ip netns add cc && ip -n cc link set lo up && ip -n cc link add dummy0 type dummy &&
+//	ip -n cc addr add 192.0.2.11/24 dev dummy0 && ip -n cc link set dummy0 up &&
+//	ip netns exec cc checkcost label=halod:BIN ...; ip netns del cc
+//
+// Metrics on an ephemeral loopback port.
 const haloYAML = `haproxy:
   mode: external
   stats_socket: %s
   check: {frontends: [main], backends: {app: 1}}
+vrrp:
+  instances:
+    - {name: VI_1, interface: %s, vrid: 51, priority: 101, vips: [192.0.2.100/24], track_haproxy: {fault: true}}
 control: {socket: %s}
 metrics: {listen: "127.0.0.1:0"}
 `
@@ -66,6 +77,7 @@ func main() {
 	warm := flag.Duration("warmup", 3*time.Second, "time the checkers run before the window opens")
 	socket := flag.String("socket", "", "run the checker alone against this stats socket (what each BINARY is started with)")
 	haproxyBin := flag.String("haproxy", "/usr/sbin/haproxy", "HAProxy binary")
+	iface := flag.String("interface", "dummy0", "interface of a whole halod's VRRP instance (run in a namespace of your own)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -73,7 +85,7 @@ func main() {
 	if *socket != "" {
 		err = check(ctx, *socket)
 	} else {
-		err = compare(ctx, *haproxyBin, *window, *warm, flag.Args())
+		err = compare(ctx, *haproxyBin, *iface, *window, *warm, flag.Args())
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "checkcost:", err)
@@ -100,7 +112,7 @@ type run struct {
 	rssKB      int64
 }
 
-func compare(ctx context.Context, haproxyBin string, window, warm time.Duration, args []string) error {
+func compare(ctx context.Context, haproxyBin, iface string, window, warm time.Duration, args []string) error {
 	if len(args) == 0 {
 		return errors.New("usage: checkcost [-for 60s] label=BINARY [label=BINARY]")
 	}
@@ -146,7 +158,7 @@ func compare(ctx context.Context, haproxyBin string, window, warm time.Duration,
 		r := &run{label: label, bin: bin, cmd: exec.Command(bin, "-socket", sock)}
 		if halod, ok := strings.CutPrefix(bin, "halod:"); ok {
 			conf := filepath.Join(dir, "halo-"+label+".yaml")
-			if err := os.WriteFile(conf, fmt.Appendf(nil, haloYAML, sock, filepath.Join(dir, label+".sock")), 0o644); err != nil {
+			if err := os.WriteFile(conf, fmt.Appendf(nil, haloYAML, sock, iface, filepath.Join(dir, label+".sock")), 0o644); err != nil {
 				return err
 			}
 			r.bin, r.cmd = halod, exec.Command(halod, "-config", conf)
