@@ -230,41 +230,6 @@ func (m *Manager) emit(e Event) {
 	}
 }
 
-// Verdict is HAProxy's health as the rise/fall hysteresis judges it.
-type Verdict struct {
-	// Healthy: every check passes. Serving: HAProxy answers and its frontends are open,
-	// though a backend may be under its minimum (with backend_severity degraded); false
-	// when it is dead, hung or not serving.
-	Healthy bool
-	Serving bool
-	// Known is false until the checks have judged HAProxy at all (its first flip, or as
-	// many checks as rise and fall ask for; or its exit).
-	Known bool
-	// Reason says why HAProxy is unhealthy (empty when healthy); before the first
-	// verdict it is "not checked yet".
-	Reason string
-	// Since is when this verdict began.
-	Since time.Time
-}
-
-// Health returns the current verdict and a channel that is closed when it next changes:
-// read Health again then. Only the newest verdict counts, so nothing is queued and
-// nothing can be dropped or seen out of order, however fast HAProxy flaps; any number of
-// readers may wait.
-func (m *Manager) Health() (Verdict, <-chan struct{}) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.verdict, m.changed
-}
-
-// publishLocked makes the status' verdict the published one and wakes every waiter.
-// m.mu is held.
-func (m *Manager) publishLocked() {
-	m.verdict = Verdict{Healthy: m.st.Healthy, Serving: m.serve.healthy, Known: true, Reason: m.st.Reason, Since: m.st.Since}
-	close(m.changed)
-	m.changed = make(chan struct{})
-}
-
 // Run supervises HAProxy until ctx ends. Managed: starts HAProxy, restarts it when it
 // exits, and stops it gracefully (soft stop, then SIGKILL after stop_timeout) when ctx
 // ends. External: never starts or signals anything. Both: health checks every
@@ -415,70 +380,6 @@ func (m *Manager) checkOnce(ctx context.Context) CheckResult {
 		return m.plan.probe(ctx, m.cfg.Check.Timeout, "master socket", m.cfg.MasterSocket)
 	}
 	return m.plan.probe(ctx, m.cfg.Check.Timeout, "stats socket", m.cfg.StatsSocket)
-}
-
-// record feeds a check into the counters and the hysteresis; it reports whether the
-// verdict is in transition (the next check comes at the fast interval).
-func (m *Manager) record(r CheckResult) bool {
-	m.mu.Lock()
-	m.ctr.Checks[r.Kind]++
-	m.ctr.CheckDuration.observe(r.Duration)
-	m.st.LastCheck = r
-	if r.OK() || r.Kind == KindStopping || r.Kind == KindFrontend || r.Kind == KindBackend {
-		if m.cfg.Mode == External {
-			m.st.Running = true
-		}
-		m.st.WorkerPID, m.st.Version = r.WorkerPID, r.Version
-		if m.cfg.Mode == External && m.st.PID == 0 {
-			m.st.PID = r.WorkerPID
-		}
-	} else if m.cfg.Mode == External {
-		m.st.Running = false
-	}
-	if m.reloadingLocked(r.At) && (r.Kind == KindFrontend || r.Kind == KindStopping) {
-		// A reload in flight pauses the old worker's frontends (for seconds when the new
-		// process retries a bind) and stops the old worker: no failure, the verdict holds.
-		fast := m.hyst.transitioning() || m.serve.transitioning()
-		m.mu.Unlock()
-		return fast
-	}
-	failed := !r.OK() && (r.Kind != KindBackend || m.cfg.Check.BackendSeverity == SeverityFailed)
-	changed := m.serve.observe(!failed)
-	changed = m.hyst.observe(r.OK()) || changed
-	m.st.Healthy, m.st.Degraded = m.hyst.healthy, m.serve.healthy && !m.hyst.healthy
-	if m.hyst.healthy {
-		m.st.Reason = ""
-	} else if !r.OK() {
-		m.st.Reason = r.Reason
-	}
-	m.judged++
-	if changed {
-		m.st.Since = r.At.Add(r.Duration)
-		m.publishLocked()
-	} else if !m.verdict.Known && m.judged >= max(m.cfg.Check.Rise, m.cfg.Check.Fall) {
-		m.publishLocked() // unhealthy from the start: that is a verdict too
-	}
-	healthy, degraded, reason := m.hyst.healthy, m.st.Degraded, m.st.Reason
-	fast := m.hyst.transitioning() || m.serve.transitioning()
-	m.mu.Unlock()
-	if changed {
-		switch {
-		case healthy:
-			m.log.Info("haproxy healthy", "check_seconds", r.Duration.Seconds())
-		case degraded:
-			m.log.Warn("haproxy degraded: serving, but a backend is under its minimum", "reason", reason)
-		default:
-			m.log.Warn("haproxy unhealthy", "reason", reason)
-		}
-		m.emit(&HealthChanged{At: r.At.Add(r.Duration), Healthy: healthy, Degraded: degraded, Reason: reason, Check: r})
-	}
-	return fast
-}
-
-// reloadingLocked reports whether a reload is in flight at t, or ended so recently that
-// HAProxy may still be resuming the old worker's frontends. m.mu is held.
-func (m *Manager) reloadingLocked(t time.Time) bool {
-	return m.reloads > 0 || t.Before(m.reloadSettled)
 }
 
 // Snapshot returns the current status.

@@ -129,32 +129,6 @@ type Machine struct {
 	answered map[netip.Addr]time.Time
 }
 
-// maxAnswered bounds the sources remembered in Machine.answered: a flood from spoofed
-// sources beyond it is not answered out of turn at all (the regular adverts still go out).
-const maxAnswered = 256
-
-// mayAnswer reports whether an out-of-turn answer to src is allowed now, and records it.
-func (m *Machine) mayAnswer(now time.Time, src netip.Addr) bool {
-	if last, ok := m.answered[src]; ok && now.Sub(last) < m.cfg.AdvertInterval {
-		return false
-	}
-	if m.answered == nil {
-		m.answered = map[netip.Addr]time.Time{}
-	}
-	if len(m.answered) >= maxAnswered {
-		for a, t := range m.answered {
-			if now.Sub(t) >= m.cfg.AdvertInterval {
-				delete(m.answered, a)
-			}
-		}
-		if len(m.answered) >= maxAnswered {
-			return false
-		}
-	}
-	m.answered[src] = now
-	return true
-}
-
 // NewMachine returns a machine in INIT; call Start to begin.
 func NewMachine(cfg MachineConfig) *Machine {
 	return &Machine{cfg: cfg, priority: cfg.Priority, masterAdverInterval: cfg.AdvertInterval}
@@ -238,26 +212,6 @@ func (m *Machine) Start(now time.Time) []Action {
 		return nil
 	}
 	return m.initialize(now, nil)
-}
-
-// initialize runs the Initialize state's startup event: the owner becomes master at once,
-// every other node waits a master-down interval as backup.
-// Resume starts a machine that finds its VIPs still on the interface, left by a run of
-// this node that crashed or was restarted while master: it takes MASTER back at once
-// (advert, announcement) instead of dropping the VIPs and waiting a master-down interval
-// while nobody holds them. A better master, if one took over meanwhile, is heard within
-// one advert interval and wins as usual. Held back (fault, maintenance, a sync group, no
-// preemption or a preempt delay, which a master that took over meanwhile must be able to
-// count on), it starts as Start does.
-func (m *Machine) Resume(now time.Time) []Action {
-	if m.state != StateInit {
-		return nil
-	}
-	if m.fault || m.maintenance || m.hold || !m.cfg.Preempt || m.cfg.PreemptDelay > 0 {
-		return m.Start(now)
-	}
-	m.masterAdverInterval = m.cfg.AdvertInterval
-	return m.becomeMaster(now, nil)
 }
 
 func (m *Machine) initialize(now time.Time, acts []Action) []Action {
