@@ -30,6 +30,10 @@ type Request struct {
 	Args []string `json:"args,omitempty"`
 }
 
+// ErrAnotherHalod: a live halod answers on the control socket; this one must not start,
+// nor touch that one's VIPs.
+var ErrAnotherHalod = errors.New("another halod is answering on it")
+
 // Response answers one Request.
 type Response struct {
 	OK bool `json:"ok"`
@@ -102,7 +106,7 @@ func newControlServer(cfg ControlConfig, h Handler, log *slog.Logger, listened f
 	// belongs to a live daemon and must not be stolen.
 	if c, err := net.DialTimeout("unix", cfg.Socket, 200*time.Millisecond); err == nil {
 		c.Close()
-		return nil, fmt.Errorf("control socket %s: another halod is answering on it", cfg.Socket)
+		return nil, fmt.Errorf("control socket %s: %w", cfg.Socket, ErrAnotherHalod)
 	}
 	if err := removeStaleSocket(cfg.Socket); err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/halo-lb/halo/vrrp"
@@ -71,6 +72,7 @@ type Supervisor struct {
 	log  *slog.Logger
 	hap  HAProxy
 
+	ready   atomic.Bool   // Run got as far as READY=1
 	reqs    chan request  // state-changing control requests, served one at a time by opsLoop
 	sockets *vrrp.Sockets // the raw VRRP sockets the instances share
 
@@ -161,6 +163,10 @@ func (s *Supervisor) notify(state string) {
 	}
 }
 
+// Started reports whether Run got as far as serving (READY=1): a Run that failed before
+// never took over the node, and the VIPs a crashed predecessor left are not its to keep.
+func (s *Supervisor) Started() bool { return s.ready.Load() }
+
 // Run starts HAProxy supervision and every VRRP instance, joins them, serves the control
 // socket, and on ctx's end shuts down in the order that loses the least: masters resign
 // first (priority 0, VIPs kept until the backup has taken over) so clients are never left
@@ -225,6 +231,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.mu.Lock()
 	maint := s.maintenance // a maintenance request may already be in
 	s.mu.Unlock()
+	s.ready.Store(true)
 	s.notify("READY=1")
 	s.log.Info("halod running", "config", cfg.Path(), "control", cfg.Control.Socket,
 		"instances", len(cfg.VRRP.Instances), "maintenance", maint)
