@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
-	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -53,23 +53,11 @@ func ipEqual(ip net.IP, a netip.Addr) bool {
 // way. When the subscription fails (its buffer overflowed, say) it subscribes again and
 // reports a possible removal, since one may have been missed.
 func (o *netlinkOwner) WatchRemovals(ctx context.Context, removed func()) error {
-	const maxBackoff = 5 * time.Second
-	backoff := 100 * time.Millisecond
-	for first := true; ; first = false {
-		err := o.watchOnce(ctx, removed, !first)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		_ = err // the caller learns nothing it could act on; the resubscription heals it
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		backoff = min(2*backoff, maxBackoff)
-	}
+	// Nothing to log that the caller could act on: the resubscription heals it, and the
+	// removal it may have missed is reported.
+	return keepSubscribed(ctx, slog.New(slog.DiscardHandler), "address", func(resubscribed bool) error {
+		return o.watchOnce(ctx, removed, resubscribed)
+	})
 }
 
 func (o *netlinkOwner) watchOnce(ctx context.Context, removed func(), resubscribed bool) error {

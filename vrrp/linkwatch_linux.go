@@ -34,14 +34,21 @@ func (w netlinkWatcher) Watch(ctx context.Context, names []string, report func(L
 	for _, n := range names {
 		want[n] = true
 	}
+	return keepSubscribed(ctx, w.log, "link", func(bool) error { return w.watchOnce(ctx, want, report) })
+}
+
+// keepSubscribed runs a netlink subscription (once) until ctx ends, subscribing again
+// with backoff when it fails (a socket buffer that overflowed, say); resubscribed tells
+// once that changes may have been missed meanwhile.
+func keepSubscribed(ctx context.Context, log *slog.Logger, what string, once func(resubscribed bool) error) error {
 	const maxBackoff = 5 * time.Second
 	backoff := 100 * time.Millisecond
-	for {
-		err := w.watchOnce(ctx, want, report)
+	for first := true; ; first = false {
+		err := once(!first)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		w.log.Warn("link subscription failed, subscribing again", "err", err, "in", backoff)
+		log.Warn(what+" subscription failed, subscribing again", "err", err, "in", backoff)
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():

@@ -18,11 +18,7 @@ import (
 func TestCleanupRemovesVIPs(t *testing.T) {
 	lab := netlab.New(t, netlab.Options{Nodes: 1})
 	n := lab.Nodes[0]
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "halod")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	dir, bin := buildHalod(t)
 	cfg := filepath.Join(dir, "halo.yaml")
 	yaml := fmt.Sprintf("vrrp:\n  instances:\n    - {name: VI_1, interface: eth0, vrid: 51, vips: [192.0.2.100/24, 192.0.2.101/24]}\ncontrol: {socket: %s/halo.sock}\n", dir)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
@@ -49,11 +45,7 @@ func TestCleanupRemovesVIPs(t *testing.T) {
 func TestCannotStartRemovesVIPs(t *testing.T) {
 	lab := netlab.New(t, netlab.Options{Nodes: 1})
 	n := lab.Nodes[0]
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "halod")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	dir, bin := buildHalod(t)
 	vip := netip.MustParseAddr("192.0.2.100")
 	addVIP := func() {
 		t.Helper()
@@ -112,4 +104,15 @@ func TestCannotStartRemovesVIPs(t *testing.T) {
 	if held, err := n.HasAddr(t.Context(), vip); err != nil || !held {
 		t.Fatalf("a second halod removed the running one's VIP (%v)", err)
 	}
+}
+
+// buildHalod builds this halod into a temporary directory, which it returns too.
+func buildHalod(t *testing.T) (dir, bin string) {
+	t.Helper()
+	dir = t.TempDir()
+	bin = filepath.Join(dir, "halod")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return dir, bin
 }
