@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -453,13 +452,11 @@ func TestReloadFailsAtRuntime(t *testing.T) {
 	l := newLab(t)
 	r := start(t, l.cfg)
 	poll.Until(t, 10*time.Second, "healthy", healthy(r.m))
-	busy, err := net.Listen("tcp", "127.0.0.1:0") // no SO_REUSEPORT: HAProxy cannot share it
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
+	// The port is held by another HAProxy without SO_REUSEPORT: the reload passes the
+	// validation (which leaves ports held by HAProxy to HAProxy) and fails at runtime.
+	busy := l.otherHAProxy(t)
 	before, _ := r.m.showProc(t.Context(), time.Second)
-	l.vars.Generated = "frontend extra\n    bind " + busy.Addr().String() + "\n    default_backend app\n"
+	l.vars.Generated = "frontend extra\n    bind " + busy + "\n    default_backend app\n"
 	l.writeConfig()
 	res, err := r.m.Reload(t.Context())
 	if !errors.Is(err, ErrReloadFailed) || res.Outcome != ReloadFailed {

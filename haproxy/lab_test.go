@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/halo-lb/halo/internal/poll"
 	"github.com/halo-lb/halo/internal/tier"
 )
 
@@ -295,4 +297,33 @@ func (l *load) run(ctx context.Context, addr string, keepAlive bool, max int) {
 		}
 		l.ok.Add(1)
 	}
+}
+
+// otherHAProxy runs a second HAProxy, without SO_REUSEPORT, holding a port of its own
+// until the test ends; it returns the address.
+func (l *lab) otherHAProxy(t *testing.T) string {
+	t.Helper()
+	addr := freePort(t)
+	cfg := filepath.Join(l.dir, "other.cfg")
+	text := "global\n    noreuseport\ndefaults\n    mode tcp\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n" +
+		"frontend busy\n    bind " + addr + "\n"
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(l.cfg.Binary, "-db", "-f", cfg)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	poll.Until(t, 5*time.Second, "the other HAProxy listening on "+addr, func() error {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	return addr
 }
