@@ -64,7 +64,7 @@ func (l *loop) run(ctx context.Context) error {
 		in.log.Info("VIPs still on the interface from an earlier run: resuming as master")
 		l.holds = true
 		l.step(now, "resume", l.m.Resume(now))
-		if l.m.State() != StateMaster {
+		if l.m.State() != StateMaster && !l.m.HandingOver() {
 			l.removeVIPs(now)
 		}
 	} else {

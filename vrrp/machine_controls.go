@@ -167,16 +167,29 @@ func (m *Machine) mayAnswer(now time.Time, src netip.Addr) bool {
 // this node that crashed or was restarted while master: it takes MASTER back at once
 // (advert, announcement) instead of dropping the VIPs and waiting a master-down interval
 // while nobody holds them. A better master, if one took over meanwhile, is heard within
-// one advert interval and wins as usual. Held back (fault, maintenance, a sync group, no
-// preemption or a preempt delay, which a master that took over meanwhile must be able to
-// count on), it starts as Start does.
+// one advert interval and wins as usual. With no preemption or a preempt delay (which a
+// master that took over meanwhile must be able to count on) it first listens for one
+// advert interval and the skew time, keeping the VIPs: no master heard, it takes MASTER
+// back with them; a master heard, it lets them go and stays BACKUP. Held back (fault,
+// maintenance, a sync group), it starts as Start does.
 func (m *Machine) Resume(now time.Time) []Action {
 	if m.state != StateInit {
 		return nil
 	}
-	if m.fault || m.maintenance || m.hold || !m.cfg.Preempt || m.cfg.PreemptDelay > 0 {
+	if m.fault || m.maintenance || m.hold {
 		return m.Start(now)
 	}
 	m.masterAdverInterval = m.cfg.AdvertInterval
-	return m.becomeMaster(now, nil)
+	if m.cfg.Preempt && m.cfg.PreemptDelay == 0 {
+		return m.becomeMaster(now, nil)
+	}
+	if m.cfg.PreemptDelay > 0 {
+		m.preemptAt = now.Add(m.cfg.PreemptDelay)
+	}
+	m.becomeBackup(now)
+	// A graceful handover in reverse: the VIPs stay until a master is heard (Advert
+	// releases them) or this node becomes master at the deadline (and keeps them).
+	m.masterDownAt = now.Add(m.cfg.AdvertInterval + m.SkewTime())
+	m.releaseAt = m.masterDownAt
+	return nil
 }

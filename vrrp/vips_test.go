@@ -102,6 +102,28 @@ func TestResumeWithVIPsLeftBehind(t *testing.T) {
 		noPreempt.start(t)
 		synctest.Wait()
 		wantStates(t, "nopreempt restarted", map[*node]State{noPreempt: StateBackup})
+		advance(time.Second)
 		wantHolder(t, "nopreempt restarted", n, "A")
+	})
+}
+
+// TestResumeCarefullyWithPreemptDelay: with a preempt delay (or nopreempt) a restarted
+// node that finds its VIPs listens one advert interval first, keeping them: with no
+// master on the link it takes MASTER back without a moment with no holder.
+func TestResumeCarefullyWithPreemptDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newMemNet()
+		b := startNode(t, n, "192.0.2.12", testConfig("B", 100, func(c *InstanceConfig) { c.PreemptDelay = 2 * time.Second }))
+		a := newNode(t, n, "192.0.2.11", testConfig("A", 150, func(c *InstanceConfig) { c.PreemptDelay = 2 * time.Second }), nil)
+		if err := a.owner.AddVIPs(); err != nil {
+			t.Fatal(err)
+		}
+		a.start(t)
+		synctest.Wait()
+		wantStates(t, "listening", map[*node]State{a: StateBackup, b: StateBackup})
+		wantHolder(t, "listening", n, "A")
+		advance(time.Second + time.Second*106/256)
+		wantStates(t, "no master heard", map[*node]State{a: StateMaster, b: StateBackup})
+		wantHolder(t, "no master heard", n, "A")
 	})
 }
