@@ -10,7 +10,7 @@ BIN     := bin
 TEST_DEPS := haproxy:haproxy keepalived:keepalived ip:iproute2 bridge:iproute2 gcc:gcc \
              tshark:tshark ping:iputils-ping curl:curl ps:procps unshare:util-linux
 
-.PHONY: all build test test-unit lint fuzz bench bench-quick demo install clean deps
+.PHONY: all build test test-unit lint fuzz bench bench-quick demo install clean deps soak
 
 all: build
 
@@ -32,10 +32,23 @@ deps:
 
 # All three tiers: unit (race detector on), real HAProxy on loopback, namespace e2e as root;
 # first a one-round benchmark run, so that the benchmark code cannot rot (its figures go
-# to .bench/ and are not judged here).
+# to .bench/ and are not judged here). The chaos soak (TestSoak) runs once, inside this
+# go test, for SOAK_TEST_DURATION.
+SOAK_TEST_DURATION ?= 2m
 test: deps
 	@$(MAKE) --no-print-directory bench-quick
-	$(GO) test -race -count=1 -timeout 40m ./...
+	HALO_SOAK_DURATION=$(SOAK_TEST_DURATION) $(GO) test -race -count=1 -timeout 45m ./...
+
+# soak (root): the chaos soak alone for DURATION: random faults of the fault matrix, one at
+# a time, into a three-node lab while the client polls the VIP; prints the faults, the
+# outages and every invariant broken, and fails when one broke. SOAK_SEED=N replays a run
+# (its seed is printed). SOAK_TIMEOUT must exceed DURATION by a few minutes (lab setup,
+# the last fault's settling); the test refuses to start otherwise.
+DURATION     ?= 10m
+SOAK_TIMEOUT ?= 3h
+soak: deps
+	HALO_SOAK_DURATION=$(DURATION) SOAK_SEED=$(SOAK_SEED) $(GO) test -count=1 -run '^TestSoak$$' -v \
+	  -timeout $(SOAK_TIMEOUT) ./internal/cluster/
 
 # Tier 1 only: no root, no haproxy needed (gcc is, for the race detector).
 test-unit:
