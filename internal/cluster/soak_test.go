@@ -51,13 +51,7 @@ type soakFault struct {
 	matrixCase
 	// twoHoldersOK exempts two holders while the fault lasts (until its run returns).
 	twoHoldersOK string
-	// why says why bound differs from the matrix's for this case ("" when it does not).
-	why string
 }
-
-// masterDown is the failover bound of the matrix for a lost master (1 s adverts: the
-// master-down interval, about 3.6 s, the takeover and the client's reconnect).
-const masterDown = 8 * time.Second
 
 func soakFaults() []soakFault {
 	byName := map[string]matrixCase{}
@@ -72,13 +66,6 @@ func soakFaults() []soakFault {
 		}
 	}
 	var fs []soakFault
-	// The matrix bounds the halod restarts for its two-node lab, without preempt_delay,
-	// where a restarted halod finding its VIP resumes as MASTER at once (vrrp
-	// Machine.Resume). The soak's lab is the matrix's three-node one, with preempt_delay:
-	// there Resume starts as BACKUP and removes the VIP, so the client waits out a
-	// master-down interval, lb2 takes over, and lb1 preempts after the delay.
-	const resumeDelay = "preempt_delay set: a restarted halod starts BACKUP instead of resuming (vrrp Machine.Resume), a master-down interval dark"
-	bounds := map[string]string{"halod-kill-restart-1s": resumeDelay, "halod-kill-restart-5s": resumeDelay}
 	for _, spec := range []struct{ name, exempt string }{
 		{"haproxy-worker-kill", ""},
 		{"haproxy-master-kill", ""},
@@ -101,11 +88,7 @@ func soakFaults() []soakFault {
 		if !ok || c.run == nil {
 			panic("soak: no matrix case " + spec.name)
 		}
-		f := soakFault{matrixCase: c, twoHoldersOK: spec.exempt, why: bounds[spec.name]}
-		if f.why != "" {
-			f.bound = masterDown
-		}
-		fs = append(fs, f)
+		fs = append(fs, soakFault{matrixCase: c, twoHoldersOK: spec.exempt})
 	}
 	return fs
 }
@@ -461,11 +444,6 @@ func (s *soak) summary(seed uint64, d, ran time.Duration, counts map[string]int,
 		fmt.Fprintf(&b, "outages seen: 0\n")
 	} else {
 		fmt.Fprintf(&b, "outages seen: %d, median %s, max %s\n", len(durs), median(durs).Round(time.Millisecond), durs[len(durs)-1].Round(time.Millisecond))
-	}
-	for _, f := range soakFaults() {
-		if f.why != "" && counts[f.name] > 0 {
-			fmt.Fprintf(&b, "bound of %s: %s instead of the matrix's: %s\n", f.name, f.bound, f.why)
-		}
 	}
 	fmt.Fprintf(&b, "exempt from the two-holder bound while they last: partition-heal (two masters until healed), "+
 		"halod-kill-restart-* and halod-sigstop-5s (the VIP stays until halod is back)\n")
