@@ -50,6 +50,9 @@ type Options struct {
 	// Unicast sends the adverts of VI_1 to the other load balancers' addresses instead of
 	// the multicast group.
 	Unicast bool
+	// Tmpfs, when set ("256k"), mounts each load balancer's directory (its sockets, its
+	// state, its configs) as a tmpfs of that size, so that a test can fill it.
+	Tmpfs string
 }
 
 // Cluster is a running lab: nodes lb1.., be1.., client.
@@ -140,6 +143,14 @@ func New(t tier.TB, dir string, opt Options) *Cluster {
 		lb := &LB{Name: fmt.Sprintf("lb%d", i+1), Node: n, Dir: filepath.Join(dir, fmt.Sprintf("lb%d", i+1)), Priority: 101 - i}
 		if err := os.MkdirAll(lb.Dir, 0o755); err != nil {
 			t.Fatalf("cluster: %v", err)
+		}
+		if opt.Tmpfs != "" {
+			if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+opt.Tmpfs, "tmpfs", lb.Dir).CombinedOutput(); err != nil {
+				t.Fatalf("cluster: mount a tmpfs on %s: %v: %s", lb.Dir, err, out)
+			}
+			// Lazily: the node's processes, ended by the lab's own cleanup after this one,
+			// may still hold its sockets.
+			t.Cleanup(func() { _ = exec.Command("umount", "-l", lb.Dir).Run() })
 		}
 		lb.Config = filepath.Join(lb.Dir, "halo.yaml")
 		lb.HAProxyCfg = filepath.Join(lb.Dir, "haproxy.cfg")

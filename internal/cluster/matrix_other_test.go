@@ -2,14 +2,19 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/halo-lb/halo/internal/poll"
 )
 
 // The cases of the other labs: 100 ms adverts, three nodes, IPv6, unicast.
@@ -137,5 +142,54 @@ func caseLinkCutTakeover(t *testing.T, m *mlab) time.Time {
 		t.Fatal(err)
 	}
 	m.settled(t, lb1, false)
+	return t0
+}
+
+// caseSocketsDirFull: lb1's sockets and state live on a tmpfs that fills up. halod keeps
+// serving: status answers, a maintenance flag that cannot be saved is an error but acts
+// for this run, a SIGHUP reload goes through the master socket, and nothing else moves.
+func caseSocketsDirFull(t *testing.T, m *mlab) time.Time {
+	lb1, lb2 := m.c.LBs[0], m.c.LBs[1]
+	filler := filepath.Join(lb1.Dir, "filler")
+	t.Cleanup(func() { _ = os.Remove(filler) })
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	var werr error
+	for range 1 << 10 { // 4 MiB at most: the tmpfs is far smaller
+		if _, werr = f.Write(buf); werr != nil {
+			break
+		}
+	}
+	f.Close()
+	if !errors.Is(werr, syscall.ENOSPC) {
+		t.Fatalf("the tmpfs did not fill up: %v", werr)
+	}
+	t0 := time.Now()
+	if st := m.status(t, lb1); st.Instances[0].State != "MASTER" {
+		t.Fatalf("status with a full sockets directory: %+v", st.Instances[0])
+	}
+	t.Cleanup(func() { _, _ = lb1.Ctl(m.ctx, "maintenance", "off") })
+	resp, err := lb1.Ctl(m.ctx, "maintenance", "on")
+	if err != nil || resp.OK || !strings.Contains(resp.Error, "persist") {
+		t.Errorf("maintenance on with a full disk: %+v, %v; want an error saying it is not persisted", resp, err)
+	}
+	m.settled(t, lb2, false) // on for this run all the same
+	m.ctl(t, lb1, "maintenance", "off")
+	m.settled(t, lb1, false)
+	before := m.allTransitions(t)
+	if err := lb1.Halod.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 30*time.Second, "the SIGHUP reload done", func() error {
+		r := m.status(t, lb1).HAProxy.LastReload
+		if r == nil || r.At.Before(t0) || !r.OK {
+			return fmt.Errorf("last reload %+v", r)
+		}
+		return nil
+	})
+	m.nothingMoved(t, before)
 	return t0
 }

@@ -67,6 +67,9 @@ func matrixLabs() []matrixLab {
 			{name: "backup-dies", bound: 0, run: caseThreeBackupDies},
 			{name: "preempt-delay", bound: 3 * time.Second, run: casePreemptDelay},
 		}},
+		{name: "tmpfs", opt: Options{Tmpfs: "512k"}, cases: []matrixCase{
+			{name: "sockets-dir-full", bound: 3 * time.Second, run: caseSocketsDirFull},
+		}},
 		{name: "ipv6", opt: Options{IPv6: true}, cases: []matrixCase{
 			{name: "takeover-link-cut", bound: 8 * time.Second, run: caseLinkCutTakeover},
 		}},
