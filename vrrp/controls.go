@@ -1,7 +1,5 @@
 package vrrp
 
-import ()
-
 // control is what the supervisor (and the sync group) ask for; the Run loop applies it
 // to the machine.
 type control struct {
@@ -50,9 +48,9 @@ func (in *Instance) poke() {
 // applied on the instance's loop: a fault tracker puts it in FAULT while failing; a
 // weighted one adds its weight to the priority, stops preemption and makes a master
 // resign at once (priority 0, VIPs kept until the backup is heard) instead of waiting
-// for a backup's master-down timer; a penalty (the degraded weight) only adds its weight. Only the latest value counts: any number of calls
-// between two turns of the loop act as the last one, so a flapping condition can be
-// reported as fast as it flaps. A name the instance does not track is ignored (false).
+// for a backup's master-down timer; a penalty (the degraded weight) only adds its weight.
+// Only the latest value counts: any number of calls between two turns of the loop act as
+// the last one, so a flapping condition can be reported as fast as it flaps. A name the instance does not track is ignored (false).
 //
 // In a sync group a weight applies to every member (see Group).
 func (in *Instance) SetTracked(name string, failing bool) bool {
