@@ -327,8 +327,14 @@ func (m *Machine) Advert(now time.Time, src netip.Addr, a *Advert) []Action {
 			}
 			if m.master == src {
 				m.master, m.masterPriority = netip.Addr{}, 0
+				m.yield = false // the master this node yielded to is leaving
 			}
 			return acts
+		}
+		if m.yield && m.master.IsValid() && src != m.master {
+			// Another master took over from the one this node yielded to (Resign): the
+			// yield was to that one only.
+			m.yield = false
 		}
 		if a.Priority < m.priority && m.preemptNow(now) {
 			// A lower-priority master and preemption allowed: let the Master_Down_Timer

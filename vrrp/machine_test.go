@@ -364,3 +364,32 @@ func TestMasterAnswersAFloodOncePerInterval(t *testing.T) {
 		t.Errorf("%d answers a second later, want 1", s)
 	}
 }
+
+// TestYieldEndsWithItsMaster: a node that resigned lets the new master keep the role, but
+// not a third node that took over from that one: then it preempts as usual.
+func TestYieldEndsWithItsMaster(t *testing.T) {
+	now := time.Unix(1000, 0)
+	self := netip.MustParseAddr("192.0.2.12")
+	m := NewMachine(MachineConfig{Version: 3, Priority: 100, AdvertInterval: time.Second, Preempt: true, Primary: self})
+	m.Start(now)
+	now = now.Add(4 * time.Second)
+	m.Timeout(now)
+	m.Resign(now)
+	lb1, lb3 := netip.MustParseAddr("192.0.2.11"), netip.MustParseAddr("192.0.2.13")
+	adv := func(p uint8) *Advert { return &Advert{Version: 3, VRID: 51, Priority: p, Interval: time.Second} }
+	m.Advert(now, lb1, adv(51)) // the node it yielded to, now weaker: still yielded to
+	for range 5 {
+		now = now.Add(time.Second)
+		m.Advert(now, lb1, adv(51))
+		m.Timeout(now)
+	}
+	if m.State() != StateBackup {
+		t.Fatalf("state %s: the yield to lb1 did not hold", m.State())
+	}
+	m.Advert(now, lb3, adv(99)) // another master took over from lb1
+	now = now.Add(4 * time.Second)
+	m.Timeout(now)
+	if m.State() != StateMaster {
+		t.Errorf("state %s: still yielding to a master it never yielded to", m.State())
+	}
+}
