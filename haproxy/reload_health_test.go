@@ -35,13 +35,17 @@ func TestRefusedReloadIsNoHealthFailure(t *testing.T) {
 	if res.Outcome != ReloadInvalid || !strings.Contains(err.Error(), "in use by pid") || !strings.Contains(err.Error(), ":23") {
 		t.Errorf("reload outcome %s, err %v; want it refused as invalid, naming the bind line and the process holding the port", res.Outcome, err)
 	}
-	// Watch as long again as HAProxy's retries take, after the reload returned.
-	deadline := time.Now().Add(3 * time.Second)
-	for time.Now().Before(deadline) {
-		if v, _ := r.m.Health(); !v.Healthy {
-			t.Fatalf("the verdict went unhealthy around a refused reload: %+v", v)
-		}
-		time.Sleep(poll.Interval)
+	// Watch as long again as HAProxy's retries take, after the reload returned: the
+	// verdict must not change at all.
+	v, changed := r.m.Health()
+	if !v.Healthy {
+		t.Fatalf("the verdict went unhealthy around a refused reload: %+v", v)
+	}
+	select {
+	case <-changed:
+		v, _ = r.m.Health()
+		t.Fatalf("the verdict changed after a refused reload: %+v", v)
+	case <-time.After(3 * time.Second):
 	}
 	if ev := r.eventsOf(func(e Event) bool { h, ok := e.(*HealthChanged); return ok && !h.Healthy }); len(ev) != 0 {
 		t.Errorf("health events around the refused reload: %v", ev)

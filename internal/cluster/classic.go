@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"text/template"
@@ -260,109 +259,9 @@ func (c *Classic) writeConfigs(lb *ClassicLB, i int) error {
 	return os.WriteFile(lb.KeepalivedConf, []byte(conf), 0o600)
 }
 
-// KeepalivedConfig renders the keepalived.conf of node name: opt.Instances instances (0
-// means 1), each in state MASTER (master, as the tutorials write it) or BACKUP, at priority.
-func KeepalivedConfig(name string, opt ClassicOptions, master bool, priority int) (string, error) {
-	n := opt.Instances
-	if n == 0 {
-		n = 1
-	}
-	ins, err := Instances(n)
-	if err != nil {
-		return "", err
-	}
-	state := "BACKUP"
-	if master {
-		state = "MASTER"
-	}
-	data := map[string]any{"Name": name, "Version": opt.Version, "Check": opt.Check, "State": state,
-		"Priority": priority, "Advert": strconv.FormatFloat(opt.AdvertInt, 'f', -1, 64), "Instances": ins}
-	var b strings.Builder
-	if err := keepalivedConf.Execute(&b, data); err != nil {
-		return "", err
-	}
-	return b.String(), nil
-}
-
 // MaxInstances is the most instances Instances numbers without reusing a VRID or leaving
 // 192.0.2.0/24.
 const MaxInstances = 50
-
-// Instance is one VRRP instance of a lab node, the same for halod and keepalived.
-type Instance struct {
-	Name string     // VI_k
-	VRID int        // virtual_router_id / vrid
-	VIP  netip.Addr // its one VIP, a /24 on eth0
-}
-
-// Instances numbers n instances VI_1..VI_n: VI_1 is the lab's instance (VRID 51, VIP), VI_k
-// for k > 1 has VRID k−1 and VIP 192.0.2.(149+k), so 50 instances use VRIDs 1..49 and 51
-// and the VIPs 192.0.2.100 and 192.0.2.151..199.
-func Instances(n int) ([]Instance, error) {
-	if n < 1 || n > MaxInstances {
-		return nil, fmt.Errorf("%d instances: not in 1..%d", n, MaxInstances)
-	}
-	ins := []Instance{{Name: "VI_1", VRID: 51, VIP: VIP}}
-	for k := 2; k <= n; k++ {
-		ins = append(ins, Instance{Name: fmt.Sprintf("VI_%d", k), VRID: k - 1, VIP: netip.AddrFrom4([4]byte{192, 0, 2, byte(149 + k)})})
-	}
-	return ins, nil
-}
-
-// startPIDNamespace starts the node's PID namespace: an init that reaps orphans and exits
-// after maxLife, or when the lab kills it.
-func (lb *ClassicLB) startPIDNamespace(maxLife time.Duration) error {
-	script := fmt.Sprintf(`trap 'exit 0' TERM INT; for ((i=0; i<%d; i++)); do sleep 1; done`, int(maxLife.Seconds()))
-	p, err := lb.Node.Start("unshare", "--pid", "--fork", "--mount-proc", "--kill-child", "--", "/bin/bash", "-c", script)
-	if err != nil {
-		return err
-	}
-	lb.init = p
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if kids := children(p.PID); len(kids) == 1 {
-			lb.initPID = kids[0]
-			ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", lb.initPID))
-			if err != nil {
-				return err
-			}
-			lb.pidNS = ns
-			return nil
-		}
-		select {
-		case <-p.Done():
-			return fmt.Errorf("PID namespace of %s: unshare exited:\n%s", lb.Name, p.Output())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("PID namespace of %s: no init after 5s", lb.Name)
-}
-
-// children returns the child PIDs of a process (host PIDs).
-func children(pid int) []int {
-	out, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	if err != nil {
-		return nil
-	}
-	var pids []int
-	for _, f := range strings.Fields(string(out)) {
-		if n, err := strconv.Atoi(f); err == nil {
-			pids = append(pids, n)
-		}
-	}
-	return pids
-}
-
-// nsMatches reports whether host PID pid lives in lb's PID namespace.
-func (lb *ClassicLB) nsMatches(pid int) bool {
-	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid))
-	return err == nil && ns == lb.pidNS
-}
-
-// nsenter is the argv prefix that runs a program inside the node's PID namespace.
-func (lb *ClassicLB) nsenter() []string {
-	return []string{"--target", strconv.Itoa(lb.initPID), "--pid", "--mount", "--"}
-}
 
 // Start starts HAProxy and then keepalived on every node (lb1 first).
 func (c *Classic) Start(ctx context.Context) error {
@@ -423,140 +322,6 @@ func (lb *ClassicLB) HAProxyPIDs() (master int, workers []int, err error) {
 	return kids[0], children(kids[0]), nil
 }
 
-// StartKeepalived starts keepalived (VRRP only, in the foreground, logging to stdout, with
-// its pid files in Dir) in the node's PID namespace.
-func (lb *ClassicLB) StartKeepalived(ctx context.Context) error {
-	args := append(lb.nsenter(), lb.kad, "-n", "-l", "-D", "-G", "-P", "-f", lb.KeepalivedConf,
-		"-p", filepath.Join(lb.Dir, "keepalived.pid"), "-r", filepath.Join(lb.Dir, "vrrp.pid"),
-		"-c", filepath.Join(lb.Dir, "checkers.pid"), "-b", filepath.Join(lb.Dir, "bfd.pid"))
-	p, err := lb.Node.Start("nsenter", args...)
-	if err != nil {
-		return err
-	}
-	lb.Keepalived = p
-	for {
-		if m, all := lb.KeepalivedPIDs(); m > 0 && len(all) > 1 {
-			return nil
-		}
-		select {
-		case <-p.Done():
-			return fmt.Errorf("keepalived on %s exited:\n%s", lb.Name, p.Output())
-		case <-ctx.Done():
-			return fmt.Errorf("keepalived on %s: no VRRP process: %w", lb.Name, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
-// KeepalivedPIDs returns the host PIDs of keepalived's parent process and of every process
-// of it (the parent, the VRRP child, any check script running now).
-func (lb *ClassicLB) KeepalivedPIDs() (parent int, all []int) {
-	if lb.Keepalived == nil {
-		return 0, nil
-	}
-	kids := children(lb.Keepalived.PID)
-	if len(kids) != 1 {
-		return 0, nil
-	}
-	parent = kids[0]
-	all = []int{parent}
-	for _, k := range children(parent) {
-		all = append(all, k)
-		all = append(all, children(k)...)
-	}
-	return parent, all
-}
-
-// KeepalivedLog returns what the keepalived started last wrote.
-func (lb *ClassicLB) KeepalivedLog() string {
-	if lb.Keepalived == nil {
-		return ""
-	}
-	return lb.Keepalived.Output()
-}
-
-// State returns the state keepalived last logged for VI_1 ("MASTER", "BACKUP", "FAULT"),
-// "" when it logged none.
-func (lb *ClassicLB) State() string {
-	return lastOf(lb.KeepalivedLog(), "(VI_1) Entering ", " STATE")
-}
-
-// States returns the state keepalived last logged for each instance that logged one
-// ("VI_7" → "MASTER").
-func (lb *ClassicLB) States() map[string]string {
-	return instanceStates(lb.KeepalivedLog())
-}
-
-// instanceStates reads keepalived's `(VI_7) Entering MASTER STATE` lines: the last state
-// of each instance.
-func instanceStates(log string) map[string]string {
-	st := map[string]string{}
-	for _, line := range strings.Split(log, "\n") {
-		i := strings.Index(line, ") Entering ")
-		if i < 0 {
-			continue
-		}
-		j := strings.LastIndexByte(line[:i], '(')
-		rest, _, ok := strings.Cut(line[i+len(") Entering "):], " STATE")
-		if j < 0 || !ok {
-			continue
-		}
-		st[line[j+1:i]] = strings.TrimSpace(rest)
-	}
-	return st
-}
-
-// HeldVIPs returns which of vips the node carries on any interface now.
-func (lb *ClassicLB) HeldVIPs(ctx context.Context, vips []netip.Addr) ([]netip.Addr, error) {
-	out, err := lb.Node.Exec(ctx, "ip", "-o", "addr", "show")
-	if err != nil {
-		return nil, err
-	}
-	return heldAddrs(string(out), vips), nil
-}
-
-// heldAddrs returns the members of want that `ip -o addr show` output lists, in want's order.
-func heldAddrs(ipOut string, want []netip.Addr) []netip.Addr {
-	have := map[netip.Addr]bool{}
-	for _, f := range strings.Fields(ipOut) {
-		if p, err := netip.ParsePrefix(f); err == nil {
-			have[p.Addr()] = true
-		}
-	}
-	var held []netip.Addr
-	for _, a := range want {
-		if have[a] {
-			held = append(held, a)
-		}
-	}
-	return held
-}
-
-// CheckOK reports whether the check script's last logged verdict is a success (true when
-// it logged none: keepalived starts a script as succeeded).
-func (lb *ClassicLB) CheckOK() bool {
-	return lastOf(lb.KeepalivedLog(), "VRRP_Script(chk_haproxy) ", " ") != "failed"
-}
-
-// lastOf finds the last line holding prefix and returns what follows it, up to suffix (or
-// the end of the line).
-func lastOf(log, prefix, suffix string) string {
-	i := strings.LastIndex(log, prefix)
-	if i < 0 {
-		return ""
-	}
-	rest := log[i+len(prefix):]
-	if j := strings.IndexByte(rest, '\n'); j >= 0 {
-		rest = rest[:j]
-	}
-	if suffix != "" {
-		if j := strings.Index(rest, suffix); j >= 0 {
-			rest = rest[:j]
-		}
-	}
-	return strings.TrimSpace(rest)
-}
-
 // Exec runs a command to completion inside the node's network and PID namespaces (what it
 // leaves running stays in the namespace, whose init reaps it). Its output goes to logFile
 // in Dir, so that a daemon holding it open does not block the call.
@@ -582,50 +347,6 @@ func tail(b []byte, n int) []byte {
 		b = b[len(b)-n:]
 	}
 	return b
-}
-
-// HostPID maps a PID as seen inside the node's PID namespace (a pid file's content) to the
-// host's PID of that process.
-func (lb *ClassicLB) HostPID(nsPID int) (int, error) {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0, err
-	}
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(st), "\n") {
-			if f, ok := strings.CutPrefix(line, "NSpid:"); ok {
-				ids := strings.Fields(f)
-				if len(ids) >= 2 && ids[len(ids)-1] == strconv.Itoa(nsPID) && lb.nsMatches(pid) {
-					return pid, nil
-				}
-				break
-			}
-		}
-	}
-	return 0, fmt.Errorf("no process %d in the PID namespace of %s", nsPID, lb.Name)
-}
-
-// NSPID maps a host PID of a process in the node's PID namespace to its PID there.
-func (lb *ClassicLB) NSPID(hostPID int) (int, error) {
-	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", hostPID))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(st), "\n") {
-		if f, ok := strings.CutPrefix(line, "NSpid:"); ok {
-			ids := strings.Fields(f)
-			return strconv.Atoi(ids[len(ids)-1])
-		}
-	}
-	return 0, fmt.Errorf("pid %d: no NSpid", hostPID)
 }
 
 // Holder returns the node carrying the VIP, nil when none does; an error when both do.

@@ -4,9 +4,7 @@
 package cluster
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -14,8 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"text/template"
 	"time"
 
@@ -399,107 +395,4 @@ func vipHolder(ctx context.Context, nodes []*netlab.Node, vip netip.Addr) (int, 
 		}
 	}
 	return h, nil
-}
-
-// Poller polls the VIP from the client node and records every change of answer.
-type Poller struct {
-	mu   sync.Mutex
-	evs  []PollEvent
-	done chan struct{}
-}
-
-// PollEvent is labtool poll's output line.
-type PollEvent struct {
-	At       int64  `json:"at"`
-	OK       bool   `json:"ok"`
-	LastOK   int64  `json:"last_ok"`
-	LB       string `json:"lb"`
-	Backend  string `json:"backend"`
-	Err      string `json:"err"`
-	Requests uint64 `json:"requests"`
-	Failures uint64 `json:"failures"`
-}
-
-// StartPoller polls http://VIP:80/ every interval with the given timeout, for at most d.
-func (c *Cluster) StartPoller(interval, timeout, d time.Duration) (*Poller, error) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	defer w.Close()
-	cmd := exec.Command("ip", "netns", "exec", c.Client.NS, filepath.Join(c.Bin, "labtool"), "poll",
-		"-url", fmt.Sprintf("http://%s/", netip.AddrPortFrom(c.VIP, 80)), "-interval", interval.String(), "-timeout", timeout.String(), "-duration", d.String())
-	cmd.Stdout = w
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		r.Close()
-		return nil, err
-	}
-	p := &Poller{done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		defer r.Close()
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			var ev PollEvent
-			if json.Unmarshal(sc.Bytes(), &ev) == nil {
-				p.mu.Lock()
-				p.evs = append(p.evs, ev)
-				p.mu.Unlock()
-			}
-		}
-	}()
-	go func() { _ = cmd.Wait(); w.Close() }()
-	c.t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM) // os.Process: never a reused PID
-		<-p.done
-	})
-	return p, nil
-}
-
-// Last returns the latest event.
-func (p *Poller) Last() (PollEvent, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.evs) == 0 {
-		return PollEvent{}, false
-	}
-	return p.evs[len(p.evs)-1], true
-}
-
-// Events returns a copy of every event so far.
-func (p *Poller) Events() []PollEvent {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]PollEvent(nil), p.evs...)
-}
-
-// Outage returns how long the VIP was dark around a fault at time t0: from the last
-// success before t0 to the first success after it, once clients are served again
-// (ok=false while they are not).
-func (p *Poller) Outage(t0 time.Time) (d time.Duration, served string, ok bool) {
-	evs := p.Events()
-	var lastOK int64
-	failed := false
-	for _, ev := range evs {
-		if !ev.OK && ev.Err != "done" && ev.LastOK > 0 && ev.At >= t0.UnixNano()-int64(time.Second) {
-			if !failed {
-				lastOK = ev.LastOK
-			}
-			failed = true
-			continue
-		}
-		if ev.OK && failed && ev.At >= t0.UnixNano() {
-			return time.Duration(ev.At - lastOK), ev.LB, true
-		}
-	}
-	if !failed {
-		// No failed request at all: the switch-over fitted between two polls.
-		for _, ev := range evs {
-			if ev.OK && ev.At >= t0.UnixNano() {
-				return 0, ev.LB, true
-			}
-		}
-	}
-	return 0, "", false
 }
