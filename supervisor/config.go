@@ -23,6 +23,11 @@ import (
 // Config is the whole of halo.yaml. Each section's type and validation belong to the
 // package that uses it; this type only joins them and adds the daemon's own sections.
 type Config struct {
+	// Cluster names the cluster this node belongs to (default: none). It is exported as
+	// the cluster label of halo_node_info, which the alert rules join on, so that two
+	// clusters watched by one Prometheus, each with an instance called VI_1, are never
+	// taken for one split brain. Every node of a cluster must carry the same name.
+	Cluster string         `yaml:"cluster"`
 	HAProxy haproxy.Config `yaml:"haproxy"`
 	VRRP    vrrp.Config    `yaml:"vrrp"`
 	Control ControlConfig  `yaml:"control"`
@@ -236,6 +241,7 @@ func (c *Config) validateOwn() error {
 		bad("vrrp.instances", "no VRRP instance configured: refused, as running none would release every VIP (is the file empty or truncated?)")
 	}
 	c.checkNames(bad)
+	c.checkCluster(bad)
 	if !strings.HasPrefix(c.Control.Socket, "/") {
 		bad("control.socket", "%q: must be an absolute path", c.Control.Socket)
 	}
