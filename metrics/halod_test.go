@@ -43,15 +43,7 @@ func TestHalodExportsWhatRulesRead(t *testing.T) {
 	if err != nil {
 		t.Fatalf("scrape %s: %v", url, err)
 	}
-	ex := exported{}
-	for _, s := range series {
-		if ex[s.name] == nil {
-			ex[s.name] = map[string]bool{}
-		}
-		for l := range s.labels {
-			ex[s.name][l] = true
-		}
-	}
+	ex := exportedBy(series)
 	problems, err := checkRules(ex, rulesPath)
 	if err != nil {
 		t.Fatal(err)
@@ -103,6 +95,33 @@ type scraped struct {
 	name   string
 	labels map[string]string
 	value  float64
+}
+
+// typesOf reads the text format's "# TYPE name type" lines.
+func typesOf(text string) map[string]string {
+	types := map[string]string{}
+	for _, line := range strings.Split(text, "\n") {
+		if f := strings.Fields(line); len(f) == 4 && f[0] == "#" && f[1] == "TYPE" {
+			types[f[2]] = f[3]
+		}
+	}
+	return types
+}
+
+// familyOf returns the family a sample belongs to: histogram and summary samples carry
+// a suffix.
+func familyOf(name string, types map[string]string) string {
+	if _, ok := types[name]; ok {
+		return name
+	}
+	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+		if f, ok := strings.CutSuffix(name, suffix); ok {
+			if _, ok := types[f]; ok {
+				return f
+			}
+		}
+	}
+	return name
 }
 
 // parseExposition reads the Prometheus text format's samples (comments skipped).

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"unicode"
 
-	dto "github.com/prometheus/client_model/go"
 	"gopkg.in/yaml.v3"
 )
 
@@ -190,35 +189,15 @@ func toksText(toks []token, i int) string {
 // exported is what a scrape holds: every series name and the labels it carries.
 type exported map[string]map[string]bool
 
-// fromFamilies lists the series names of families, histograms and summaries expanded.
-func fromFamilies(fams []*dto.MetricFamily) exported {
+// exportedBy lists the series names and labels of a scrape.
+func exportedBy(series []scraped) exported {
 	ex := exported{}
-	add := func(name string, labels ...string) {
-		if ex[name] == nil {
-			ex[name] = map[string]bool{}
+	for _, s := range series {
+		if ex[s.name] == nil {
+			ex[s.name] = map[string]bool{}
 		}
-		for _, l := range labels {
-			ex[name][l] = true
-		}
-	}
-	for _, f := range fams {
-		for _, m := range f.Metric {
-			var ls []string
-			for _, lp := range m.Label {
-				ls = append(ls, lp.GetName())
-			}
-			switch f.GetType() {
-			case dto.MetricType_HISTOGRAM:
-				add(f.GetName()+"_bucket", append(ls, "le")...)
-				add(f.GetName()+"_sum", ls...)
-				add(f.GetName()+"_count", ls...)
-			case dto.MetricType_SUMMARY:
-				add(f.GetName(), append(ls, "quantile")...)
-				add(f.GetName()+"_sum", ls...)
-				add(f.GetName()+"_count", ls...)
-			default:
-				add(f.GetName(), ls...)
-			}
+		for l := range s.labels {
+			ex[s.name][l] = true
 		}
 	}
 	return ex

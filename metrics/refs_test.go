@@ -1,6 +1,9 @@
 package metrics_test
 
 import (
+	"io"
+	"net/http/httptest"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -38,17 +41,34 @@ func freshNode() fixedStatus {
 	}
 }
 
-func gathered(t *testing.T, src metrics.Source) exported {
+// scrape serves src's metrics as halod does and returns the text a scrape gets.
+func scrape(t *testing.T, src metrics.Source) string {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	if err := metrics.New(reg, src); err != nil {
 		t.Fatal(err)
 	}
-	fams, err := reg.Gather()
+	srv := httptest.NewServer(metrics.Handler(reg))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fromFamilies(fams)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
+}
+
+func gathered(t *testing.T, src metrics.Source) exported {
+	t.Helper()
+	series, err := parseExposition(scrape(t, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exportedBy(series)
 }
 
 // TestRulesAndDashboardUseExportedNames: every metric and label the alert rules and the
@@ -98,26 +118,23 @@ func TestReferenceCheckFindsMistakes(t *testing.T) {
 // rules and the dashboard read, each reason and state change at 0, so that the first
 // event is seen by rate() and increase().
 func TestCountersExistAtZero(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	if err := metrics.New(reg, freshNode()); err != nil {
-		t.Fatal(err)
-	}
-	fams, err := reg.Gather()
+	text := scrape(t, freshNode())
+	scraped, err := parseExposition(text)
 	if err != nil {
 		t.Fatal(err)
 	}
+	types := typesOf(text)
 	series := map[string]float64{}
-	for _, f := range fams {
-		for _, m := range f.Metric {
-			if m.Counter == nil {
-				continue
-			}
-			var ls []string
-			for _, lp := range m.Label {
-				ls = append(ls, lp.GetName()+"="+lp.GetValue())
-			}
-			series[f.GetName()+"{"+strings.Join(ls, ",")+"}"] = m.Counter.GetValue()
+	for _, sm := range scraped {
+		if types[sm.name] != "counter" {
+			continue
 		}
+		var ls []string
+		for k, v := range sm.labels {
+			ls = append(ls, k+"="+v)
+		}
+		sort.Strings(ls)
+		series[sm.name+"{"+strings.Join(ls, ",")+"}"] = sm.value
 	}
 	var want []string
 	for _, r := range vrrp.InvalidReasons() {
