@@ -1,8 +1,10 @@
 package metrics_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,6 +40,15 @@ func TestHalodExportsWhatRulesRead(t *testing.T) {
 	out, err := lb.Node.Exec(ctx, "curl", "-sf", "--max-time", "5", url)
 	if err != nil {
 		t.Fatalf("scrape %s: %v", url, err)
+	}
+	// Prometheus' own linter over the real scrape, where promtool is installed (the tier-1
+	// TestPromtoolCheckMetrics requires it under CI).
+	if pt, err := exec.LookPath("promtool"); err == nil {
+		cmd := exec.CommandContext(ctx, pt, "check", "metrics")
+		cmd.Stdin = bytes.NewReader(out)
+		if lint, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool check metrics on halod's scrape: %v\n%s", err, lint)
+		}
 	}
 	series, err := parseExposition(string(out))
 	if err != nil {
