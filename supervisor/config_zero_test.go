@@ -74,7 +74,7 @@ func TestZeroNeverBecomesADefault(t *testing.T) {
 			// The key's own path, or its parent's for a rule on the pair (track_haproxy:
 			// weight or fault).
 			if !strings.Contains(err.Error(), field+":") && !strings.Contains(err.Error(), parentPath(field)+":") {
-				t.Errorf("%s: 0: refused, but not for this key (the test's base lacks what it needs?): %v", k.path, err)
+				t.Errorf("%s: 0: refused, but not for this key: give baseConfig() (config_zero_test.go) what the %q section needs to be valid: %v", k.path, topSection(k.path), err)
 			} else if defaultedKeys[k.path] && !strings.Contains(err.Error(), field+": 0 is out of range; leave the key out") {
 				t.Errorf("%s: 0: refused, not with the defaulted-key message: %v", k.path, err)
 			}
