@@ -330,3 +330,35 @@ func slicesMax(vs []int) int {
 	}
 	return m
 }
+
+// TestConfigDocSaysWhatZeroMeans: configs/README.md says that 0 for a key whose default is
+// not 0 is refused unless the key's row says what 0 means. Every numeric key whose 0 is
+// accepted, with a default other than 0, must have a row that says it.
+func TestConfigDocSaysWhatZeroMeans(t *testing.T) {
+	rows, _ := docTables(t)
+	zeroWord := regexp.MustCompile(`(^|[^0-9.])0s?([^0-9.]|$)`)
+	for _, k := range configKeys() {
+		if !isNumber(k.typ) && !isDuration(k.typ) {
+			continue
+		}
+		row, ok := rows[k.path]
+		if !ok || wordDefault(row.def) || strings.HasPrefix(strings.ToLower(row.def), "required") {
+			continue
+		}
+		if zeroWord.MatchString(strings.Trim(row.def, "`")) && !strings.Contains(row.def, "..") {
+			continue // the default is 0 itself
+		}
+		tree := baseConfig()
+		zero := any(0)
+		if isDuration(k.typ) {
+			zero = "0s"
+		}
+		setKey(tree, k.path, zero)
+		if _, err := ParseConfig("halo.yaml", mustYAML(t, tree)); err != nil {
+			continue // refused, as the README says
+		}
+		if !zeroWord.MatchString(row.meaning) {
+			t.Errorf("%s:%d: %s: 0 is accepted though the default is %s, and the row does not say what 0 means", configDoc, row.line, k.path, row.def)
+		}
+	}
+}
