@@ -20,6 +20,7 @@ import (
 // that can never match (two series with different labels added together) or that ignores
 // a variable fails here.
 func TestDashboardQueriesAnswer(t *testing.T) {
+	t.Parallel() // promtool runs beside the namespace test
 	pt := promtool(t)
 	node := freshNode()
 	node.Instances[0].State = "MASTER"

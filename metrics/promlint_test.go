@@ -11,6 +11,7 @@ import (
 // TestPromtoolCheckMetrics runs `promtool check metrics` (Prometheus' own linter) over a
 // scrape of halod's handler: names, units, HELP and TYPE as Prometheus wants them.
 func TestPromtoolCheckMetrics(t *testing.T) {
+	t.Parallel() // promtool runs beside the namespace test
 	pt := promtool(t)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()

@@ -22,6 +22,7 @@ func promtool(t *testing.T) string {
 // TestAlertRules runs the rules' own unit tests, configs/prometheus/halo-alerts.test.yml:
 // every rule firing and not firing, split brain and no-master per cluster.
 func TestAlertRules(t *testing.T) {
+	t.Parallel() // promtool runs beside the namespace test
 	pt := promtool(t)
 	for _, args := range [][]string{
 		{"check", "rules", "halo-alerts.yml"},
