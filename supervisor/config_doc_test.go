@@ -17,6 +17,8 @@ const configDoc = "../configs/README.md"
 type docRow struct {
 	def, meaning string
 	line         int
+	// heading is the section's, prefix what its keys are relative to ("haproxy.", or "").
+	heading, prefix string
 }
 
 // docTables reads the key tables of configs/README.md: full key path → row. A section
@@ -24,6 +26,7 @@ type docRow struct {
 // to it; any other section holds full keys. A first cell "`notify.master`, `.backup`"
 // documents notify.master and notify.backup.
 func docTables(t *testing.T) (rows map[string]docRow, headings []string) {
+	heading := ""
 	t.Helper()
 	data, err := os.ReadFile(configDoc)
 	if err != nil {
@@ -36,7 +39,7 @@ func docTables(t *testing.T) (rows map[string]docRow, headings []string) {
 	for n, line := range strings.Split(string(data), "\n") {
 		if h, ok := strings.CutPrefix(line, "## "); ok {
 			headings = append(headings, h)
-			prefix = ""
+			heading, prefix = h, ""
 			if keyPath.MatchString(h) {
 				prefix = h + "."
 			}
@@ -57,7 +60,8 @@ func docTables(t *testing.T) (rows map[string]docRow, headings []string) {
 				k = parentPath(last) + k
 			}
 			last = k
-			rows[prefix+k] = docRow{def: strings.TrimSpace(cells[1]), meaning: strings.Join(cells[2:], " | "), line: n + 1}
+			rows[prefix+k] = docRow{def: strings.TrimSpace(cells[1]), meaning: strings.Join(cells[2:], " | "), line: n + 1,
+				heading: heading, prefix: prefix}
 		}
 	}
 	return rows, headings
@@ -75,7 +79,7 @@ var effectiveDefaults = map[string]func(c *Config) any{
 // row in configs/README.md with a default, durations in a unit, and the default the row
 // gives is the one the code applies.
 func TestConfigDocCoversEveryKey(t *testing.T) {
-	rows, headings := docTables(t)
+	rows, _ := docTables(t)
 	c, err := ParseConfig("/etc/halo/halo.yaml", []byte(`vrrp:
   instances:
     - {name: VI_1, interface: eth0, vrid: 51, vips: [192.0.2.100/24]}
@@ -93,7 +97,7 @@ func TestConfigDocCoversEveryKey(t *testing.T) {
 	for _, k := range keys {
 		row, ok := rows[k.path]
 		if !ok {
-			t.Error(missingRow(k, headings))
+			t.Error(missingRow(k, rows))
 			continue
 		}
 		where := fmt.Sprintf("%s:%d: %s", configDoc, row.line, k.path)
@@ -115,22 +119,27 @@ var (
 	keyReference    = regexp.MustCompile("^`[a-z_]+(\\.[a-z_]+)+`$")
 )
 
-// missingRow says which row to add for k, and where.
-func missingRow(k configKey, headings []string) string {
+// missingRow says which row to add for k, and where: in the section that documents its
+// nearest documented relative (a sibling, or a key of its parent section), written as
+// that section writes its keys.
+func missingRow(k configKey, rows map[string]docRow) string {
 	unit := "DEFAULT"
 	if isDuration(k.typ) {
 		unit = "DEFAULT with its unit, e.g. 5s"
 	}
-	// The section whose heading is the longest key prefix of k.
-	best := ""
-	for _, h := range headings {
-		if strings.HasPrefix(k.path, h+".") && len(h) > len(best) {
-			best = h
+	for p := parentPath(k.path); p != ""; p = parentPath(p) {
+		best := ""
+		for path := range rows {
+			// The smallest path, so that the suggestion does not depend on map order.
+			if strings.HasPrefix(path, p+".") && (best == "" || path < best) {
+				best = path
+			}
 		}
-	}
-	if best != "" {
-		return fmt.Sprintf("%s: no row for halo.yaml key %s: add\n| `%s` | %s | MEANING, with its limits |\nto the table under \"## %s\"",
-			configDoc, k.path, strings.TrimPrefix(k.path, best+"."), unit, best)
+		if best != "" {
+			r := rows[best]
+			return fmt.Sprintf("%s: no row for halo.yaml key %s: add\n| `%s` | %s | MEANING, with its limits |\nto the table under \"## %s\"",
+				configDoc, k.path, strings.TrimPrefix(k.path, r.prefix), unit, r.heading)
+		}
 	}
 	if top, rest, ok := strings.Cut(k.path, "."); ok {
 		return fmt.Sprintf("%s: no row for halo.yaml key %s: add a section \"## %s\" with a table | key | default | meaning | and the row\n| `%s` | %s | MEANING, with its limits |",
@@ -230,17 +239,25 @@ func topSection(path string) string {
 
 // TestConfigDocCheckFindsGaps: the check above names the missing row and where it goes.
 func TestConfigDocCheckFindsGaps(t *testing.T) {
-	headings := []string{"haproxy", "vrrp.instances[]", "control, metrics, log"}
+	rows := map[string]docRow{
+		"haproxy.mode":           {heading: "haproxy", prefix: "haproxy."},
+		"haproxy.check.interval": {heading: "haproxy", prefix: "haproxy."},
+		"vrrp.instances[].name":  {heading: "vrrp.instances[]", prefix: "vrrp.instances[]."},
+		"control.socket":         {heading: "control, metrics, log"},
+		"cluster":                {heading: "Top-level keys"},
+	}
 	for _, c := range []struct {
 		k    configKey
 		want string
 	}{
-		{configKey{path: "haproxy.restart_in_place", typ: reflect.TypeFor[bool]()}, "| `restart_in_place` | DEFAULT |"},
+		{configKey{path: "haproxy.restart_in_place", typ: reflect.TypeFor[bool]()}, "| `restart_in_place` | DEFAULT | MEANING, with its limits |\nto the table under \"## haproxy\""},
 		{configKey{path: "haproxy.check.grace", typ: reflect.TypeFor[time.Duration]()}, "| `check.grace` | DEFAULT with its unit, e.g. 5s |"},
+		{configKey{path: "vrrp.instances[].track_bgp.weight", typ: reflect.TypeFor[int]()}, "| `track_bgp.weight` | DEFAULT |"},
+		{configKey{path: "control.timeout", typ: reflect.TypeFor[time.Duration]()}, "| `control.timeout` | DEFAULT with its unit, e.g. 5s | MEANING, with its limits |\nto the table under \"## control, metrics, log\""},
 		{configKey{path: "bgp.neighbors[].bfd.interval", typ: reflect.TypeFor[time.Duration]()}, "add a section \"## bgp\""},
 		{configKey{path: "zone", typ: reflect.TypeFor[string]()}, "under \"## Top-level keys\""},
 	} {
-		if got := missingRow(c.k, headings); !strings.Contains(got, c.want) {
+		if got := missingRow(c.k, rows); !strings.Contains(got, c.want) {
 			t.Errorf("%s: %q, want it to contain %q", c.k.path, got, c.want)
 		}
 	}
