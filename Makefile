@@ -10,7 +10,7 @@ BIN     := bin
 TEST_DEPS := haproxy:haproxy keepalived:keepalived ip:iproute2 bridge:iproute2 gcc:gcc \
              tshark:tshark ping:iputils-ping curl:curl ps:procps unshare:util-linux
 
-.PHONY: all build test test-unit lint fuzz bench bench-quick demo install clean deps soak
+.PHONY: all build test test-unit lint fuzz bench bench-quick demo install clean deps soak promtool
 
 all: build
 
@@ -29,6 +29,20 @@ deps:
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $$missing libc6-dev >/dev/null || exit 1; \
 	fi
+	@command -v promtool >/dev/null 2>&1 || $(MAKE) --no-print-directory promtool
+
+# promtool runs the alert rules' unit tests (configs/prometheus/halo-alerts.test.yml). It
+# is taken out of Debian's prometheus package into PROMTOOL_DIR rather than installing the
+# package, whose postinst enables and starts a Prometheus server.
+PROMTOOL_DIR ?= /usr/local/bin
+promtool:
+	@echo "extracting promtool from Debian's prometheus package into $(PROMTOOL_DIR)"; \
+	d=$$(mktemp -d) && chmod 755 $$d && cd $$d && \
+	{ apt-get download -q prometheus >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get download -q prometheus >/dev/null; }; } && \
+	dpkg-deb --fsys-tarfile prometheus_*.deb | tar -xO ./usr/bin/promtool >$(PROMTOOL_DIR)/.promtool.new && \
+	chmod 0755 $(PROMTOOL_DIR)/.promtool.new && mv $(PROMTOOL_DIR)/.promtool.new $(PROMTOOL_DIR)/promtool; \
+	rc=$$?; rm -rf $$d; exit $$rc
 
 # All three tiers: unit (race detector on), real HAProxy on loopback, namespace e2e as root;
 # first a one-round benchmark run, so that the benchmark code cannot rot (its figures go

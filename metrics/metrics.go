@@ -34,6 +34,7 @@ type Collector struct {
 	state, priority, effPriority, transitions, sent, received                  *prometheus.Desc
 	invalid, vipsHeld, vipsConfigured, hookRuns, hookFailures                  *prometheus.Desc
 	vipErrors, sendErrors, vipRestores                                         *prometheus.Desc
+	nodeInfo                                                                   *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -72,6 +73,7 @@ func NewCollector(src Source) *Collector {
 		vipErrors:       d("vrrp_vip_errors_total", "Failed additions or removals of the instance's VIPs.", "vrrp_instance"),
 		vipRestores:     d("vrrp_vip_restores_total", "Times the master found its VIPs removed behind its back and put them back.", "vrrp_instance"),
 		sendErrors:      d("vrrp_send_errors_total", "Adverts that could not be sent.", "vrrp_instance"),
+		nodeInfo:        d("node_info", "The node's place in halo.yaml, as labels (cluster: its cluster name, empty when none is set); always 1. The alert rules group by its cluster label.", "cluster"),
 	}
 }
 
@@ -80,7 +82,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.buildInfo, c.configValid, c.maintenance, c.haproxyUp,
 		c.haproxyHealthy, c.haproxyDegraded, c.haproxyRestarts, c.haproxyReload, c.reloadTime, c.reloadDuration,
 		c.checkDuration, c.checkFailures, c.lastCheck, c.state, c.priority, c.effPriority,
-		c.transitions, c.sent, c.received, c.invalid, c.vipsHeld, c.vipsConfigured, c.hookRuns, c.hookFailures, c.vipErrors, c.sendErrors, c.vipRestores} {
+		c.transitions, c.sent, c.received, c.invalid, c.vipsHeld, c.vipsConfigured, c.hookRuns, c.hookFailures, c.vipErrors, c.sendErrors, c.vipRestores, c.nodeInfo} {
 		ch <- d
 	}
 }
@@ -104,6 +106,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.buildInfo, 1, st.Version, runtime.Version())
 	gauge(c.configValid, b2f(st.ConfigValid), st.ConfigFile)
 	gauge(c.maintenance, b2f(st.Maintenance))
+	gauge(c.nodeInfo, 1, st.Cluster)
 
 	h := st.HAProxy
 	gauge(c.haproxyUp, b2f(h.Running))
@@ -135,7 +138,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(c.priority, float64(in.Priority), in.Name)
 		gauge(c.effPriority, float64(in.EffectivePriority), in.Name)
-		for _, tc := range in.TransitionCounts {
+		for _, tc := range allTransitions(in.TransitionCounts) {
 			counter(c.transitions, float64(tc.Count), in.Name, tc.From, tc.To)
 		}
 		counter(c.sent, float64(in.AdvertsSent), in.Name)

@@ -19,7 +19,7 @@ func (f fixed) Status() supervisor.Status { return supervisor.Status(f) }
 
 func sample() fixed {
 	return fixed{
-		Version: "v1.2.3", ConfigFile: "/etc/halo/halo.yaml", ConfigValid: true,
+		Version: "v1.2.3", ConfigFile: "/etc/halo/halo.yaml", ConfigValid: true, Cluster: "eu-west",
 		HAProxy: supervisor.HAProxyStatus{
 			Mode: "managed", PID: 10, Running: true, Healthy: true, Restarts: 2,
 			ReloadsByResult:  map[string]uint64{"ok": 3, "invalid": 1},
@@ -57,7 +57,21 @@ halo_vrrp_state{state="INIT",vrrp_instance="VI_1"} 0
 halo_vrrp_state{state="MASTER",vrrp_instance="VI_1"} 1
 # HELP halo_vrrp_transitions_total State changes by from and to.
 # TYPE halo_vrrp_transitions_total counter
+halo_vrrp_transitions_total{from="BACKUP",to="FAULT",vrrp_instance="VI_1"} 0
+halo_vrrp_transitions_total{from="BACKUP",to="INIT",vrrp_instance="VI_1"} 0
 halo_vrrp_transitions_total{from="BACKUP",to="MASTER",vrrp_instance="VI_1"} 1
+halo_vrrp_transitions_total{from="FAULT",to="BACKUP",vrrp_instance="VI_1"} 0
+halo_vrrp_transitions_total{from="FAULT",to="INIT",vrrp_instance="VI_1"} 0
+halo_vrrp_transitions_total{from="FAULT",to="MASTER",vrrp_instance="VI_1"} 0
+halo_vrrp_transitions_total{from="INIT",to="BACKUP",vrrp_instance="VI_1"} 0
+halo_vrrp_transitions_total{from="INIT",to="FAULT",vrrp_instance="VI_1"} 0
+halo_vrrp_transitions_total{from="INIT",to="MASTER",vrrp_instance="VI_1"} 0
+halo_vrrp_transitions_total{from="MASTER",to="BACKUP",vrrp_instance="VI_1"} 0
+halo_vrrp_transitions_total{from="MASTER",to="FAULT",vrrp_instance="VI_1"} 0
+halo_vrrp_transitions_total{from="MASTER",to="INIT",vrrp_instance="VI_1"} 0
+# HELP halo_node_info The node's place in halo.yaml, as labels (cluster: its cluster name, empty when none is set); always 1. The alert rules group by its cluster label.
+# TYPE halo_node_info gauge
+halo_node_info{cluster="eu-west"} 1
 # HELP halo_haproxy_reloads_total HAProxy reload attempts by result.
 # TYPE halo_haproxy_reloads_total counter
 halo_haproxy_reloads_total{result="invalid"} 1
@@ -75,7 +89,7 @@ halo_haproxy_check_duration_seconds_sum 0.05
 halo_haproxy_check_duration_seconds_count 10
 `
 	if err := testutil.CollectAndCompare(NewCollector(sample()), strings.NewReader(want),
-		"halo_vrrp_state", "halo_vrrp_transitions_total", "halo_haproxy_reloads_total",
+		"halo_vrrp_state", "halo_vrrp_transitions_total", "halo_node_info", "halo_haproxy_reloads_total",
 		"halo_vrrp_vips_held", "halo_haproxy_check_duration_seconds"); err != nil {
 		t.Error(err)
 	}

@@ -23,6 +23,11 @@ import (
 // Config is the whole of halo.yaml. Each section's type and validation belong to the
 // package that uses it; this type only joins them and adds the daemon's own sections.
 type Config struct {
+	// Cluster names the cluster this node belongs to (default: none). It is exported as
+	// the cluster label of halo_node_info, which the alert rules join on, so that two
+	// clusters watched by one Prometheus, each with an instance called VI_1, are never
+	// taken for one split brain. Every node of a cluster must carry the same name.
+	Cluster string         `yaml:"cluster"`
 	HAProxy haproxy.Config `yaml:"haproxy"`
 	VRRP    vrrp.Config    `yaml:"vrrp"`
 	Control ControlConfig  `yaml:"control"`
@@ -33,14 +38,6 @@ type Config struct {
 	// ("vrrp.instances[0].priority") to their line in that file.
 	path  string
 	lines map[string]int
-}
-
-// defaultedKeys are the keys whose zero value stands for "use the default": writing 0 for
-// one of them is refused rather than silently replaced (priority: 0 is not priority 100).
-var defaultedKeys = map[string]bool{
-	"priority": true, "version": true, "advert_interval": true, "repeat": true,
-	"interval": true, "timeout": true, "rise": true, "fall": true, "reload_timeout": true,
-	"stop_timeout": true, "initial": true, "max": true, "stable": true,
 }
 
 // ControlConfig is the control socket haloctl talks to.
@@ -236,6 +233,7 @@ func (c *Config) validateOwn() error {
 		bad("vrrp.instances", "no VRRP instance configured: refused, as running none would release every VIP (is the file empty or truncated?)")
 	}
 	c.checkNames(bad)
+	c.checkCluster(bad)
 	if !strings.HasPrefix(c.Control.Socket, "/") {
 		bad("control.socket", "%q: must be an absolute path", c.Control.Socket)
 	}
@@ -301,7 +299,7 @@ func indexLines(n *yaml.Node, prefix string, lines, zeros map[string]int) {
 				p = prefix + "." + k.Value
 			}
 			lines[p] = k.Line
-			if v.Kind == yaml.ScalarNode && defaultedKeys[k.Value] && isZero(v.Value) {
+			if v.Kind == yaml.ScalarNode && defaultedKeys[keyPattern(p)] && isZero(v.Value) {
 				zeros[p] = k.Line
 			}
 			indexLines(v, p, lines, zeros)

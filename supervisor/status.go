@@ -18,6 +18,8 @@ type Status struct {
 	HAProxy     HAProxyStatus     `json:"haproxy"`
 	Instances   []InstanceStatus  `json:"instances"`
 	SyncGroups  []SyncGroupStatus `json:"sync_groups,omitempty"`
+	// Cluster is halo.yaml's cluster name ("" when none is set).
+	Cluster string `json:"cluster,omitempty"`
 }
 
 // HAProxyStatus is the HAProxy part of the snapshot.

@@ -283,6 +283,7 @@ func (s *Supervisor) Status() Status {
 		ConfigFile:  cfg.Path(),
 		ConfigValid: s.configValid,
 		Maintenance: s.maintenance,
+		Cluster:     cfg.Cluster,
 	}
 	s.mu.Unlock()
 	st.HAProxy = s.hap.Status()

@@ -157,7 +157,7 @@ func NewInstance(cfg InstanceConfig, opts Options) (*Instance, error) {
 	in.snap.Name, in.snap.Interface, in.snap.VRID, in.snap.Version = cfg.Name, cfg.Interface, cfg.VRID, cfg.Version
 	in.snap.State = StateInit
 	in.snap.Priority, in.snap.EffectivePriority = cfg.Priority, cfg.Priority
-	in.counters = Counters{Invalid: map[string]uint64{}, Transitions: map[StateChange]uint64{}}
+	in.counters = Counters{Invalid: newInvalidCounts(), Transitions: map[StateChange]uint64{}}
 	return in, nil
 }
 
