@@ -33,6 +33,8 @@ type instance struct {
 	state     string
 	statePos  Pos
 	nopreempt bool
+	// trackIfAt holds the line of each cfg.TrackInterfaces entry.
+	trackIfAt []Pos
 }
 
 func (in *instance) anchor() anchor { return instanceAnchor(in.cfg.Name) }
@@ -316,16 +318,5 @@ func (c *converter) authentication(in *instance, d *Node) {
 		c.add(at, d.Pos, Warn, "authentication without auth_type: ignored, as by keepalived")
 	default:
 		c.add(at, typPos, Warn, "auth_type %s is not PASS or AH: ignored", typ)
-	}
-}
-
-func (c *converter) trackInterfaces(in *instance, d *Node) {
-	at := instanceAnchor(in.cfg.Name)
-	in.at["track_interfaces"] = d.Pos
-	for _, l := range d.Block {
-		in.cfg.TrackInterfaces = append(in.cfg.TrackInterfaces, l.Name)
-		if len(l.Args) > 0 {
-			c.add(at, l.Pos, Warn, "track_interface %s: %s not carried over: in halo a tracked interface that goes down puts the instance in FAULT (keepalived's weight 0)", l.Name, strings.Join(l.Args, " "))
-		}
 	}
 }

@@ -111,6 +111,7 @@ func (c *converter) resolveInstance(in *instance) {
 	if in.cfg.GARP.Refresh == 0 && c.garp.Refresh != 0 {
 		in.cfg.GARP.Refresh, in.at["garp.refresh"] = c.garp.Refresh, c.garpAt["refresh"]
 	}
+	c.settleTrackInterfaces(in)
 	c.resolveTracks(in)
 	if in.notify != nil {
 		c.genericNotify(at, &in.cfg.Notify, in.at, in.notify, in.notifyPos, "INSTANCE", in.cfg.Name, in.cfg.Priority)
