@@ -146,4 +146,3 @@ func trackInterfacesNode(ts []vrrp.TrackInterface, at []Pos, lineComment string)
 	}
 	return seq
 }
-
