@@ -115,9 +115,47 @@ func TestImportDetails(t *testing.T) {
 				t.Errorf("priority %d track %+v, want 254 and weight -4", in.Priority, in.TrackHAProxy)
 			}
 		}},
+		// keepalived resets preempt_delay under nopreempt (vrrp_complete_instance).
 		{"nopreempt and delay", "nopreempt\npreempt_delay 30", func(t *testing.T, in vrrp.InstanceConfig) {
-			if in.PreemptEnabled() || in.PreemptDelay.Seconds() != 30 {
-				t.Errorf("preempt %v delay %s", in.PreemptEnabled(), in.PreemptDelay)
+			if in.PreemptEnabled() || in.PreemptDelay != 0 {
+				t.Errorf("preempt %v delay %s, want false and 0s", in.PreemptEnabled(), in.PreemptDelay)
+			}
+		}},
+		{"delay kept", "preempt_delay 30", func(t *testing.T, in vrrp.InstanceConfig) {
+			if !in.PreemptEnabled() || in.PreemptDelay.Seconds() != 30 {
+				t.Errorf("preempt %v delay %s, want true and 30s", in.PreemptEnabled(), in.PreemptDelay)
+			}
+		}},
+		// keepalived clears nopreempt and preempt_delay with state MASTER.
+		{"state MASTER clears nopreempt", "state MASTER\npriority 150\nnopreempt\npreempt_delay 10", func(t *testing.T, in vrrp.InstanceConfig) {
+			if !in.PreemptEnabled() || in.PreemptDelay != 0 || in.Priority != 150 {
+				t.Errorf("preempt %v delay %s priority %d, want true, 0s, 150", in.PreemptEnabled(), in.PreemptDelay, in.Priority)
+			}
+		}},
+		{"nopreempt then preempt", "state MASTER\nnopreempt\npreempt\npriority 150", func(t *testing.T, in vrrp.InstanceConfig) {
+			if !in.PreemptEnabled() {
+				t.Error("preempt off")
+			}
+		}},
+		{"state BACKUP keeps nopreempt", "state BACKUP\nnopreempt", func(t *testing.T, in vrrp.InstanceConfig) {
+			if in.PreemptEnabled() || in.Priority != 100 {
+				t.Errorf("preempt %v priority %d, want false and 100", in.PreemptEnabled(), in.Priority)
+			}
+		}},
+		// keepalived derives priority 255 from state MASTER when no priority is given.
+		{"state MASTER without priority", "state MASTER", func(t *testing.T, in vrrp.InstanceConfig) {
+			if in.Priority != 255 || !in.AddressOwner {
+				t.Errorf("priority %d owner %v, want 255 and owner", in.Priority, in.AddressOwner)
+			}
+		}},
+		{"BACKUP after MASTER ignored", "state MASTER\nstate BACKUP", func(t *testing.T, in vrrp.InstanceConfig) {
+			if in.Priority != 255 {
+				t.Errorf("priority %d, want 255 (state stays MASTER)", in.Priority)
+			}
+		}},
+		{"owner clears nopreempt", "priority 255\nnopreempt", func(t *testing.T, in vrrp.InstanceConfig) {
+			if !in.PreemptEnabled() {
+				t.Error("preempt off for an owner")
 			}
 		}},
 		{"range and dev", "virtual_ipaddress {\n 198.51.100.10-12/24 dev eth1\n}", func(t *testing.T, in vrrp.InstanceConfig) {

@@ -125,7 +125,12 @@ type instanceKeyword func(c *converter, in *instance, d *Node)
 // directive becomes, so that its comment names the line.
 var instanceKeywords = map[string]instanceKeyword{
 	"state": func(c *converter, in *instance, d *Node) {
-		if v, ok := c.arg(in.anchor(), d, 0); ok {
+		v, ok := c.arg(in.anchor(), d, 0)
+		switch {
+		case !ok:
+		case in.state == "MASTER" && v != "MASTER":
+			c.add(in.anchor(), d.Pos, Warn, "state %s after state MASTER (%s): keepalived ignores it and keeps MASTER, and so does the import", v, in.statePos)
+		default:
 			in.state, in.statePos = v, d.Pos
 		}
 	},
@@ -142,6 +147,7 @@ var instanceKeywords = map[string]instanceKeyword{
 	"preempt": func(c *converter, in *instance, d *Node) {
 		t := true
 		in.cfg.Preempt, in.at["preempt"] = &t, d.Pos
+		in.nopreempt = false
 	},
 	"preempt_delay":     instanceFloat(0, 1000, "preempt_delay", func(in *instance, v float64) { in.cfg.PreemptDelay = seconds(v) }),
 	"authentication":    (*converter).authentication,
@@ -232,18 +238,7 @@ func (c *converter) trackScripts(in *instance, d *Node) {
 // in, the required directives, address ownership, unicast without peers, one family.
 func (c *converter) checkInstance(in *instance, n *Node) {
 	at := in.anchor()
-	switch in.state {
-	case "":
-	case "MASTER", "BACKUP":
-		msg := "state %s: halo has no initial state; the priority (and preempt) decide who becomes master"
-		if in.state == "MASTER" && in.nopreempt {
-			c.add(at, in.statePos, Warn, msg+"; note that keepalived ignores nopreempt on an instance whose state is MASTER, so this node used to preempt. halo honours nopreempt (preempt: false): remove that line to keep keepalived's behaviour", in.state)
-		} else {
-			c.add(at, in.statePos, Note, msg, in.state)
-		}
-	default:
-		c.add(at, in.statePos, Warn, "state %s is not MASTER or BACKUP (keepalived treats it as BACKUP); halo has no initial state anyway: the priority decides", in.state)
-	}
+	c.settleState(in)
 	if in.cfg.Interface == "" {
 		c.add(at, n.Pos, Error, "vrrp_instance %s has no interface", in.cfg.Name)
 	}
