@@ -63,6 +63,10 @@ type Options struct {
 	// Root is a directory holding a copy of the node's files: absolute paths of check
 	// scripts (and of haproxy.cfg in the output) are looked up below it. Empty: "/".
 	Root string
+	// Host is the keepalived config id of the node being converted (keepalived -i, by
+	// default the first label of its host name): lines "@Host ..." apply, lines for other
+	// ids do not. Empty: no conditional line applies, and each is warned about.
+	Host string
 }
 
 // Result is a converted configuration.
@@ -87,7 +91,7 @@ func Import(path string, opts Options) (*Result, error) {
 	if opts.HAProxyMode != haproxy.External && opts.HAProxyMode != haproxy.Managed {
 		return nil, fmt.Errorf("keepalived: haproxy mode %q: must be external or managed", opts.HAProxyMode)
 	}
-	nodes, pw, err := Parse(path)
+	nodes, pw, err := ParseFor(path, opts.Host, opts.Host != "")
 	c := &converter{opts: opts, mainName: filepath.Base(path), baseDir: filepath.Dir(path), files: map[string]int{}}
 	for _, w := range pw {
 		c.msgs = append(c.msgs, message{Warning: w})

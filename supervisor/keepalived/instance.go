@@ -115,6 +115,7 @@ func (c *converter) vrrpInstance(n *Node) {
 		}
 	}
 	c.checkInstance(in, n)
+	c.skippedConditionals(in, n)
 }
 
 // instanceKeyword reads one directive of a vrrp_instance block into in.

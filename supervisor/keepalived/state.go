@@ -1,6 +1,9 @@
 package keepalived
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // settleState applies what keepalived 2.2.7 derives from the initial state once the
 // instance is read (vrrp.c vrrp_complete_instance), so that the output behaves as the
@@ -50,4 +53,29 @@ func (c *converter) settleState(in *instance) {
 			in.cfg.PreemptDelay = 0
 		}
 	}
+}
+
+// skippedConditionals says, for an instance whose priority or state lines were
+// conditional and skipped (no -host), what the output runs with instead: every node
+// converted so would get the same priority, which is seldom what the file meant.
+func (c *converter) skippedConditionals(in *instance, n *Node) {
+	var lines []string
+	for _, s := range n.Skipped {
+		if len(s.Words) == 0 || (s.Words[0] != "priority" && s.Words[0] != "state") {
+			continue
+		}
+		cond := "@" + s.ID
+		if s.Not {
+			cond = "@^" + s.ID
+		}
+		lines = append(lines, fmt.Sprintf("%s %s (%s)", cond, strings.Join(s.Words, " "), s.Pos))
+	}
+	if len(lines) == 0 {
+		return
+	}
+	from := "keepalived's default"
+	if p, ok := in.at["priority"]; ok {
+		from = "from " + p.String()
+	}
+	c.add(in.anchor(), n.Pos, Warn, "vrrp_instance %s: its conditional lines %s were skipped (no -host), so it is written with priority %d (%s): a node converted this way does not get its own priority. Import once per node with -host NAME (the node's keepalived config id)", in.cfg.Name, strings.Join(lines, ", "), in.cfg.Priority, from)
 }
