@@ -105,12 +105,14 @@ func Import(path string, opts Options) (*Result, error) {
 
 // finish converts parsed nodes; split from Import for the fuzz target.
 func (c *converter) finish(path string, nodes []*Node) (*Result, error) {
-	c.convert(nodes)
+	// haproxy.cfg first: its frontends decide whether a TCP or HTTP check script tested
+	// HAProxy.
 	if c.opts.HAProxyConfig != "" {
 		c.hap = c.readHAProxy(c.opts.HAProxyConfig)
-		if c.hap != nil {
-			c.checkVIPs(c.hap)
-		}
+	}
+	c.convert(nodes)
+	if c.hap != nil {
+		c.checkVIPs(c.hap)
 	}
 	res := &Result{}
 	msgs := c.sortedMessages()

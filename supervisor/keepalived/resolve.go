@@ -139,6 +139,12 @@ func (c *converter) resolveTracks(in *instance) {
 		case checkUnreadable:
 			c.add(at, t.pos, Warn, "track_script %s runs the script %s, which the importer could not read (%s), so it cannot tell whether it only checks HAProxy: not carried over. If it does, add track_haproxy by hand (or import with -root pointing at a copy of the node's files)", t.name, chk.file, chk.how)
 			continue
+		case checkNet:
+			frontends, ok := c.coverNet(at, t, chk, in)
+			if !ok {
+				continue
+			}
+			chk.how = fmt.Sprintf("%s: HAProxy's %s, which halo checks through the runtime API (OPEN, with UP servers in the backends of check.backends)", chk.how, frontends)
 		}
 		if in.cfg.TrackHAProxy != nil {
 			c.add(at, t.pos, Warn, "track_script %s also checks HAProxy: the first such script (%s) decides track_haproxy", t.name, in.at["track_haproxy"])
@@ -149,57 +155,80 @@ func (c *converter) resolveTracks(in *instance) {
 			weight = *t.weight
 		}
 		how := chk.how
-		if chk.file != "" {
+		if chk.file != "" && chk.kind != checkNet {
 			how = fmt.Sprintf("%s (script %s)", how, chk.file)
 		}
-		tr := &vrrp.Track{}
-		in.at["track_haproxy"] = t.pos
-		switch {
-		case s.reverse:
-			c.add(at, t.pos, Warn, "track_script %s: weight %d reverse is not carried over: tracked as fault: true", t.name, weight)
-			tr.Fault = true
-		case weight == 0:
-			tr.Fault = true
-			c.add(at, t.pos, Note, "track_script %s (%s) has no weight: as in keepalived, a failed check puts the instance in FAULT (fault: true)", t.name, how)
-		case in.group != nil && !in.group.trackingWeight:
-			tr.Fault = true
-			c.add(at, t.pos, Warn, "track_script %s has weight %d, but %s is in sync group %s, where keepalived ignores weighted trackers (unless sync_group_tracking_weight), so a dead HAProxy never moved it. halo tracks it as fault: true, which moves the whole group: remove track_haproxy to keep keepalived's behaviour", t.name, weight, in.cfg.Name, in.group.cfg.Name)
-		case in.cfg.AddressOwner:
-			c.add(at, t.pos, Warn, "track_script %s has weight %d, but keepalived never changes the priority of an address owner (priority 255): not carried over", t.name, weight)
-			tr = nil
-			delete(in.at, "track_haproxy")
-		case weight > 0:
-			// keepalived adds a positive weight while the check succeeds; halo applies
-			// a weight while the check fails. Raising the base priority by the weight
-			// and subtracting it on failure advertises exactly keepalived's priorities
-			// in both states, so mixed keepalived/halo clusters agree on the master.
-			p := in.cfg.Priority + weight
-			if p > 254 {
-				c.add(at, t.pos, Warn, "track_script %s: priority %d + weight %d exceeds 254 (keepalived caps it at 254 too): priority 254, weight %d", t.name, in.cfg.Priority, weight, -(254 - in.cfg.Priority))
-				weight = 254 - in.cfg.Priority
-				p = 254
-			}
-			c.add(at, t.pos, Note, "track_script %s (%s) weight %+d: keepalived adds it while HAProxy runs, halo subtracts a weight while HAProxy fails. Written as priority %d (%d%+d) and weight %d, which advertises the same priorities as keepalived in both states", t.name, how, weight, p, in.cfg.Priority, weight, -weight)
-			base := "default"
-			if bp, ok := in.at["priority"]; ok {
-				base = bp.String()
-			}
-			in.comment["priority"] = fmt.Sprintf("%d (%s) + weight %d (%s)", in.cfg.Priority, base, weight, t.pos)
-			in.cfg.Priority = p
-			tr.Weight = -weight
-		default:
-			tr.Weight = weight
-			c.add(at, t.pos, Note, "track_script %s (%s) weight %d: the priority drops by %d while HAProxy fails, as in keepalived", t.name, how, weight, -weight)
-		}
+		tr := c.trackPolicy(in, t, s, chk, weight, how)
 		if tr == nil {
 			continue
 		}
-		if chk.pidofTrap && !s.trapTold {
-			s.trapTold = true
-			c.add(at, s.argvPos, Warn, "vrrp_script %s runs pidof directly: on Debian 12 keepalived resolves /usr/bin/pidof to /sbin/killall5, which does not act as pidof, so this check has always failed there (the weight was never applied, or the instance sat in FAULT). halo checks HAProxy itself, so the check now works: expect failovers that keepalived never made", t.name)
-		}
+		in.at["track_haproxy"] = t.pos
 		in.cfg.TrackHAProxy = tr
 		c.haproxyCheck(s)
+	}
+}
+
+// trap explains why keepalived 2.2.7 on Debian ran a check that failed every time, ""
+// when it did not.
+func (chk scriptCheck) trap() string {
+	switch {
+	case chk.pidofTrap:
+		return "keepalived 2.2.7 resolves the command's symbolic links before running it (check_script_secure in lib/notify.c): on Debian 12 /usr/bin/pidof links to /sbin/killall5 and no /usr/sbin/pidof exists, so keepalived runs /usr/sbin/killall5 haproxy, which is not pidof and exits 1 (\"only one argument, a signal number, allowed\"): the check failed on every run"
+	case chk.dashTrap:
+		return "keepalived 2.2.7 runs this /dev/tcp test through /bin/sh, which is dash on Debian and Ubuntu: dash has no /dev/tcp, so the check failed on every run there (it worked only where /bin/sh is bash)"
+	}
+	return ""
+}
+
+// trackPolicy turns a tracked script's weight into track_haproxy, saying what keepalived
+// did with it; nil when keepalived ignored it.
+func (c *converter) trackPolicy(in *instance, t trackRef, s *script, chk scriptCheck, weight int, how string) *vrrp.Track {
+	at := in.anchor()
+	trap := chk.trap()
+	switch {
+	case in.group != nil && !in.group.trackingWeight && weight != 0:
+		c.add(at, t.pos, Warn, "track_script %s has weight %d, but %s is in sync group %s, where keepalived ignores weighted trackers (unless sync_group_tracking_weight), so a dead HAProxy never moved it. halo tracks it as fault: true, which moves the whole group: remove track_haproxy to keep keepalived's behaviour", t.name, weight, in.cfg.Name, in.group.cfg.Name)
+		return &vrrp.Track{Fault: true}
+	case in.cfg.AddressOwner && weight != 0:
+		c.add(at, t.pos, Warn, "track_script %s has weight %d, but keepalived never changes the priority of an address owner (priority 255): not carried over", t.name, weight)
+		return nil
+	case s.reverse:
+		c.add(at, t.pos, Warn, "track_script %s: weight %d reverse is not carried over: tracked as fault: true", t.name, weight)
+		return &vrrp.Track{Fault: true}
+	case weight == 0 && trap != "":
+		c.add(at, t.pos, Warn, "track_script %s (%s) has no weight, so a failed check meant FAULT; but %s, so on such a node the instance sat in FAULT and never became master. halo checks HAProxy itself (fault: true): this node now competes for the VIPs", t.name, how, trap)
+		return &vrrp.Track{Fault: true}
+	case weight == 0:
+		c.add(at, t.pos, Note, "track_script %s (%s) has no weight: as in keepalived, a failed check puts the instance in FAULT (fault: true)", t.name, how)
+		return &vrrp.Track{Fault: true}
+	case weight > 0 && trap != "":
+		c.add(at, t.pos, Warn, "track_script %s (%s) weight %+d: keepalived adds the weight while the check succeeds, but %s, so it never added it: this node advertised priority %d whatever HAProxy did. Written as priority %d and weight %d: the same %d while HAProxy is healthy, %d when it fails (a failover keepalived never made)", t.name, how, weight, trap, in.cfg.Priority, in.cfg.Priority, -weight, in.cfg.Priority, max(in.cfg.Priority-weight, 1))
+		return &vrrp.Track{Weight: -weight}
+	case weight > 0:
+		// keepalived adds a positive weight while the check succeeds; halo applies a
+		// weight while the check fails. Raising the base priority by the weight and
+		// subtracting it on failure advertises exactly keepalived's priorities in both
+		// states, so mixed keepalived/halo clusters agree on the master.
+		p := in.cfg.Priority + weight
+		if p > 254 {
+			c.add(at, t.pos, Warn, "track_script %s: priority %d + weight %d exceeds 254 (keepalived caps it at 254 too): priority 254, weight %d", t.name, in.cfg.Priority, weight, -(254 - in.cfg.Priority))
+			weight = 254 - in.cfg.Priority
+			p = 254
+		}
+		c.add(at, t.pos, Note, "track_script %s (%s) weight %+d: keepalived adds it while HAProxy runs, halo subtracts a weight while HAProxy fails. Written as priority %d (%d%+d) and weight %d, which advertises the same priorities as keepalived in both states", t.name, how, weight, p, in.cfg.Priority, weight, -weight)
+		base := "default"
+		if bp, ok := in.at["priority"]; ok {
+			base = bp.String()
+		}
+		in.comment["priority"] = fmt.Sprintf("%d (%s) + weight %d (%s)", in.cfg.Priority, base, weight, t.pos)
+		in.cfg.Priority = p
+		return &vrrp.Track{Weight: -weight}
+	case trap != "":
+		c.add(at, t.pos, Warn, "track_script %s (%s) weight %d: but %s, so keepalived subtracted it all the time: this node advertised priority %d whatever HAProxy did. halo advertises %d while HAProxy is healthy and %d when it fails. Every node with this check had the same offset, so their order is unchanged; but next to a keepalived node not yet migrated this node now counts %d more", t.name, how, weight, trap, max(in.cfg.Priority+weight, 1), in.cfg.Priority, max(in.cfg.Priority+weight, 1), -weight)
+		return &vrrp.Track{Weight: weight}
+	default:
+		c.add(at, t.pos, Note, "track_script %s (%s) weight %d: the priority drops by %d while HAProxy fails, as in keepalived", t.name, how, weight, -weight)
+		return &vrrp.Track{Weight: weight}
 	}
 }
 
