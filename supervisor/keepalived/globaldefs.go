@@ -78,6 +78,9 @@ func (c *converter) globalDefs(n *Node) {
 		case "enable_script_security", "script_user":
 			c.add(anchorHeader, d.Pos, Note, "%s: nothing to carry over: halo runs no check scripts, and its notify hooks run as argv without a shell, as halod's user", d.Name)
 		default:
+			if d.Name == "vrrp_skip_check_adv_addr" && (len(d.Args) == 0 || d.Args[0] == "true" || d.Args[0] == "on" || d.Args[0] == "yes") {
+				c.skipCheckAdvAddr = true
+			}
 			c.unsupported(anchorHeader, d, globalReasons)
 		}
 	}

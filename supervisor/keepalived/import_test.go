@@ -44,6 +44,7 @@ func TestImportUnusable(t *testing.T) {
 		{"bad priority", strings.Replace(minimal, "%s", "priority 300", 1), "keepalived.conf:7: error: priority 300: not a whole number in 1..255"},
 		{"bad vip", strings.Replace(minimal, "192.0.2.100/24", "192.0.2.300/24", 1), "keepalived.conf:5: error: virtual_ipaddress"},
 		{"nothing", "global_defs {\n router_id x\n}\n", "error: no vrrp_instance to convert"},
+		{"LVS only", "global_defs {\n router_id x\n}\nvirtual_server 192.0.2.1 80 {\n}\n", "keepalived.conf:1: error: no vrrp_instance to convert: this configuration only does LVS (virtual_server at keepalived.conf:4)"},
 		{"unknown group member", minimal + "vrrp_sync_group G {\n group {\n VI_1\n VI_2\n }\n}\n", "keepalived.conf:10: error: sync group G names VI_2"},
 		{"duplicate", minimal + minimal, "keepalived.conf:9: error: vrrp_instance VI_1 is defined twice (first at keepalived.conf:1)"},
 	} {
@@ -168,6 +169,15 @@ func TestImportDetails(t *testing.T) {
 				t.Error(diff)
 			}
 		}},
+		{"duplicate VIP merged", "virtual_ipaddress {\n 192.0.2.100/24 dev eth0 label eth0:vip\n 192.0.2.101\n}", func(t *testing.T, in vrrp.InstanceConfig) {
+			var got []string
+			for _, v := range in.VIPs {
+				got = append(got, v.Prefix.String()+"@"+v.Label)
+			}
+			if diff := cmp.Diff([]string{"192.0.2.100/24@", "192.0.2.101/32@"}, got); diff != "" {
+				t.Error(diff)
+			}
+		}},
 		{"mixed family dropped", "virtual_ipaddress {\n 2001:db8::1/64\n}", func(t *testing.T, in vrrp.InstanceConfig) {
 			if len(in.VIPs) != 1 || in.VIPs[0].Prefix.Addr().Is6() {
 				t.Errorf("vips %v, want only the IPv4 one", in.VIPs)
@@ -259,5 +269,48 @@ func TestRun(t *testing.T) {
 		if code := Run(args, &out, &errb); code != ExitUsage {
 			t.Errorf("Run(%q) = %d, want %d", args, code, ExitUsage)
 		}
+	}
+}
+
+// TestImportMessages checks the text of messages whose truth matters to an operator.
+func TestImportMessages(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		global     string
+		want, not  []string
+	}{
+		{"accept", "accept", "", []string{"keepalived.conf:10: note: accept: nothing to carry over: halo behaves so always"}, []string{"never accepts"}},
+		{"no_accept", "no_accept", "", []string{"keepalived.conf:10: warning: no_accept: not carried over", "its master accepts all traffic to the VIPs"}, nil},
+		{"duplicate VIP", "virtual_ipaddress {\n 192.0.2.100/24 label eth0:vip\n}", "",
+			[]string{"keepalived.conf:11: warning: virtual_ipaddress 192.0.2.100 is listed again (first at keepalived.conf:8): merged into one VIP. The kernel holds it once, as the first line added it (192.0.2.100/24); this line's 192.0.2.100/24 label eth0:vip was never applied", "received an unexpected ip number count"}, nil},
+		{"duplicate VIP, skip check", "virtual_ipaddress {\n 192.0.2.100/24\n}", "global_defs {\n vrrp_skip_check_adv_addr\n}\n",
+			[]string{"which keepalived accepts here (vrrp_skip_check_adv_addr)"}, []string{"unexpected ip number count"}},
+		{"LVS beside an instance", "", "virtual_server 192.0.2.1 80 {\n}\n", []string{"the rest of the file was converted"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "vrrp_script chk {\n script \"killall -0 haproxy\"\n}\n" + strings.Replace(minimal, "%s", tc.body, 1)
+			if tc.global != "" {
+				src = tc.global + src
+			}
+			res, err := Import(writeConf(t, src), Options{})
+			if err != nil {
+				t.Fatalf("Import: %v", err)
+			}
+			var all []string
+			for _, w := range res.Warnings {
+				all = append(all, w.String())
+			}
+			text := strings.Join(all, "\n")
+			for _, w := range tc.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("messages lack %q:\n%s", w, text)
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(text, w) {
+					t.Errorf("messages hold %q:\n%s", w, text)
+				}
+			}
+		})
 	}
 }

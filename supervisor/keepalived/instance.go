@@ -57,8 +57,6 @@ var instanceReasons = map[string]string{
 	"track_file":                 "halo has no file trackers; haloctl maintenance on|off and resign cover the usual uses",
 	"track_process":              "halo tracks HAProxy through its runtime API (track_haproxy), not processes",
 	"track_bfd":                  "halo has no BFD",
-	"accept":                     "halo never accepts traffic to the VIPs on behalf of HAProxy; HAProxy binds them",
-	"no_accept":                  "halo never accepts traffic to the VIPs on behalf of HAProxy; HAProxy binds them",
 	"strict_mode":                "halo has no strict mode",
 	"skip_check_adv_addr":        "halo accepts adverts whatever addresses they list",
 	"check_unicast_src":          "halo always drops unicast adverts from addresses that are not listed peers",
@@ -162,6 +160,8 @@ var instanceKeywords = map[string]instanceKeyword{
 	"unicast_peer":    (*converter).peers,
 	"track_interface": (*converter).trackInterfaces,
 	"track_script":    (*converter).trackScripts,
+	"accept":          (*converter).accept,
+	"no_accept":       (*converter).accept,
 	"notify_master":   instanceNotifyHook,
 	"notify_backup":   instanceNotifyHook,
 	"notify_fault":    instanceNotifyHook,
@@ -257,6 +257,7 @@ func (c *converter) checkInstance(in *instance, n *Node) {
 		c.add(at, in.at["unicast.source"], Warn, "unicast_src_ip without unicast_peer: keepalived before 2.2.4 silently sent multicast; halo would refuse an empty peer list, so the instance stays multicast")
 		in.cfg.Unicast = nil
 	}
+	c.mergeDuplicateVIPs(in)
 	// One family per instance, in halo as in keepalived (which moves the odd ones to
 	// virtual_ipaddress_excluded): keep the family of the first VIP.
 	var vips []vrrp.VIP
