@@ -10,7 +10,7 @@ import (
 // connects to must be this node (loopback, or one of the instance's VIPs) on a port that
 // a frontend or listen section of haproxy.cfg binds. It returns those sections, or warns
 // what the script is and returns false.
-func (c *converter) coverNet(at anchor, t trackRef, chk scriptCheck, in *instance) (string, bool) {
+func (c *converter) coverNet(at anchor, t trackRef, chk scriptCheck, in *instance) (desc string, proxies []string, ok bool) {
 	kind := "a TCP"
 	for _, n := range chk.nets {
 		if n.http {
@@ -27,7 +27,7 @@ func (c *converter) coverNet(at anchor, t trackRef, chk scriptCheck, in *instanc
 	}
 	if c.hap == nil {
 		c.add(at, t.pos, Warn, "%s: halo runs no check scripts, and without -haproxy-config the importer cannot tell whether HAProxy serves that port: not carried over. If an HAProxy frontend binds it, import again with -haproxy-config so that the frontend is checked instead", what)
-		return "", false
+		return "", nil, false
 	}
 	var vips []netip.Addr
 	for _, v := range in.cfg.VIPs {
@@ -37,12 +37,12 @@ func (c *converter) coverNet(at anchor, t trackRef, chk scriptCheck, in *instanc
 	for _, n := range chk.nets {
 		if !n.local(vips) {
 			c.add(at, t.pos, Warn, "%s: %s is not this node (neither loopback nor a VIP of %s), so it tested another service, which halo does not check: not carried over", what, n.host, in.cfg.Name)
-			return "", false
+			return "", nil, false
 		}
 		px := c.hap.proxyFor(n)
 		if px == "" {
 			c.add(at, t.pos, Warn, "%s: no frontend or listen section of %s binds port %d there (it binds %s), so it tested a service other than HAProxy, which halo does not check: not carried over", what, c.hap.pos.File, n.port, c.hap.bindList())
-			return "", false
+			return "", nil, false
 		}
 		if !containsString(names, px) {
 			names = append(names, px)
@@ -57,12 +57,21 @@ func (c *converter) coverNet(at anchor, t trackRef, chk scriptCheck, in *instanc
 		if n.note != "" && !containsString(notes, n.note) {
 			notes = append(notes, n.note)
 		}
+		if a, err := netip.ParseAddr(n.host); err == nil && !a.IsLoopback() && !a.IsUnspecified() {
+			if v := "on a node that was not master, its connection to the VIP reached the master's HAProxy; halo checks the node's own"; !containsString(notes, v) {
+				notes = append(notes, v)
+			}
+		}
 	}
-	s := word + " " + strings.Join(names, ", ")
+	s := fmt.Sprintf("%s check of %s", strings.TrimPrefix(strings.TrimPrefix(kind, "an "), "a "), strings.Join(dedupe(targets), ", "))
+	if chk.file != "" {
+		s += " (script " + chk.file + ")"
+	}
+	s += " served by HAProxy's " + word + " " + strings.Join(names, ", ")
 	if len(notes) > 0 {
 		s += " (" + strings.Join(notes, "; ") + ")"
 	}
-	return s, true
+	return s, names, true
 }
 
 // proxyFor returns the frontend or listen section that serves probe n, "" when none.

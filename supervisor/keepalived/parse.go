@@ -360,13 +360,12 @@ func (p *parser) conditional(text string, pos Pos) (string, bool) {
 		p.other++
 		return "", false
 	}
-	cond := Conditional{Pos: pos, ID: id, Not: not, Words: splitWords(rest)}
 	cur := p.stack[len(p.stack)-1]
-	cur.Skipped = append(cur.Skipped, cond)
-	who := fmt.Sprintf("config id %q only", id)
+	cur.Skipped = append(cur.Skipped, Conditional{Pos: pos, ID: id, Not: not, Words: splitWords(rest)})
+	cond, who := "@"+id, fmt.Sprintf("config id %q only", id)
 	if not {
-		who = fmt.Sprintf("every config id but %q", id)
+		cond, who = "@^"+id, fmt.Sprintf("every config id but %q", id)
 	}
-	p.warn(pos, Warn, fmt.Sprintf("conditional line skipped: %q applies to %s, and no -host was given (keepalived matches it against its -i config id, by default the first label of the host name): import with -host NAME for node NAME's configuration", rest, who))
+	p.warn(pos, Warn, fmt.Sprintf("%s line skipped: it applies on %s, and no -host was given (keepalived matches it against its -i config id, by default the first label of the host name): import with -host NAME for node NAME's configuration", cond, who))
 	return "", false
 }

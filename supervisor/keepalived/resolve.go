@@ -140,11 +140,15 @@ func (c *converter) resolveTracks(in *instance) {
 			c.add(at, t.pos, Warn, "track_script %s runs the script %s, which the importer could not read (%s), so it cannot tell whether it only checks HAProxy: not carried over. If it does, add track_haproxy by hand (or import with -root pointing at a copy of the node's files)", t.name, chk.file, chk.how)
 			continue
 		case checkNet:
-			frontends, ok := c.coverNet(at, t, chk, in)
+			desc, proxies, ok := c.coverNet(at, t, chk, in)
 			if !ok {
 				continue
 			}
-			chk.how = fmt.Sprintf("%s: HAProxy's %s, which halo checks through the runtime API (OPEN, with UP servers in the backends of check.backends)", chk.how, frontends)
+			if in.cfg.TrackHAProxy == nil {
+				c.add(at, t.pos, Note, "track_script %s: a %s, so it checked HAProxy: carried over as track_haproxy, with which halo checks through the runtime API that %s is OPEN and that the backends of check.backends keep UP servers", t.name, desc, strings.Join(proxies, ", "))
+			}
+			chk.how = desc
+			chk.file = ""
 		}
 		if in.cfg.TrackHAProxy != nil {
 			c.add(at, t.pos, Warn, "track_script %s also checks HAProxy: the first such script (%s) decides track_haproxy", t.name, in.at["track_haproxy"])
@@ -168,12 +172,16 @@ func (c *converter) resolveTracks(in *instance) {
 	}
 }
 
+// weightedTrackDiff is what halo's weighted track_haproxy does beyond keepalived's
+// weighted track_script (vrrp.Track).
+const weightedTrackDiff = "Beyond keepalived, a node whose HAProxy fails also hands the VIPs over at once (priority 0) and does not preempt until HAProxy is healthy again, even where its lowered priority would still be the highest: keepalived kept such a node master."
+
 // trap explains why keepalived 2.2.7 on Debian ran a check that failed every time, ""
 // when it did not.
 func (chk scriptCheck) trap() string {
 	switch {
 	case chk.pidofTrap:
-		return "keepalived 2.2.7 resolves the command's symbolic links before running it (check_script_secure in lib/notify.c): on Debian 12 /usr/bin/pidof links to /sbin/killall5 and no /usr/sbin/pidof exists, so keepalived runs /usr/sbin/killall5 haproxy, which is not pidof and exits 1 (\"only one argument, a signal number, allowed\"): the check failed on every run"
+		return "keepalived 2.2.7 resolves the command's symbolic links before running it (check_script_secure in lib/notify.c): on Debian 12 pidof (/usr/bin/pidof, /bin/pidof) links to /sbin/killall5 and no /usr/sbin/pidof exists, so keepalived runs /usr/sbin/killall5 haproxy, which is not pidof and exits 1 (\"only one argument, a signal number, allowed\"): the check failed on every run"
 	case chk.dashTrap:
 		return "keepalived 2.2.7 runs this /dev/tcp test through /bin/sh, which is dash on Debian and Ubuntu: dash has no /dev/tcp, so the check failed on every run there (it worked only where /bin/sh is bash)"
 	}
@@ -202,7 +210,7 @@ func (c *converter) trackPolicy(in *instance, t trackRef, s *script, chk scriptC
 		c.add(at, t.pos, Note, "track_script %s (%s) has no weight: as in keepalived, a failed check puts the instance in FAULT (fault: true)", t.name, how)
 		return &vrrp.Track{Fault: true}
 	case weight > 0 && trap != "":
-		c.add(at, t.pos, Warn, "track_script %s (%s) weight %+d: keepalived adds the weight while the check succeeds, but %s, so it never added it: this node advertised priority %d whatever HAProxy did. Written as priority %d and weight %d: the same %d while HAProxy is healthy, %d when it fails (a failover keepalived never made)", t.name, how, weight, trap, in.cfg.Priority, in.cfg.Priority, -weight, in.cfg.Priority, max(in.cfg.Priority-weight, 1))
+		c.add(at, t.pos, Warn, "track_script %s (%s) weight %+d: keepalived adds the weight while the check succeeds, but %s, so it never added it: this node advertised priority %d whatever HAProxy did. Written as priority %d and weight %d: the same %d while HAProxy is healthy, %d when it fails (a failover keepalived never made). %s", t.name, how, weight, trap, in.cfg.Priority, in.cfg.Priority, -weight, in.cfg.Priority, max(in.cfg.Priority-weight, 1), weightedTrackDiff)
 		return &vrrp.Track{Weight: -weight}
 	case weight > 0:
 		// keepalived adds a positive weight while the check succeeds; halo applies a
@@ -215,7 +223,7 @@ func (c *converter) trackPolicy(in *instance, t trackRef, s *script, chk scriptC
 			weight = 254 - in.cfg.Priority
 			p = 254
 		}
-		c.add(at, t.pos, Note, "track_script %s (%s) weight %+d: keepalived adds it while HAProxy runs, halo subtracts a weight while HAProxy fails. Written as priority %d (%d%+d) and weight %d, which advertises the same priorities as keepalived in both states", t.name, how, weight, p, in.cfg.Priority, weight, -weight)
+		c.add(at, t.pos, Warn, "track_script %s (%s) weight %+d: keepalived adds it while HAProxy runs, halo subtracts a weight while HAProxy fails. Written as priority %d (%d%+d) and weight %d, which advertises the same priorities as keepalived in both states. %s", t.name, how, weight, p, in.cfg.Priority, weight, -weight, weightedTrackDiff)
 		base := "default"
 		if bp, ok := in.at["priority"]; ok {
 			base = bp.String()
@@ -224,10 +232,10 @@ func (c *converter) trackPolicy(in *instance, t trackRef, s *script, chk scriptC
 		in.cfg.Priority = p
 		return &vrrp.Track{Weight: -weight}
 	case trap != "":
-		c.add(at, t.pos, Warn, "track_script %s (%s) weight %d: but %s, so keepalived subtracted it all the time: this node advertised priority %d whatever HAProxy did. halo advertises %d while HAProxy is healthy and %d when it fails. Every node with this check had the same offset, so their order is unchanged; but next to a keepalived node not yet migrated this node now counts %d more", t.name, how, weight, trap, max(in.cfg.Priority+weight, 1), in.cfg.Priority, max(in.cfg.Priority+weight, 1), -weight)
+		c.add(at, t.pos, Warn, "track_script %s (%s) weight %d: keepalived subtracts the weight while the check fails, but %s, so it subtracted it all the time: this node advertised priority %d whatever HAProxy did. halo advertises %d while HAProxy is healthy and %d when it fails. Every node with this check had the same offset, so their order is unchanged; but next to a keepalived node not yet migrated this node now counts %d more. %s", t.name, how, weight, trap, max(in.cfg.Priority+weight, 1), in.cfg.Priority, max(in.cfg.Priority+weight, 1), -weight, weightedTrackDiff)
 		return &vrrp.Track{Weight: weight}
 	default:
-		c.add(at, t.pos, Note, "track_script %s (%s) weight %d: the priority drops by %d while HAProxy fails, as in keepalived", t.name, how, weight, -weight)
+		c.add(at, t.pos, Warn, "track_script %s (%s) weight %d: the priority drops by %d while HAProxy fails, as in keepalived. %s", t.name, how, weight, -weight, weightedTrackDiff)
 		return &vrrp.Track{Weight: weight}
 	}
 }

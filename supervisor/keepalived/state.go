@@ -33,14 +33,15 @@ func (c *converter) settleState(in *instance) {
 	}
 	master := in.state == "MASTER" || in.cfg.Priority == 255
 	if in.nopreempt && master {
-		why := "state MASTER"
+		why, logged := "state MASTER", "(%s) Warning - nopreempt will not work with initial state MASTER - clearing"
 		if in.state != "MASTER" {
-			why = "priority 255"
+			why, logged = "priority 255", "(%s) nopreempt is incompatible with priority 255. resetting nopreempt"
 		}
+		logged = fmt.Sprintf(logged, in.cfg.Name)
 		t := true
 		in.cfg.Preempt = &t
 		in.comment["preempt"] = fmt.Sprintf("keepalived clears nopreempt (%s) with %s", in.at["preempt"], why)
-		c.add(at, in.at["preempt"], Warn, "nopreempt has no effect with %s: keepalived clears it (it logs \"nopreempt will not work with initial state MASTER - clearing\" or \"nopreempt is incompatible with priority 255\") and this node preempted. Kept so: preempt: true. For a cluster that does not preempt, use state BACKUP with nopreempt on every node, and preempt: false here", why)
+		c.add(at, in.at["preempt"], Warn, "nopreempt has no effect with %s: keepalived clears it (it logs %q) and this node preempted. Kept so: preempt: true. For a cluster that does not preempt, use state BACKUP with nopreempt on every node, and preempt: false here", why, logged)
 		in.nopreempt = false
 	}
 	if in.cfg.PreemptDelay > 0 {
