@@ -286,6 +286,12 @@ func TestImportMessages(t *testing.T) {
 		{"duplicate VIP, skip check", "virtual_ipaddress {\n 192.0.2.100/24\n}", "global_defs {\n vrrp_skip_check_adv_addr\n}\n",
 			[]string{"which keepalived accepts here (vrrp_skip_check_adv_addr)"}, []string{"unexpected ip number count"}},
 		{"LVS beside an instance", "", "virtual_server 192.0.2.1 80 {\n}\n", []string{"the rest of the file was converted"}, nil},
+		{"dev tcp without haproxy.cfg", "track_script {\n tcp\n}", "vrrp_script tcp {\n script \"</dev/tcp/127.0.0.1/80\"\n weight -10\n}\n",
+			[]string{"keepalived.conf:15: warning: track_script tcp is a TCP check of 127.0.0.1:80 (</dev/tcp/127.0.0.1/80): halo runs no check scripts", "track_script tcp: besides, keepalived 2.2.7 runs this /dev/tcp test through /bin/sh, which is dash"},
+			[]string{"cannot read", "no such file"}},
+		{"kubeadm curl without haproxy.cfg", "track_script {\n api\n}", "vrrp_script api {\n script \"curl -k https://localhost:6443/healthz\"\n}\n",
+			[]string{"track_script api is an HTTP check of localhost:6443 (curl -k https://localhost:6443/healthz): halo runs no check scripts"},
+			[]string{"cannot read", "besides"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := "vrrp_script chk {\n script \"killall -0 haproxy\"\n}\n" + strings.Replace(minimal, "%s", tc.body, 1)

@@ -25,6 +25,15 @@ func (c *converter) coverNet(at anchor, t trackRef, chk scriptCheck, in *instanc
 	if chk.file != "" {
 		what += " in " + chk.file
 	}
+	if trap := chk.trap(); trap != "" {
+		// Not carried over changes what the node advertised too: keepalived counted the
+		// check as failing all along.
+		defer func() {
+			if !ok {
+				c.add(at, t.pos, Warn, "track_script %s: besides, %s; keepalived counted it as failing all along (its weight always applied, or with no weight the instance sat in FAULT), which dropping it changes", t.name, trap)
+			}
+		}()
+	}
 	if c.hap == nil {
 		c.add(at, t.pos, Warn, "%s: halo runs no check scripts, and without -haproxy-config the importer cannot tell whether HAProxy serves that port: not carried over. If an HAProxy frontend binds it, import again with -haproxy-config so that the frontend is checked instead", what)
 		return "", nil, false
