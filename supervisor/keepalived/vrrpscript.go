@@ -23,8 +23,6 @@ type script struct {
 	check    scriptCheck
 	checked  bool
 	used     bool
-	// trapTold: the pidof warning was given once, beside the first instance.
-	trapTold bool
 }
 
 func (c *converter) vrrpScript(n *Node) {
