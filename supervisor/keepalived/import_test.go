@@ -251,6 +251,25 @@ func TestRun(t *testing.T) {
 			}
 		}
 	})
+	t.Run("host", func(t *testing.T) {
+		conf := writeConf(t, strings.Replace(minimal, "%s", "@lb1 priority 150\n@lb2 priority 90", 1))
+		for host, want := range map[string]string{"lb1": "priority: 150", "lb2": "priority: 90", "": "priority: 100"} {
+			var out, errb bytes.Buffer
+			args := []string{conf}
+			if host != "" {
+				args = []string{"--host", host, conf}
+			}
+			if code := Run(args, &out, &errb); code != ExitOK {
+				t.Fatalf("%q: exit %d, stderr:\n%s", args, code, errb.String())
+			}
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%q: output lacks %q:\n%s", args, want, out.String())
+			}
+			if skipped := strings.Contains(errb.String(), "line skipped"); skipped != (host == "") {
+				t.Errorf("%q: skipped-line warnings %v, want %v:\n%s", args, skipped, host == "", errb.String())
+			}
+		}
+	})
 	t.Run("missing file", func(t *testing.T) {
 		var out, errb bytes.Buffer
 		if code := Run([]string{filepath.Join(dir, "nope.conf")}, &out, &errb); code != ExitUnusable || out.Len() != 0 {
