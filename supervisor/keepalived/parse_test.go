@@ -169,7 +169,8 @@ func TestSplitCommand(t *testing.T) {
 // everywhere but ID, a tab may separate the condition; without a config id every
 // conditional line is skipped and recorded in its block.
 func TestConditionalLines(t *testing.T) {
-	src := "@high a 1\n@low a 2\n@^high b 1\n@^low b 2\nx {\n@high\tpriority 170\n@low priority 85\n}\n@high\n"
+	// keepalived strips leading white space before it looks for '@' (decomment).
+	src := "@high a 1\n@low a 2\n@^high b 1\n@^low b 2\nx {\n    @high\tpriority 170\n\t@low priority 85\n}\n@high\n"
 	dir := t.TempDir()
 	path := filepath.Join(dir, "keepalived.conf")
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
