@@ -78,8 +78,9 @@ func classifyCommand(argv []string, readScript func(string) ([]byte, string, err
 	if np, ok := netProbeOf(argv); ok {
 		return scriptCheck{kind: checkNet, how: np.how, nets: []netProbe{np}}
 	}
+	runner := "" // the shell named before the script file, which then ignores its "#!"
 	if isShell(base) && len(argv) == 2 {
-		argv = argv[1:] // "bash /etc/keepalived/check.sh"
+		runner, argv = base, argv[1:] // "bash /etc/keepalived/check.sh"
 	}
 	if strings.Contains(argv[0], "/") && !knownBinary(path.Base(argv[0])) {
 		data, name, err := readScript(argv[0])
@@ -90,7 +91,9 @@ func classifyCommand(argv []string, readScript func(string) ([]byte, string, err
 		c.file = name
 		// Without a "#!" line keepalived runs the file through /bin/sh too.
 		sh := "sh"
-		if first, _, _ := strings.Cut(string(data), "\n"); strings.HasPrefix(first, "#!") {
+		if first, _, _ := strings.Cut(string(data), "\n"); runner != "" {
+			sh = runner
+		} else if strings.HasPrefix(first, "#!") {
 			sh = path.Base(strings.Fields(first[2:] + " x")[0])
 			if sh == "env" && len(strings.Fields(first[2:])) > 1 {
 				sh = strings.Fields(first[2:])[1]

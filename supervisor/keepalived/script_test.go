@@ -95,6 +95,8 @@ func TestClassifyNet(t *testing.T) {
 		{[]string{"/etc/keepalived/check_apiserver.sh"}, checkNet, false, "localhost:6443 192.0.2.10:6443", true},
 		{[]string{"/etc/keepalived/tcp.sh"}, checkNet, false, "127.0.0.1:443", false},
 		{[]string{"/etc/keepalived/tcpsh.sh"}, checkNet, true, "127.0.0.1:443", false},
+		{[]string{"sh", "/etc/keepalived/tcp.sh"}, checkNet, true, "127.0.0.1:443", false},
+		{[]string{"bash", "/etc/keepalived/tcpsh.sh"}, checkNet, false, "127.0.0.1:443", false},
 		{[]string{"/etc/keepalived/mixed.sh"}, checkOther, false, "", false},
 		{[]string{"killall", "-0", "haproxy"}, checkHAProxy, false, "", false},
 	} {
