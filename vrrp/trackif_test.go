@@ -186,3 +186,36 @@ func TestInstanceLinkReverseFault(t *testing.T) {
 		wantStates(t, "eth1 down", map[*node]State{a: StateMaster})
 	})
 }
+
+// TestGroupLinkWeight: a weighted link of one sync-group member lowers every member (as a
+// tracked weight does, see Group), so the whole group moves, and comes back with the link.
+func TestGroupLinkWeight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nets := newGroupNets()
+		a := newPair(t, nets, "A", 11, 150, func(c *InstanceConfig) {
+			if c.Interface == "eth0" {
+				c.TrackInterfaces = []TrackInterface{{Name: "eth2", Weight: -60}}
+			}
+		})
+		b := newPair(t, nets, "B", 12, 100)
+		advance(10 * time.Second)
+		// eth2 is missing, so down: A starts at 90 and B wins.
+		wantPair(t, "eth2 down at start", b, StateMaster)
+		a.links.set("eth2", true)
+		advance(10 * time.Second)
+		wantPair(t, "eth2 up", a, StateMaster)
+		wantHolders(t, "eth2 up", nets, "A")
+
+		a.links.set("eth2", false)
+		synctest.Wait()
+		for _, nd := range []*node{a.wan, a.lan} {
+			if s := nd.in.Snapshot(); s.EffectivePriority != 90 || s.Weights["link:eth2"] != -60 || len(s.Faults) != 0 {
+				t.Errorf("%s: effective priority %d, weights %v, faults %v", nd.in.Name(), s.EffectivePriority, s.Weights, s.Faults)
+			}
+		}
+		advance(10 * time.Second)
+		wantPair(t, "eth2 down", a, StateBackup)
+		wantPair(t, "eth2 down", b, StateMaster)
+		wantHolders(t, "eth2 down", nets, "B")
+	})
+}
