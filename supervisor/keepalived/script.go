@@ -59,6 +59,21 @@ func classifyCommand(argv []string, readScript func(string) ([]byte, string, err
 		return scriptCheck{kind: checkOther, how: "an empty command"}
 	}
 	base := path.Base(argv[0])
+	if base == "timeout" {
+		// "timeout [-s SIG] [-k D] DURATION COMMAND...": judge the command.
+		i := 1
+		for i < len(argv) && strings.HasPrefix(argv[i], "-") {
+			if argv[i] == "-s" || argv[i] == "-k" || argv[i] == "--signal" || argv[i] == "--kill-after" {
+				i++
+			}
+			i++
+		}
+		if i+1 < len(argv) {
+			c := classifyCommand(argv[i+1:], readScript)
+			c.pidofTrap = false // timeout finds pidof by its name in PATH, as a shell does
+			return c
+		}
+	}
 	if strings.HasPrefix(argv[0], "<") {
 		// keepalived runs a command beginning with "</" through system(), /bin/sh -c
 		// (check_script_secure returns SC_SYSTEM): a file-open test, or bash's /dev/tcp.

@@ -96,6 +96,8 @@ func TestClassifyNet(t *testing.T) {
 		{[]string{"/etc/keepalived/tcp.sh"}, checkNet, false, "127.0.0.1:443", false},
 		{[]string{"/etc/keepalived/tcpsh.sh"}, checkNet, true, "127.0.0.1:443", false},
 		{[]string{"sh", "/etc/keepalived/tcp.sh"}, checkNet, true, "127.0.0.1:443", false},
+		{[]string{"timeout", "1", "bash", "-c", "cat < /dev/null > /dev/tcp/127.0.0.1/6443"}, checkNet, false, "127.0.0.1:6443", false},
+		{[]string{"/usr/bin/timeout", "-s", "KILL", "2", "sh", "-c", "</dev/tcp/127.0.0.1/80"}, checkNet, true, "127.0.0.1:80", false},
 		{[]string{"bash", "/etc/keepalived/tcpsh.sh"}, checkNet, false, "127.0.0.1:443", false},
 		{[]string{"/etc/keepalived/mixed.sh"}, checkOther, false, "", false},
 		{[]string{"killall", "-0", "haproxy"}, checkHAProxy, false, "", false},
