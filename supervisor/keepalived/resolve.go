@@ -134,7 +134,7 @@ func (c *converter) resolveTracks(in *instance) {
 		chk := c.classify(s)
 		switch chk.kind {
 		case checkOther:
-			c.add(at, t.pos, Warn, "track_script %s runs %q, which is not only a test that HAProxy runs (%s): halo runs no arbitrary check scripts, so it is not carried over", t.name, strings.Join(s.argv, " "), chk.how)
+			c.add(at, t.pos, Warn, "track_script %s runs \"%s\", which is not only a test that HAProxy runs (%s): halo runs no arbitrary check scripts, so it is not carried over", t.name, strings.Join(s.argv, " "), chk.how)
 			continue
 		case checkUnreadable:
 			c.add(at, t.pos, Warn, "track_script %s runs the script %s, which the importer could not read (%s), so it cannot tell whether it only checks HAProxy: not carried over. If it does, add track_haproxy by hand (or import with -root pointing at a copy of the node's files)", t.name, chk.file, chk.how)
