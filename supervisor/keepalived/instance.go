@@ -33,8 +33,10 @@ type instance struct {
 	state     string
 	statePos  Pos
 	nopreempt bool
-	// trackIfAt holds the line of each cfg.TrackInterfaces entry.
-	trackIfAt []Pos
+	// trackIfAt holds the line of each cfg.TrackInterfaces entry, trackIfGroup whether it
+	// came from the instance's sync group.
+	trackIfAt    []Pos
+	trackIfGroup []bool
 }
 
 func (in *instance) anchor() anchor { return instanceAnchor(in.cfg.Name) }

@@ -44,6 +44,11 @@ func (c *converter) resolve() {
 			byName[kept[0]].group = nil
 			g.cfg.Instances = nil
 		}
+		var members []*instance
+		for _, name := range g.cfg.Instances {
+			members = append(members, byName[name])
+		}
+		c.groupTrackInterfaces(g, members)
 	}
 	for _, in := range c.instances {
 		c.resolveInstance(in)

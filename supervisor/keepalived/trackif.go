@@ -9,15 +9,39 @@ import (
 	"github.com/halo-lb/halo/vrrp"
 )
 
-// trackInterfaces reads track_interface the way keepalived 2.2.7's alloc_track_if does:
-// one interface per line, then optionally "weight W [reverse]". A line keepalived ignores
-// (an unknown option, a weight without value, an interface listed twice, the instance's
-// own interface) is ignored here too, and said.
+// trackIf is a track_interface line read, with where it came from.
+type trackIf struct {
+	vrrp.TrackInterface
+	pos Pos
+	// fromGroup: the line is the sync group's, applied to each member.
+	fromGroup bool
+}
+
+// trackInterfaces reads an instance's track_interface block.
 func (c *converter) trackInterfaces(in *instance, d *Node) {
-	at := in.anchor()
 	in.at["track_interfaces"] = d.Pos
+next:
+	for _, t := range c.trackInterfaceLines(in.anchor(), d) {
+		for i, x := range in.cfg.TrackInterfaces {
+			if x.Name == t.Name {
+				c.add(in.anchor(), t.pos, Warn, "track_interface %s is listed twice (first at %s): keepalived ignores the later line, and so does the import", t.Name, in.trackIfAt[i])
+				continue next
+			}
+		}
+		in.cfg.TrackInterfaces = append(in.cfg.TrackInterfaces, t.TrackInterface)
+		in.trackIfAt = append(in.trackIfAt, t.pos)
+		in.trackIfGroup = append(in.trackIfGroup, false)
+	}
+}
+
+// trackInterfaceLines reads track_interface the way keepalived 2.2.7's alloc_track_if
+// does: one interface per line, then optionally "weight W [reverse]". A line keepalived
+// ignores (an unknown option, a weight without value, an interface listed twice) is
+// ignored here too, and said.
+func (c *converter) trackInterfaceLines(at anchor, d *Node) []trackIf {
+	var out []trackIf
 	for _, l := range d.Block {
-		t := vrrp.TrackInterface{Name: l.Name}
+		t := trackIf{TrackInterface: vrrp.TrackInterface{Name: l.Name}, pos: l.Pos}
 		if len(l.Args) > 0 {
 			if l.Args[0] != "weight" {
 				c.add(at, l.Pos, Warn, "track_interface %s: unknown option %q: keepalived ignores the whole line, so the interface is not tracked (here neither)", l.Name, l.Args[0])
@@ -46,15 +70,63 @@ func (c *converter) trackInterfaces(in *instance, d *Node) {
 			}
 		}
 		dup := false
-		for _, prev := range in.cfg.TrackInterfaces {
+		for _, prev := range out {
 			dup = dup || prev.Name == t.Name
 		}
 		if dup {
 			c.add(at, l.Pos, Warn, "track_interface %s is listed twice: keepalived ignores the later line, and so does the import", l.Name)
 			continue
 		}
-		in.cfg.TrackInterfaces = append(in.cfg.TrackInterfaces, t)
-		in.trackIfAt = append(in.trackIfAt, l.Pos)
+		out = append(out, t)
+	}
+	return out
+}
+
+// groupTrackInterfaces gives each member of sync group g the group's track_interface
+// lines, as keepalived does (vrrp.c: add_vrrp_to_interface with TRACK_SG): with the
+// group's weight, cleared when a member is an address owner; an interface the member
+// tracks itself keeps its own entry unless that one is weighted, when the group's weight
+// wins.
+func (c *converter) groupTrackInterfaces(g *group, members []*instance) {
+	if len(g.trackIfs) == 0 || len(members) == 0 {
+		return
+	}
+	at := groupAnchor(g.cfg.Name)
+	owner := ""
+	for _, in := range members {
+		if in.cfg.Priority == 255 {
+			owner = in.cfg.Name
+		}
+	}
+	for _, t := range g.trackIfs {
+		if owner != "" && t.Weight != 0 {
+			c.add(at, t.pos, Warn, "track_interface %s weight %d in sync group %s: member %s has priority 255, so keepalived clears the weight (\"Cannot have weighted track interface\"): a down link puts the group in FAULT, here too", t.Name, t.Weight, g.cfg.Name, owner)
+			t.Weight, t.Reverse = 0, false
+		}
+		t.fromGroup = true
+		for _, in := range members {
+			mine := -1
+			for i, x := range in.cfg.TrackInterfaces {
+				if x.Name == t.Name {
+					mine = i
+				}
+			}
+			switch {
+			case mine < 0:
+				if _, ok := in.at["track_interfaces"]; !ok {
+					in.at["track_interfaces"] = t.pos
+				}
+				in.cfg.TrackInterfaces = append(in.cfg.TrackInterfaces, t.TrackInterface)
+				in.trackIfAt = append(in.trackIfAt, t.pos)
+				in.trackIfGroup = append(in.trackIfGroup, true)
+			case in.cfg.TrackInterfaces[mine].Weight == 0:
+				c.add(in.anchor(), in.trackIfAt[mine], Warn, "track_interface %s is tracked by %s and by its sync group %s (%s), which keepalived reports as an error; its unweighted entry here wins, as in keepalived", t.Name, in.cfg.Name, g.cfg.Name, t.pos)
+			default:
+				c.add(in.anchor(), in.trackIfAt[mine], Warn, "track_interface %s is tracked by %s and by its sync group %s (%s), which keepalived reports as an error; the group's %s wins, as in keepalived", t.Name, in.cfg.Name, g.cfg.Name, t.pos, weightWords(t.TrackInterface))
+				in.cfg.TrackInterfaces[mine] = t.TrackInterface
+				in.trackIfAt[mine], in.trackIfGroup[mine] = t.pos, true
+			}
+		}
 	}
 }
 
@@ -66,11 +138,15 @@ func (c *converter) settleTrackInterfaces(in *instance) {
 	at := in.anchor()
 	var kept []vrrp.TrackInterface
 	var keptAt []Pos
+	var keptGroup []bool
 	for i, t := range in.cfg.TrackInterfaces {
-		pos := in.trackIfAt[i]
+		pos, fromGroup := in.trackIfAt[i], in.trackIfGroup[i]
 		switch {
 		case t.Name == in.cfg.Interface:
 			msg := "track_interface %s is the instance's own interface: keepalived ignores the line (\"since own interface\") and tracks it anyway, a down link meaning FAULT; halo does the same"
+			if fromGroup {
+				msg = "track_interface %s (the sync group's) is the instance's own interface, which keepalived and halo always track as a fault"
+			}
 			if t.Weight != 0 || t.Reverse {
 				msg += ", so its weight never applied and is not carried over"
 			}
@@ -79,7 +155,7 @@ func (c *converter) settleTrackInterfaces(in *instance) {
 		case in.cfg.AddressOwner && t.Weight != 0:
 			c.add(at, pos, Warn, "track_interface %s weight %d: keepalived drops weighted trackers of an address owner (priority 255), so the link never acted on it: not carried over", t.Name, t.Weight)
 			continue
-		case in.group != nil && !in.group.trackingWeight && t.Weight != 0:
+		case in.group != nil && !in.group.trackingWeight && t.Weight != 0 && !fromGroup:
 			c.add(at, pos, Warn, "track_interface %s weight %d: %s is in sync group %s, where keepalived sets a tracked interface's weight to 0 (unless sync_group_tracking_weight): a down link put the group in FAULT. Carried over as that (no weight)", t.Name, t.Weight, in.cfg.Name, in.group.cfg.Name)
 			t.Weight, t.Reverse = 0, false
 		case t.Weight != 0:
@@ -87,9 +163,9 @@ func (c *converter) settleTrackInterfaces(in *instance) {
 		case t.Reverse:
 			c.add(at, pos, Note, "track_interface %s weight 0 reverse: as in keepalived, the instance is in FAULT while the link is up", t.Name)
 		}
-		kept, keptAt = append(kept, t), append(keptAt, pos)
+		kept, keptAt, keptGroup = append(kept, t), append(keptAt, pos), append(keptGroup, fromGroup)
 	}
-	in.cfg.TrackInterfaces, in.trackIfAt = kept, keptAt
+	in.cfg.TrackInterfaces, in.trackIfAt, in.trackIfGroup = kept, keptAt, keptGroup
 }
 
 func weightWords(t vrrp.TrackInterface) string {
