@@ -66,7 +66,7 @@ func (c *converter) coverNet(at anchor, t trackRef, chk scriptCheck, in *instanc
 		if n.note != "" && !containsString(notes, n.note) {
 			notes = append(notes, n.note)
 		}
-		if a, err := netip.ParseAddr(n.host); err == nil && !a.IsLoopback() && !a.IsUnspecified() {
+		if a, err := netip.ParseAddr(n.host); err == nil && !a.IsLoopback() && !a.IsUnspecified() && !chk.ipGuard {
 			if v := "on a node that was not master, its connection to the VIP reached the master's HAProxy; halo checks the node's own"; !containsString(notes, v) {
 				notes = append(notes, v)
 			}

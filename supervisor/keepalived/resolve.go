@@ -150,9 +150,13 @@ func (c *converter) resolveTracks(in *instance) {
 				continue
 			}
 			if in.cfg.TrackHAProxy == nil {
-				c.add(at, t.pos, Note, "track_script %s: a %s, so it checked HAProxy: carried over as track_haproxy, with which halo checks through the runtime API that %s is OPEN and that the backends of check.backends keep UP servers", t.name, desc, strings.Join(proxies, ", "))
+				article := "a"
+				if strings.HasPrefix(desc, "HTTP") {
+					article = "an"
+				}
+				c.add(at, t.pos, Note, "track_script %s: %s %s, so it checked HAProxy: carried over as track_haproxy, with which halo checks through the runtime API that %s is OPEN and that the backends of check.backends keep UP servers", t.name, article, desc, strings.Join(proxies, ", "))
 			}
-			chk.how = desc
+			chk.how = fmt.Sprintf("%s check through %s", strings.Fields(desc)[0], strings.Join(proxies, ", "))
 			chk.file = ""
 		}
 		if in.cfg.TrackHAProxy != nil {

@@ -36,8 +36,11 @@ type scriptCheck struct {
 	// dashTrap: a /dev/tcp redirection run by /bin/sh, which is dash on Debian and
 	// Ubuntu: dash has no /dev/tcp, so the check always failed there.
 	dashTrap bool
-	// nets are the TCP and HTTP probes found.
-	nets []netProbe
+	// nets are the TCP and HTTP probes found; ipGuard: the script reads the node's
+	// addresses ("ip addr | grep -q VIP"), as scripts do that probe the VIP only while the
+	// node holds it.
+	nets    []netProbe
+	ipGuard bool
 	// file is the script file read, when the command was one.
 	file string
 }
@@ -254,6 +257,7 @@ func classifyShell(text string) scriptCheck {
 
 	var probes []string
 	var nets []netProbe
+	ipGuard := false
 	funcs := map[string]bool{}
 	for _, part := range shellCut.Split(body, -1) {
 		words := strings.Fields(part)
@@ -269,7 +273,11 @@ func classifyShell(text string) scriptCheck {
 			funcs[name] = true // "die() {": the ")" was a cut point
 			continue
 		}
-		if funcs[words[0]] || readOnlyIP(words) {
+		if readOnlyIP(words) {
+			ipGuard = true
+			continue
+		}
+		if funcs[words[0]] {
 			continue
 		}
 		if how, ok := probe(words); ok {
@@ -297,7 +305,7 @@ func classifyShell(text string) scriptCheck {
 	case len(probes) == 0:
 		return scriptCheck{kind: checkOther, how: "it tests neither an HAProxy process nor a TCP or HTTP service"}
 	case len(nets) > 0:
-		return scriptCheck{kind: checkNet, how: strings.Join(dedupe(probes), "; "), nets: nets}
+		return scriptCheck{kind: checkNet, how: strings.Join(dedupe(probes), "; "), nets: nets, ipGuard: ipGuard}
 	}
 	return scriptCheck{kind: checkHAProxy, how: strings.Join(dedupe(probes), "; ")}
 }
