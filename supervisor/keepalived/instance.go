@@ -3,7 +3,6 @@ package keepalived
 import (
 	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/halo-lb/halo/vrrp"
@@ -42,9 +41,13 @@ type instance struct {
 func (in *instance) anchor() anchor { return instanceAnchor(in.cfg.Name) }
 
 type trackRef struct {
-	name   string
-	weight *int
-	pos    Pos
+	name string
+	// weight and reverse override the script's; nil: the script's.
+	weight  *int
+	reverse *bool
+	pos     Pos
+	// fromGroup: the line is the sync group's, applied to each member.
+	fromGroup bool
 }
 
 // instanceReasons say why a vrrp_instance directive is not carried over.
@@ -214,27 +217,60 @@ func instanceNotifyHook(c *converter, in *instance, d *Node) {
 	c.notifyHook(in.anchor(), &in.cfg.Notify, in.at, d)
 }
 
-// trackScripts reads track_script: one script per line, then an optional "weight N".
+// trackScripts reads an instance's track_script block.
 func (c *converter) trackScripts(in *instance, d *Node) {
-	at := in.anchor()
-	for _, l := range d.Block {
-		t := trackRef{name: l.Name, pos: l.Pos}
-		if len(l.Args) > 0 && l.Args[0] != "weight" {
-			c.add(at, l.Pos, Warn, "track_script %s: %q ignored: keepalived reads one script per line, then an optional \"weight N\"", l.Name, strings.Join(l.Args, " "))
-		}
-		if len(l.Args) >= 2 && l.Args[0] == "weight" {
-			w, err := strconv.Atoi(l.Args[1])
-			if err != nil || w < -253 || w > 253 {
-				c.add(at, l.Pos, Warn, "track_script %s: weight %q is not a number in -253..253: the script's own weight is used", l.Name, l.Args[1])
-			} else {
-				t.weight = &w
-			}
-			if len(l.Args) > 2 && l.Args[2] == "reverse" {
-				c.add(at, l.Pos, Warn, "track_script %s: reverse is not carried over", l.Name)
+next:
+	for _, t := range c.trackScriptLines(in.anchor(), d) {
+		for _, prev := range in.tracks {
+			if prev.name == t.name {
+				c.add(in.anchor(), t.pos, Warn, "track_script %s is listed twice (first at %s): keepalived ignores the later line (\"duplicate track_script\"), and so does the import", t.name, prev.pos)
+				continue next
 			}
 		}
 		in.tracks = append(in.tracks, t)
 	}
+}
+
+// trackScriptLines reads track_script lines as keepalived 2.2.7's alloc_track_script
+// does: "NAME [weight W [reverse|noreverse]]"; a line with another option, or a weight
+// without value, is ignored whole; a weight outside -254..254 falls back to the script's.
+func (c *converter) trackScriptLines(at anchor, d *Node) []trackRef {
+	var out []trackRef
+	for _, l := range d.Block {
+		t := trackRef{name: l.Name, pos: l.Pos}
+		if len(l.Args) > 0 {
+			if l.Args[0] != "weight" {
+				c.add(at, l.Pos, Warn, "track_script %s: unknown option %q: keepalived ignores the whole line (\"unknown track script option\"), so the script is not tracked (here neither)", l.Name, l.Args[0])
+				continue
+			}
+			if len(l.Args) == 1 {
+				c.add(at, l.Pos, Warn, "track_script %s: weight without a value: keepalived ignores the whole line, so the script is not tracked (here neither)", l.Name)
+				continue
+			}
+			w, err := strconv.Atoi(l.Args[1])
+			switch {
+			case err != nil || w < -254 || w > 254:
+				c.add(at, l.Pos, Warn, "track_script %s: weight %q is not in -253..253: the script's own weight is used, as by keepalived", l.Name, l.Args[1])
+			case w == -254 || w == 254:
+				w = w / 254 * 253
+				c.add(at, l.Pos, Note, "track_script %s: weight %s is taken as %d, as keepalived does", l.Name, l.Args[1], w)
+				t.weight = &w
+			default:
+				t.weight = &w
+			}
+			if len(l.Args) > 2 {
+				switch l.Args[2] {
+				case "reverse", "noreverse":
+					r := l.Args[2] == "reverse"
+					t.reverse = &r
+				default:
+					c.add(at, l.Pos, Warn, "track_script %s: unknown weight option %q ignored, as keepalived does", l.Name, l.Args[2])
+				}
+			}
+		}
+		out = append(out, t)
+	}
+	return out
 }
 
 // checkInstance settles what the block as a whole decides: the state keepalived started

@@ -49,6 +49,7 @@ func (c *converter) resolve() {
 			members = append(members, byName[name])
 		}
 		c.groupTrackInterfaces(g, members)
+		c.groupTrackScripts(g, members)
 	}
 	for _, in := range c.instances {
 		c.resolveInstance(in)
@@ -171,7 +172,11 @@ func (c *converter) resolveTracks(in *instance) {
 		if chk.file != "" && chk.kind != checkNet {
 			how = fmt.Sprintf("%s (script %s)", how, chk.file)
 		}
-		tr := c.trackPolicy(in, t, s, chk, weight, how)
+		reverse := s.reverse
+		if t.reverse != nil {
+			reverse = *t.reverse
+		}
+		tr := c.trackPolicy(in, t, s, chk, weight, reverse, how)
 		if tr == nil {
 			continue
 		}
@@ -199,17 +204,17 @@ func (chk scriptCheck) trap() string {
 
 // trackPolicy turns a tracked script's weight into track_haproxy, saying what keepalived
 // did with it; nil when keepalived ignored it.
-func (c *converter) trackPolicy(in *instance, t trackRef, s *script, chk scriptCheck, weight int, how string) *vrrp.Track {
+func (c *converter) trackPolicy(in *instance, t trackRef, s *script, chk scriptCheck, weight int, reverse bool, how string) *vrrp.Track {
 	at := in.anchor()
 	trap := chk.trap()
 	switch {
-	case in.group != nil && !in.group.trackingWeight && weight != 0:
+	case in.group != nil && !in.group.trackingWeight && weight != 0 && !t.fromGroup:
 		c.add(at, t.pos, Warn, "track_script %s has weight %d, but %s is in sync group %s, where keepalived ignores weighted trackers (unless sync_group_tracking_weight), so a dead HAProxy never moved it. halo tracks it as fault: true, which moves the whole group: remove track_haproxy to keep keepalived's behaviour", t.name, weight, in.cfg.Name, in.group.cfg.Name)
 		return &vrrp.Track{Fault: true}
 	case in.cfg.AddressOwner && weight != 0:
 		c.add(at, t.pos, Warn, "track_script %s has weight %d, but keepalived never changes the priority of an address owner (priority 255): not carried over", t.name, weight)
 		return nil
-	case s.reverse:
+	case reverse:
 		c.add(at, t.pos, Warn, "track_script %s: weight %d reverse is not carried over: tracked as fault: true", t.name, weight)
 		return &vrrp.Track{Fault: true}
 	case weight == 0 && trap != "":
@@ -265,4 +270,57 @@ func (c *converter) haproxyCheck(s *script) {
 	if c.check.from != s && (s.rise != c.check.rise || s.fall != c.check.fall) {
 		c.add(anchorHAProxy, s.pos, Warn, "vrrp_script %s (rise %d, fall %d) differs from %s (rise %d, fall %d): halo has one HAProxy check per node, the first is used", s.name, s.rise, s.fall, c.check.from.name, c.check.rise, c.check.fall)
 	}
+}
+
+// groupTrackScripts gives each member of sync group g the group's track_script lines, as
+// keepalived does (vrrp.c add_vrrp_to_track_script): with the group's weight, which the
+// sync group rule for the members' own weighted scripts does not touch; cleared when a
+// member is an address owner; a script the member tracks itself keeps its entry when
+// unweighted, and takes the group's weight otherwise.
+func (c *converter) groupTrackScripts(g *group, members []*instance) {
+	if len(g.tracks) == 0 || len(members) == 0 {
+		return
+	}
+	at := groupAnchor(g.cfg.Name)
+	owner := ""
+	for _, in := range members {
+		if in.cfg.Priority == 255 {
+			owner = in.cfg.Name
+		}
+	}
+	for _, t := range g.tracks {
+		t.fromGroup = true
+		if s, ok := c.scripts[t.name]; ok && owner != "" && c.trackWeight(t, s) != 0 {
+			c.add(at, t.pos, Warn, "track_script %s in sync group %s: member %s has priority 255, so keepalived clears the weight (\"Cannot have weighted track script\"): a failed check puts the group in FAULT, here too", t.name, g.cfg.Name, owner)
+			zero := 0
+			t.weight = &zero
+		}
+		for _, in := range members {
+			mine := -1
+			for i, x := range in.tracks {
+				if x.name == t.name {
+					mine = i
+				}
+			}
+			if mine < 0 {
+				in.tracks = append(in.tracks, t)
+				continue
+			}
+			own := in.tracks[mine]
+			if s, ok := c.scripts[t.name]; ok && c.trackWeight(own, s) == 0 {
+				c.add(in.anchor(), own.pos, Warn, "track_script %s is tracked by %s and by its sync group %s (%s), which keepalived logs; its unweighted entry here wins, as in keepalived", t.name, in.cfg.Name, g.cfg.Name, t.pos)
+				continue
+			}
+			c.add(in.anchor(), own.pos, Warn, "track_script %s is tracked by %s and by its sync group %s (%s), which keepalived logs; the group's entry wins, as in keepalived", t.name, in.cfg.Name, g.cfg.Name, t.pos)
+			in.tracks[mine] = t
+		}
+	}
+}
+
+// trackWeight is the weight a track_script line applies: its own, else the script's.
+func (c *converter) trackWeight(t trackRef, s *script) int {
+	if t.weight != nil {
+		return *t.weight
+	}
+	return s.weight
 }
