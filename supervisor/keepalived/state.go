@@ -33,8 +33,9 @@ func (c *converter) settleState(in *instance) {
 	}
 	master := in.state == "MASTER" || in.cfg.Priority == 255
 	if in.nopreempt && master {
+		// keepalived tests priority 255 first, then the state.
 		why, logged := "state MASTER", "(%s) Warning - nopreempt will not work with initial state MASTER - clearing"
-		if in.state != "MASTER" {
+		if in.cfg.Priority == 255 {
 			why, logged = "priority 255", "(%s) nopreempt is incompatible with priority 255. resetting nopreempt"
 		}
 		logged = fmt.Sprintf(logged, in.cfg.Name)
