@@ -15,17 +15,22 @@ import (
 
 // agreeConf has the shapes whose keepalived behaviour the importer states: a MASTER with
 // nopreempt and preempt_delay, a VIP listed twice, a track_script line with a word
-// keepalived does not know, and pidof checks with a positive weight: one of HAProxy, as
-// operators write it, and one of keepalived itself, which a working pidof would find.
+// keepalived does not know, a pidof check with a positive weight, and /dev/tcp checks of a
+// port HAProxy listens on, bare (run by /bin/sh) and under bash.
 const agreeConf = `vrrp_script chk_haproxy {
     script "pidof haproxy"
     interval 1
     weight 20
 }
-vrrp_script chk_pidof {
-    script "pidof keepalived"
+vrrp_script chk_tcp {
+    script "</dev/tcp/127.0.0.1/8080"
     interval 1
-    weight 20
+    weight -7
+}
+vrrp_script chk_bash {
+    script "/bin/bash -c '</dev/tcp/127.0.0.1/8080'"
+    interval 1
+    weight -3
 }
 vrrp_instance VI_1 {
     state MASTER
@@ -34,7 +39,8 @@ vrrp_instance VI_1 {
     priority 150
     nopreempt
     preempt_delay 5
-    advert_int 1
+    version 3
+    advert_int 0.3
     virtual_ipaddress {
         192.0.2.100/24
         192.0.2.100/24 label eth0:vip
@@ -44,21 +50,34 @@ vrrp_instance VI_1 {
     }
     track_script {
         chk_haproxy
-        chk_pidof
+        chk_tcp
+        chk_bash
     }
 }
 `
 
+const agreeHAProxy = `global
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend f
+    bind 127.0.0.1:8080
+`
+
 // TestKeepalivedAgrees runs Debian's keepalived (2.2.7 on bookworm) on agreeConf in a
-// network namespace and checks that it does what the importer's messages about the same
-// file say it does: nopreempt and preempt_delay cleared, the unknown track_script line
-// ignored, pidof run as killall5 and failing although keepalived itself runs (so the +20
-// is never added), the repeated VIP held once with the first line's options. A keepalived
-// that behaves otherwise (a fixed pidof resolution, say) fails this test, and the
-// importer's messages must change with it.
+// network namespace where HAProxy listens on 127.0.0.1:8080, and checks that it does what
+// the importer's messages about the same file say it does: nopreempt and preempt_delay
+// cleared, the unknown track_script line ignored, pidof run as killall5 and failing
+// although HAProxy runs (so the +20 is never added), the bare /dev/tcp check failing
+// although the port is open (dash) while the bash one passes, the repeated VIP held once
+// with the first line's options. A keepalived that behaves otherwise (a fixed pidof
+// resolution, say) fails this test, and the importer's messages must change with it.
 func TestKeepalivedAgrees(t *testing.T) {
 	tier.Root(t)
 	bin := tier.Keepalived(t)
+	hap := tier.HAProxy(t)
 	l := netlab.New(t, netlab.Options{Nodes: 1, Networks: 1})
 	n := l.Nodes[0]
 	dir := t.TempDir()
@@ -66,6 +85,19 @@ func TestKeepalivedAgrees(t *testing.T) {
 	if err := os.WriteFile(conf, []byte(agreeConf), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	hcfg := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(hcfg, []byte(agreeHAProxy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hp, err := n.Start(hap, "-db", "-f", hcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hp.Stop(5 * time.Second)
+	poll.Until(t, 10*time.Second, "HAProxy to listen on 127.0.0.1:8080", func() error {
+		_, err := n.Exec(t.Context(), "bash", "-c", "</dev/tcp/127.0.0.1/8080")
+		return err
+	})
 
 	res, err := Import(conf, Options{})
 	if err != nil {
@@ -90,9 +122,11 @@ func TestKeepalivedAgrees(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Stop(5 * time.Second)
-	poll.Until(t, 15*time.Second, "keepalived to run chk_pidof and hold the VIP", func() error {
-		if !strings.Contains(p.Output(), "Script `chk_pidof` now returning") {
-			return fmt.Errorf("chk_pidof not run yet")
+	took := poll.Until(t, 15*time.Second, "keepalived to run its checks and hold the VIP", func() error {
+		for _, seen := range []string{"Script `chk_haproxy` now returning", "Script `chk_tcp` now returning", "VRRP_Script(chk_bash) succeeded"} {
+			if !strings.Contains(p.Output(), seen) {
+				return fmt.Errorf("not yet in keepalived's log: %s", seen)
+			}
 		}
 		out, err := n.Exec(t.Context(), "ip", "-o", "-4", "addr", "show", "dev", "eth0")
 		if err != nil || !strings.Contains(string(out), "192.0.2.100/24") {
@@ -100,15 +134,16 @@ func TestKeepalivedAgrees(t *testing.T) {
 		}
 		return nil
 	})
+	t.Logf("keepalived ran its checks and held the VIP after %v", took)
 	out := p.Output()
 	for _, c := range []struct{ keepalived, importer string }{
 		{"nopreempt will not work with initial state MASTER - clearing", "nopreempt has no effect with state MASTER"},
 		{"preempt delay will not work with initial state MASTER - clearing", "preempt_delay has no effect with state MASTER"},
 		{"unknown track script option unknown_word - ignoring", `unknown option "unknown_word": keepalived ignores the whole line`},
 		{"Command = '/usr/sbin/killall5' 'haproxy'", "keepalived runs /usr/sbin/killall5 haproxy"},
-		// keepalived runs while its own pidof check fails: pidof is not what it runs.
-		{"Command = '/usr/sbin/killall5' 'keepalived'", "the check failed on every run, so it never added it"},
-		{"Script `chk_pidof` now returning 1", "this node advertised priority 150 whatever HAProxy did"},
+		{"Script `chk_haproxy` now returning 1", "the check failed on every run, so it never added it: this node advertised priority 150 whatever HAProxy did"},
+		{"Script `chk_tcp` now returning 2", "track_script chk_tcp: besides, keepalived 2.2.7 runs this /dev/tcp test through /bin/sh, which is dash"},
+		{"(VI_1) Changing effective priority from 150 to 143", "track_script chk_tcp is a TCP check of 127.0.0.1:8080"},
 	} {
 		if !strings.Contains(out, c.keepalived) {
 			t.Errorf("keepalived did not log %q", c.keepalived)
@@ -117,8 +152,11 @@ func TestKeepalivedAgrees(t *testing.T) {
 			t.Errorf("the importer does not say %q:\n%s", c.importer, imported)
 		}
 	}
-	if strings.Contains(out, "Changing effective priority from 150 to") {
-		t.Error("keepalived added a pidof check's weight")
+	if strings.Contains(out, "VRRP_Script(chk_bash) failed") || strings.Contains(out, "to 170") || strings.Contains(out, "to 167") {
+		t.Error("the bash /dev/tcp check failed, or keepalived added the pidof check's weight")
+	}
+	if strings.Contains(imported, "track_script chk_bash: besides") {
+		t.Error("the importer says the bash /dev/tcp check failed under keepalived")
 	}
 	addrs, err := n.Exec(t.Context(), "ip", "-o", "-4", "addr", "show", "dev", "eth0")
 	if err != nil {
