@@ -26,6 +26,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("vrrp:\n  instances:\n    - {name: A, interface: eth0, vrid: 0, priority: 0}\n"))
 	f.Add([]byte("vrrp:\n  instances:\n    - &a {name: A, interface: eth0, vrid: 1, vips: [192.0.2.1/24]}\n    - *a\n"))
 	f.Add([]byte("haproxy: {check: {interval: 1, backends: {app: -1}}}\nbogus: 1\n"))
+	f.Add([]byte("vrrp:\n  instances:\n    - {name: A, interface: eth0, vrid: 1, vips: [192.0.2.1/24], track_interfaces: [eth1, {name: eth2, weight: -20}, {name: eth3, weight: 0, reverse: true}]}\n"))
 	f.Add([]byte("vrrp:\n  instances:\n    - name: A\n      interface: eth0\n      vrid: 51\n      version: 2\n      auth_pass: x\n      vips: [{address: 2001:db8::1/64, dev: eth1}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 64<<10 {

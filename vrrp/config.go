@@ -50,9 +50,11 @@ type InstanceConfig struct {
 	AuthPass string `yaml:"auth_pass"`
 	// TrackHAProxy ties the local HAProxy's health to this instance; nil: not tracked.
 	TrackHAProxy *Track `yaml:"track_haproxy"`
-	// TrackInterfaces put the instance in FAULT while any of them is down. The instance's
-	// own interface is always tracked.
-	TrackInterfaces []string `yaml:"track_interfaces"`
+	// TrackInterfaces are more links whose state acts on the instance: by default one
+	// that is down puts it in FAULT; with a weight it moves the priority instead, as
+	// keepalived's weighted track_interface (see TrackInterface). The instance's own
+	// interface is always tracked, as a fault.
+	TrackInterfaces []TrackInterface `yaml:"track_interfaces"`
 	// GARP tunes the gratuitous ARP / unsolicited NA sent on becoming master.
 	GARP GARPConfig `yaml:"garp"`
 	// Notify runs hooks on state changes.

@@ -136,11 +136,7 @@ func (c *Config) Validate() error {
 				bad(p+".track_haproxy.degraded_weight", "%d not in -253..0", w)
 			}
 		}
-		for j, name := range in.TrackInterfaces {
-			if name == "" {
-				bad(fmt.Sprintf("%s.track_interfaces[%d]", p, j), "empty interface name")
-			}
-		}
+		validateTrackInterfaces(p, in, bad)
 		if in.GARP.Repeat < 1 || in.GARP.Repeat > 255 {
 			bad(p+".garp.repeat", "%d not in 1..255", in.GARP.Repeat)
 		}

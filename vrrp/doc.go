@@ -21,6 +21,8 @@
 //   - owner.go, owner_linux.go: Owner and its netlink + AF_PACKET implementation.
 //   - linkwatch.go, linkwatch_linux.go: LinkWatcher and its netlink implementation: an
 //     instance's interface and its track_interfaces put it in FAULT while down.
+//   - trackif.go: TrackInterface, a track_interfaces entry: FAULT, or keepalived's
+//     weighted track_interface (a priority change while the link is down, or up).
 //   - instance.go: Instance, its Options, Snapshot and Counters.
 //   - controls.go: what other goroutines ask of an Instance (SetTracked, Resign,
 //     SetMaintenance, the sync group's hold), applied by the loop.

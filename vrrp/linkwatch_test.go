@@ -57,7 +57,7 @@ func TestInstanceLinkTracking(t *testing.T) {
 		t.Run(link, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				n := newMemNet()
-				track := func(c *InstanceConfig) { c.TrackInterfaces = []string{"eth1"} }
+				track := func(c *InstanceConfig) { c.TrackInterfaces = []TrackInterface{{Name: "eth1"}} }
 				linksA := newFakeLinks("eth0", "eth1")
 				a := startNodeWith(t, n, "192.0.2.11", testConfig("A", 150, track), withLinks(linksA))
 				b := startNodeWith(t, n, "192.0.2.12", testConfig("B", 100, track), withLinks(newFakeLinks("eth0", "eth1")))
@@ -107,7 +107,7 @@ func TestInstanceLinkDownAtStart(t *testing.T) {
 		n := newMemNet()
 		links := newFakeLinks("eth0") // eth9 is missing
 		a := startNodeWith(t, n, "192.0.2.11", testConfig("A", 150, func(c *InstanceConfig) {
-			c.TrackInterfaces = []string{"eth9", "eth0"}
+			c.TrackInterfaces = []TrackInterface{{Name: "eth9"}, {Name: "eth0"}}
 		}), withLinks(links))
 		advance(10 * time.Second)
 		wantStates(t, "start", map[*node]State{a: StateFault})

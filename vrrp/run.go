@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -121,44 +120,61 @@ func (in *Instance) Run(ctx context.Context) error {
 			delete(in.ctl.faults, name) // the next Run reads the links afresh
 		}
 	}
+	for name := range in.ctl.weights {
+		if strings.HasPrefix(name, linkFaultPrefix) {
+			delete(in.ctl.weights, name)
+		}
+	}
+	g := in.group
 	in.mu.Unlock()
+	if g != nil {
+		g.syncWeights()
+	}
 	return err
 }
 
-// trackedLinks returns the interfaces whose loss puts the instance in FAULT: its own and
-// its track_interfaces.
-func (in *Instance) trackedLinks() []string {
-	names := []string{in.cfg.Interface}
-	for _, n := range in.cfg.TrackInterfaces {
-		if !slices.Contains(names, n) {
-			names = append(names, n)
+// trackedLinks returns the links the instance watches, its own interface first (always
+// a fault), then its track_interfaces, each with its policy.
+func (in *Instance) trackedLinks() (names []string, policy map[string]TrackInterface) {
+	names = []string{in.cfg.Interface}
+	policy = map[string]TrackInterface{in.cfg.Interface: {Name: in.cfg.Interface}}
+	for _, t := range in.cfg.TrackInterfaces {
+		if _, ok := policy[t.Name]; !ok {
+			names = append(names, t.Name)
+			policy[t.Name] = t
 		}
 	}
-	return names
+	return names, policy
 }
 
 // watchLinks starts the link watcher in wg and waits (at most linkSettle, or until ctx
 // ends) for the first report of every tracked link, so that the machine starts in FAULT
-// when one is down. A link down sets the fault "link:<name>", up clears it.
+// (or at its weighted priority) when one is down. A link's policy sets or clears the fault
+// "link:<name>", or sets its weight under the same name.
 func (in *Instance) watchLinks(ctx, watchCtx context.Context, links LinkWatcher, wg *sync.WaitGroup) {
-	names := in.trackedLinks()
+	names, policy := in.trackedLinks()
 	settled := make(chan struct{})
 	var (
 		mu   sync.Mutex
 		seen = map[string]bool{}
 	)
 	report := func(ls LinkState) {
-		if !slices.Contains(names, ls.Name) {
+		pol, ok := policy[ls.Name]
+		if !ok {
 			return
 		}
 		key := linkFaultPrefix + ls.Name
+		weight, fault := pol.Delta(ls.Up)
 		in.mu.Lock()
 		was := in.ctl.faults[key]
-		if ls.Up {
-			delete(in.ctl.faults, key)
+		oldWeight := in.ctl.weights[key]
+		setKey(in.ctl.faults, key, fault)
+		if weight != 0 {
+			in.ctl.weights[key] = weight
 		} else {
-			in.ctl.faults[key] = true
+			delete(in.ctl.weights, key)
 		}
+		g := in.group
 		in.mu.Unlock()
 		mu.Lock()
 		first := !seen[ls.Name]
@@ -167,13 +183,18 @@ func (in *Instance) watchLinks(ctx, watchCtx context.Context, links LinkWatcher,
 			close(settled)
 		}
 		mu.Unlock()
+		if weight != oldWeight && g != nil {
+			g.syncWeights()
+		}
 		switch {
-		case was == !ls.Up && !first:
+		case was == fault && weight == oldWeight && !first:
 			return
-		case ls.Up && was:
-			in.log.Info("tracked interface up", "link", ls.Name)
-		case !ls.Up && !was:
-			in.log.Warn("tracked interface down", "link", ls.Name)
+		case pol.Weight != 0:
+			in.log.Info("tracked interface "+upDown(ls.Up), "link", ls.Name, "weight", weight)
+		case fault && !was:
+			in.log.Warn("tracked interface "+upDown(ls.Up)+": fault", "link", ls.Name)
+		case !fault && was:
+			in.log.Info("tracked interface "+upDown(ls.Up)+": fault cleared", "link", ls.Name)
 		}
 		in.poke()
 	}
@@ -190,6 +211,13 @@ func (in *Instance) watchLinks(ctx, watchCtx context.Context, links LinkWatcher,
 		in.log.Warn("tracked interfaces not reported in time; starting anyway", "links", names, "after", linkSettle)
 	case <-ctx.Done():
 	}
+}
+
+func upDown(up bool) string {
+	if up {
+		return "up"
+	}
+	return "down"
 }
 
 func (in *Instance) transportConfig() TransportConfig {

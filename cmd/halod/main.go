@@ -42,7 +42,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("halod", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: halod [-config FILE] [-t] [-version]\n       halod cleanup [-config FILE]\n       halod import-keepalived [-o FILE] [-haproxy-config FILE] keepalived.conf")
+		fmt.Fprintln(stderr, "usage: halod [-config FILE] [-t] [-version]\n       halod cleanup [-config FILE]\n       halod import-keepalived [-o FILE] [-haproxy-config FILE] [-host NAME] keepalived.conf")
 		fs.PrintDefaults()
 	}
 	configPath := fs.String("config", "/etc/halo/halo.yaml", "halo.yaml to run with")

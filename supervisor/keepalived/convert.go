@@ -47,6 +47,10 @@ type converter struct {
 	garp        vrrp.GARPConfig
 	garpAt      map[string]Pos
 
+	// skipCheckAdvAddr: global_defs has vrrp_skip_check_adv_addr, so keepalived accepts
+	// adverts whatever addresses they list.
+	skipCheckAdvAddr bool
+
 	instances []*instance
 	groups    []*group
 	// v2Default lists the instances left at keepalived's default VRRPv2, for one note.
@@ -78,6 +82,7 @@ func (c *converter) errors() int {
 // keepalived resolves them after the whole file is read: an instance may name a script
 // defined below it.
 func (c *converter) convert(nodes []*Node) {
+	var lvs []*Node
 	c.scripts = map[string]*script{}
 	c.garpAt = map[string]Pos{}
 	for _, n := range nodes {
@@ -96,7 +101,7 @@ func (c *converter) convert(nodes []*Node) {
 		case "vrrp_sync_group":
 			c.syncGroup(n)
 		case "virtual_server", "virtual_server_group":
-			c.add(anchorHeader, n.Pos, Warn, "%s %s refused: it configures LVS (IPVS) in the kernel; halo fronts HAProxy and does not program IPVS. Move the service into haproxy.cfg (a frontend and a backend with health checks) or keep a keepalived that only does LVS; the rest of the file was converted", n.Name, strings.Join(n.Args, " "))
+			lvs = append(lvs, n)
 		default:
 			c.unsupported(anchorHeader, n, topLevelReasons)
 		}
@@ -107,8 +112,23 @@ func (c *converter) convert(nodes []*Node) {
 			c.add(anchorHeader, s.pos, Note, "vrrp_script %s is tracked by no instance: not converted", s.name)
 		}
 	}
+	rest := "; the rest of the file was converted"
+	if len(c.instances) == 0 {
+		rest = ""
+	}
+	for _, n := range lvs {
+		c.add(anchorHeader, n.Pos, Warn, "%s %s refused: it configures LVS (IPVS) in the kernel; halo fronts HAProxy and does not program IPVS. Move the service into haproxy.cfg (a frontend and a backend with health checks) or keep a keepalived that only does LVS%s", n.Name, strings.Join(n.Args, " "), rest)
+	}
 	if len(c.instances) == 0 && c.errors() == 0 {
-		c.add(anchorHeader, Pos{File: c.mainName}, Error, "no vrrp_instance to convert: halo needs at least one VRRP instance")
+		pos := Pos{File: c.mainName, Line: 1}
+		if len(nodes) > 0 {
+			pos = nodes[0].Pos
+		}
+		msg := "no vrrp_instance to convert: halo needs at least one VRRP instance, and nothing was converted"
+		if len(lvs) > 0 {
+			msg = fmt.Sprintf("no vrrp_instance to convert: this configuration only does LVS (%s at %s), which halo does not do; nothing was converted. Keep keepalived for LVS", lvs[0].Name, lvs[0].Pos)
+		}
+		c.add(anchorHeader, pos, Error, "%s", msg)
 	}
 }
 

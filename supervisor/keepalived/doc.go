@@ -5,7 +5,8 @@
 // itself does (lib/parser.c): comments with '#' or '!' anywhere outside double quotes,
 // lines split at '{' and '}' so that several blocks may share a line, a block's '{' on the
 // keyword's line or the next, double-quoted words, `include` with globs relative to the
-// including file, and single-line $NAME=value definitions. It knows no keyword: the tree it
+// including file, single-line $NAME=value definitions, and "@ID" / "@^ID" conditional
+// lines, applied for the config id given to ParseFor (Options.Host) and otherwise skipped. It knows no keyword: the tree it
 // returns is generic, so a block it does not understand is skipped by the converter with a
 // warning instead of failing the parse.
 //

@@ -23,6 +23,9 @@ func FuzzParse(f *testing.F) {
 		p := &parser{
 			readFile: func(string) ([]byte, error) { return nil, errors.New("no files in the fuzzer") },
 			glob:     func(string) ([]string, error) { return nil, nil },
+			// Half the inputs as node "node1" (-host), so that applied conditional lines
+			// are fuzzed too.
+			configID: "node1", haveID: len(src)%2 == 1,
 		}
 		nodes, _, err := p.run("keepalived.conf", []byte(src))
 		if err != nil {

@@ -1,6 +1,9 @@
 package keepalived
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // globalReasons say why a global_defs directive is not carried over.
 var globalReasons = map[string]string{
@@ -48,6 +51,7 @@ var globalReasons = map[string]string{
 	"lvs_flush":                       "LVS is out of scope for halo",
 	"lvs_timeouts":                    "LVS is out of scope for halo",
 	"script_security":                 "halo runs no check scripts",
+	"default_interface":               "keepalived uses it only for static addresses without a dev (vrrp_ipaddress.c), which halo does not carry; every vrrp_instance names its interface",
 }
 
 func (c *converter) globalDefs(n *Node) {
@@ -75,9 +79,34 @@ func (c *converter) globalDefs(n *Node) {
 			if v, ok := c.intArg(anchorHeader, d, 0, 1<<20); ok {
 				c.garp.Refresh, c.garpAt["refresh"] = time.Duration(v)*time.Second, d.Pos
 			}
+		case "vrrp_garp_interval", "vrrp_gna_interval":
+			if v, ok := c.arg(anchorHeader, d, 0); ok {
+				if f, err := strconv.ParseFloat(v, 64); err == nil && f == 0 {
+					c.add(anchorHeader, d.Pos, Note, "%s 0: keepalived's default, which halo follows: a burst's gratuitous ARP / NA messages go back to back", d.Name)
+				} else {
+					c.add(anchorHeader, d.Pos, Warn, "%s %s: not carried over: halo sends a burst's gratuitous ARP / NA messages back to back (keepalived's default, 0)", d.Name, v)
+				}
+			}
+		case "vrrp_min_garp":
+			if len(d.Args) > 0 && d.Args[0] != "true" && d.Args[0] != "on" && d.Args[0] != "yes" {
+				continue
+			}
+			// keepalived's vrrp_min_garp_handler: one message, no second burst, unless
+			// set already (a later line overrides it, as here).
+			if c.garp.Repeat == 0 {
+				c.garp.Repeat, c.garpAt["repeat"] = 1, d.Pos
+			}
+			if c.garp.Delay == nil {
+				zero := time.Duration(0)
+				c.garp.Delay, c.garpAt["delay"] = &zero, d.Pos
+			}
+			c.add(anchorHeader, d.Pos, Note, "vrrp_min_garp: as in keepalived, one gratuitous ARP / NA message and no second burst: garp.repeat 1, garp.delay 0s unless set")
 		case "enable_script_security", "script_user":
 			c.add(anchorHeader, d.Pos, Note, "%s: nothing to carry over: halo runs no check scripts, and its notify hooks run as argv without a shell, as halod's user", d.Name)
 		default:
+			if d.Name == "vrrp_skip_check_adv_addr" && (len(d.Args) == 0 || d.Args[0] == "true" || d.Args[0] == "on" || d.Args[0] == "yes") {
+				c.skipCheckAdvAddr = true
+			}
 			c.unsupported(anchorHeader, d, globalReasons)
 		}
 	}

@@ -15,7 +15,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden .yaml files under testdata/golden")
 
 // TestGolden converts every testdata/golden/*.conf (with NAME.haproxy.cfg when present,
-// scripts looked up under testdata/golden/root) and compares with NAME.yaml. Every
+// -host from NAME.host when present, scripts looked up under testdata/golden/root) and compares with NAME.yaml. Every
 // output must load with supervisor.ParseConfig, as `halod -t` would.
 func TestGolden(t *testing.T) {
 	confs, err := filepath.Glob("testdata/golden/*.conf")
@@ -29,12 +29,22 @@ func TestGolden(t *testing.T) {
 			if hc := strings.TrimSuffix(conf, ".conf") + ".haproxy.cfg"; fileExists(hc) {
 				opts.HAProxyConfig = hc
 			}
+			if host, err := os.ReadFile(strings.TrimSuffix(conf, ".conf") + ".host"); err == nil {
+				opts.Host = strings.TrimSpace(string(host))
+			}
 			res, err := Import(conf, opts)
 			if err != nil {
 				for _, w := range res.Warnings {
 					t.Log(w)
 				}
 				t.Fatalf("Import: %v", err)
+			}
+			// Every message about keepalived's configuration names its line; only
+			// haproxy.cfg-wide ones (no stats socket, a relative -haproxy-config) do not.
+			for _, w := range res.Warnings {
+				if w.Pos.Line == 0 && !strings.HasSuffix(w.Pos.File, ".haproxy.cfg") {
+					t.Errorf("message without a line: %s", w)
+				}
 			}
 			if _, err := supervisor.ParseConfig(name+".yaml", res.YAML); err != nil {
 				t.Fatalf("ParseConfig rejects the output: %v\n%s", err, res.YAML)

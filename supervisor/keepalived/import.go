@@ -63,6 +63,10 @@ type Options struct {
 	// Root is a directory holding a copy of the node's files: absolute paths of check
 	// scripts (and of haproxy.cfg in the output) are looked up below it. Empty: "/".
 	Root string
+	// Host is the keepalived config id of the node being converted (keepalived -i, by
+	// default the first label of its host name): lines "@Host ..." apply, lines for other
+	// ids do not. Empty: no conditional line applies, and each is warned about.
+	Host string
 }
 
 // Result is a converted configuration.
@@ -87,7 +91,7 @@ func Import(path string, opts Options) (*Result, error) {
 	if opts.HAProxyMode != haproxy.External && opts.HAProxyMode != haproxy.Managed {
 		return nil, fmt.Errorf("keepalived: haproxy mode %q: must be external or managed", opts.HAProxyMode)
 	}
-	nodes, pw, err := Parse(path)
+	nodes, pw, err := ParseFor(path, opts.Host, opts.Host != "")
 	c := &converter{opts: opts, mainName: filepath.Base(path), baseDir: filepath.Dir(path), files: map[string]int{}}
 	for _, w := range pw {
 		c.msgs = append(c.msgs, message{Warning: w})
@@ -101,12 +105,14 @@ func Import(path string, opts Options) (*Result, error) {
 
 // finish converts parsed nodes; split from Import for the fuzz target.
 func (c *converter) finish(path string, nodes []*Node) (*Result, error) {
-	c.convert(nodes)
+	// haproxy.cfg first: its frontends decide whether a TCP or HTTP check script tested
+	// HAProxy.
 	if c.opts.HAProxyConfig != "" {
 		c.hap = c.readHAProxy(c.opts.HAProxyConfig)
-		if c.hap != nil {
-			c.checkVIPs(c.hap)
-		}
+	}
+	c.convert(nodes)
+	if c.hap != nil {
+		c.checkVIPs(c.hap)
 	}
 	res := &Result{}
 	msgs := c.sortedMessages()

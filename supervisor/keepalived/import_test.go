@@ -44,6 +44,7 @@ func TestImportUnusable(t *testing.T) {
 		{"bad priority", strings.Replace(minimal, "%s", "priority 300", 1), "keepalived.conf:7: error: priority 300: not a whole number in 1..255"},
 		{"bad vip", strings.Replace(minimal, "192.0.2.100/24", "192.0.2.300/24", 1), "keepalived.conf:5: error: virtual_ipaddress"},
 		{"nothing", "global_defs {\n router_id x\n}\n", "error: no vrrp_instance to convert"},
+		{"LVS only", "global_defs {\n router_id x\n}\nvirtual_server 192.0.2.1 80 {\n}\n", "keepalived.conf:1: error: no vrrp_instance to convert: this configuration only does LVS (virtual_server at keepalived.conf:4)"},
 		{"unknown group member", minimal + "vrrp_sync_group G {\n group {\n VI_1\n VI_2\n }\n}\n", "keepalived.conf:10: error: sync group G names VI_2"},
 		{"duplicate", minimal + minimal, "keepalived.conf:9: error: vrrp_instance VI_1 is defined twice (first at keepalived.conf:1)"},
 	} {
@@ -115,9 +116,47 @@ func TestImportDetails(t *testing.T) {
 				t.Errorf("priority %d track %+v, want 254 and weight -4", in.Priority, in.TrackHAProxy)
 			}
 		}},
+		// keepalived resets preempt_delay under nopreempt (vrrp_complete_instance).
 		{"nopreempt and delay", "nopreempt\npreempt_delay 30", func(t *testing.T, in vrrp.InstanceConfig) {
-			if in.PreemptEnabled() || in.PreemptDelay.Seconds() != 30 {
-				t.Errorf("preempt %v delay %s", in.PreemptEnabled(), in.PreemptDelay)
+			if in.PreemptEnabled() || in.PreemptDelay != 0 {
+				t.Errorf("preempt %v delay %s, want false and 0s", in.PreemptEnabled(), in.PreemptDelay)
+			}
+		}},
+		{"delay kept", "preempt_delay 30", func(t *testing.T, in vrrp.InstanceConfig) {
+			if !in.PreemptEnabled() || in.PreemptDelay.Seconds() != 30 {
+				t.Errorf("preempt %v delay %s, want true and 30s", in.PreemptEnabled(), in.PreemptDelay)
+			}
+		}},
+		// keepalived clears nopreempt and preempt_delay with state MASTER.
+		{"state MASTER clears nopreempt", "state MASTER\npriority 150\nnopreempt\npreempt_delay 10", func(t *testing.T, in vrrp.InstanceConfig) {
+			if !in.PreemptEnabled() || in.PreemptDelay != 0 || in.Priority != 150 {
+				t.Errorf("preempt %v delay %s priority %d, want true, 0s, 150", in.PreemptEnabled(), in.PreemptDelay, in.Priority)
+			}
+		}},
+		{"nopreempt then preempt", "state MASTER\nnopreempt\npreempt\npriority 150", func(t *testing.T, in vrrp.InstanceConfig) {
+			if !in.PreemptEnabled() {
+				t.Error("preempt off")
+			}
+		}},
+		{"state BACKUP keeps nopreempt", "state BACKUP\nnopreempt", func(t *testing.T, in vrrp.InstanceConfig) {
+			if in.PreemptEnabled() || in.Priority != 100 {
+				t.Errorf("preempt %v priority %d, want false and 100", in.PreemptEnabled(), in.Priority)
+			}
+		}},
+		// keepalived derives priority 255 from state MASTER when no priority is given.
+		{"state MASTER without priority", "state MASTER", func(t *testing.T, in vrrp.InstanceConfig) {
+			if in.Priority != 255 || !in.AddressOwner {
+				t.Errorf("priority %d owner %v, want 255 and owner", in.Priority, in.AddressOwner)
+			}
+		}},
+		{"BACKUP after MASTER ignored", "state MASTER\nstate BACKUP", func(t *testing.T, in vrrp.InstanceConfig) {
+			if in.Priority != 255 {
+				t.Errorf("priority %d, want 255 (state stays MASTER)", in.Priority)
+			}
+		}},
+		{"owner clears nopreempt", "priority 255\nnopreempt", func(t *testing.T, in vrrp.InstanceConfig) {
+			if !in.PreemptEnabled() {
+				t.Error("preempt off for an owner")
 			}
 		}},
 		{"range and dev", "virtual_ipaddress {\n 198.51.100.10-12/24 dev eth1\n}", func(t *testing.T, in vrrp.InstanceConfig) {
@@ -127,6 +166,15 @@ func TestImportDetails(t *testing.T) {
 			}
 			want := []string{"192.0.2.100/24@", "198.51.100.10/24@eth1", "198.51.100.11/24@eth1", "198.51.100.12/24@eth1"}
 			if diff := cmp.Diff(want, got); diff != "" {
+				t.Error(diff)
+			}
+		}},
+		{"duplicate VIP merged", "virtual_ipaddress {\n 192.0.2.100/24 dev eth0 label eth0:vip\n 192.0.2.101\n}", func(t *testing.T, in vrrp.InstanceConfig) {
+			var got []string
+			for _, v := range in.VIPs {
+				got = append(got, v.Prefix.String()+"@"+v.Label)
+			}
+			if diff := cmp.Diff([]string{"192.0.2.100/24@", "192.0.2.101/32@"}, got); diff != "" {
 				t.Error(diff)
 			}
 		}},
@@ -203,6 +251,25 @@ func TestRun(t *testing.T) {
 			}
 		}
 	})
+	t.Run("host", func(t *testing.T) {
+		conf := writeConf(t, strings.Replace(minimal, "%s", "@lb1 priority 150\n@lb2 priority 90", 1))
+		for host, want := range map[string]string{"lb1": "priority: 150", "lb2": "priority: 90", "": "priority: 100"} {
+			var out, errb bytes.Buffer
+			args := []string{conf}
+			if host != "" {
+				args = []string{"--host", host, conf}
+			}
+			if code := Run(args, &out, &errb); code != ExitOK {
+				t.Fatalf("%q: exit %d, stderr:\n%s", args, code, errb.String())
+			}
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%q: output lacks %q:\n%s", args, want, out.String())
+			}
+			if skipped := strings.Contains(errb.String(), "line skipped"); skipped != (host == "") {
+				t.Errorf("%q: skipped-line warnings %v, want %v:\n%s", args, skipped, host == "", errb.String())
+			}
+		}
+	})
 	t.Run("missing file", func(t *testing.T) {
 		var out, errb bytes.Buffer
 		if code := Run([]string{filepath.Join(dir, "nope.conf")}, &out, &errb); code != ExitUnusable || out.Len() != 0 {
@@ -221,5 +288,54 @@ func TestRun(t *testing.T) {
 		if code := Run(args, &out, &errb); code != ExitUsage {
 			t.Errorf("Run(%q) = %d, want %d", args, code, ExitUsage)
 		}
+	}
+}
+
+// TestImportMessages checks the text of messages whose truth matters to an operator.
+func TestImportMessages(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		global     string
+		want, not  []string
+	}{
+		{"accept", "accept", "", []string{"keepalived.conf:10: note: accept: nothing to carry over: halo behaves so always"}, []string{"never accepts"}},
+		{"no_accept", "no_accept", "", []string{"keepalived.conf:10: warning: no_accept: not carried over", "its master accepts all traffic to the VIPs"}, nil},
+		{"duplicate VIP", "virtual_ipaddress {\n 192.0.2.100/24 label eth0:vip\n}", "",
+			[]string{"keepalived.conf:11: warning: virtual_ipaddress 192.0.2.100 is listed again (first at keepalived.conf:8): merged into one VIP. The kernel holds it once, as the first line added it (192.0.2.100/24); this line's 192.0.2.100/24 label eth0:vip was never applied", "received an unexpected ip number count"}, nil},
+		{"duplicate VIP, skip check", "virtual_ipaddress {\n 192.0.2.100/24\n}", "global_defs {\n vrrp_skip_check_adv_addr\n}\n",
+			[]string{"which keepalived accepts here (vrrp_skip_check_adv_addr)"}, []string{"unexpected ip number count"}},
+		{"LVS beside an instance", "", "virtual_server 192.0.2.1 80 {\n}\n", []string{"the rest of the file was converted"}, nil},
+		{"dev tcp without haproxy.cfg", "track_script {\n tcp\n}", "vrrp_script tcp {\n script \"</dev/tcp/127.0.0.1/80\"\n weight -10\n}\n",
+			[]string{"keepalived.conf:15: warning: track_script tcp is a TCP check of 127.0.0.1:80 (</dev/tcp/127.0.0.1/80): halo runs no check scripts", "track_script tcp: besides, keepalived 2.2.7 runs this /dev/tcp test through /bin/sh, which is dash"},
+			[]string{"cannot read", "no such file"}},
+		{"kubeadm curl without haproxy.cfg", "track_script {\n api\n}", "vrrp_script api {\n script \"curl -k https://localhost:6443/healthz\"\n}\n",
+			[]string{"track_script api is an HTTP check of localhost:6443 (curl -k https://localhost:6443/healthz): halo runs no check scripts"},
+			[]string{"cannot read", "besides"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "vrrp_script chk {\n script \"killall -0 haproxy\"\n}\n" + strings.Replace(minimal, "%s", tc.body, 1)
+			if tc.global != "" {
+				src = tc.global + src
+			}
+			res, err := Import(writeConf(t, src), Options{})
+			if err != nil {
+				t.Fatalf("Import: %v", err)
+			}
+			var all []string
+			for _, w := range res.Warnings {
+				all = append(all, w.String())
+			}
+			text := strings.Join(all, "\n")
+			for _, w := range tc.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("messages lack %q:\n%s", w, text)
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(text, w) {
+					t.Errorf("messages hold %q:\n%s", w, text)
+				}
+			}
+		})
 	}
 }

@@ -3,7 +3,6 @@ package keepalived
 import (
 	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/halo-lb/halo/vrrp"
@@ -33,14 +32,22 @@ type instance struct {
 	state     string
 	statePos  Pos
 	nopreempt bool
+	// trackIfAt holds the line of each cfg.TrackInterfaces entry, trackIfGroup whether it
+	// came from the instance's sync group.
+	trackIfAt    []Pos
+	trackIfGroup []bool
 }
 
 func (in *instance) anchor() anchor { return instanceAnchor(in.cfg.Name) }
 
 type trackRef struct {
-	name   string
-	weight *int
-	pos    Pos
+	name string
+	// weight and reverse override the script's; nil: the script's.
+	weight  *int
+	reverse *bool
+	pos     Pos
+	// fromGroup: the line is the sync group's, applied to each member.
+	fromGroup bool
 }
 
 // instanceReasons say why a vrrp_instance directive is not carried over.
@@ -55,8 +62,6 @@ var instanceReasons = map[string]string{
 	"track_file":                 "halo has no file trackers; haloctl maintenance on|off and resign cover the usual uses",
 	"track_process":              "halo tracks HAProxy through its runtime API (track_haproxy), not processes",
 	"track_bfd":                  "halo has no BFD",
-	"accept":                     "halo never accepts traffic to the VIPs on behalf of HAProxy; HAProxy binds them",
-	"no_accept":                  "halo never accepts traffic to the VIPs on behalf of HAProxy; HAProxy binds them",
 	"strict_mode":                "halo has no strict mode",
 	"skip_check_adv_addr":        "halo accepts adverts whatever addresses they list",
 	"check_unicast_src":          "halo always drops unicast adverts from addresses that are not listed peers",
@@ -113,6 +118,7 @@ func (c *converter) vrrpInstance(n *Node) {
 		}
 	}
 	c.checkInstance(in, n)
+	c.skippedConditionals(in, n)
 }
 
 // instanceKeyword reads one directive of a vrrp_instance block into in.
@@ -123,7 +129,12 @@ type instanceKeyword func(c *converter, in *instance, d *Node)
 // directive becomes, so that its comment names the line.
 var instanceKeywords = map[string]instanceKeyword{
 	"state": func(c *converter, in *instance, d *Node) {
-		if v, ok := c.arg(in.anchor(), d, 0); ok {
+		v, ok := c.arg(in.anchor(), d, 0)
+		switch {
+		case !ok:
+		case in.state == "MASTER" && v != "MASTER":
+			c.add(in.anchor(), d.Pos, Warn, "state %s after state MASTER (%s): keepalived ignores it and keeps MASTER, and so does the import", v, in.statePos)
+		default:
 			in.state, in.statePos = v, d.Pos
 		}
 	},
@@ -140,6 +151,7 @@ var instanceKeywords = map[string]instanceKeyword{
 	"preempt": func(c *converter, in *instance, d *Node) {
 		t := true
 		in.cfg.Preempt, in.at["preempt"] = &t, d.Pos
+		in.nopreempt = false
 	},
 	"preempt_delay":     instanceFloat(0, 1000, "preempt_delay", func(in *instance, v float64) { in.cfg.PreemptDelay = seconds(v) }),
 	"authentication":    (*converter).authentication,
@@ -153,6 +165,8 @@ var instanceKeywords = map[string]instanceKeyword{
 	"unicast_peer":    (*converter).peers,
 	"track_interface": (*converter).trackInterfaces,
 	"track_script":    (*converter).trackScripts,
+	"accept":          (*converter).accept,
+	"no_accept":       (*converter).accept,
 	"notify_master":   instanceNotifyHook,
 	"notify_backup":   instanceNotifyHook,
 	"notify_fault":    instanceNotifyHook,
@@ -203,45 +217,67 @@ func instanceNotifyHook(c *converter, in *instance, d *Node) {
 	c.notifyHook(in.anchor(), &in.cfg.Notify, in.at, d)
 }
 
-// trackScripts reads track_script: one script per line, then an optional "weight N".
+// trackScripts reads an instance's track_script block.
 func (c *converter) trackScripts(in *instance, d *Node) {
-	at := in.anchor()
-	for _, l := range d.Block {
-		t := trackRef{name: l.Name, pos: l.Pos}
-		if len(l.Args) > 0 && l.Args[0] != "weight" {
-			c.add(at, l.Pos, Warn, "track_script %s: %q ignored: keepalived reads one script per line, then an optional \"weight N\"", l.Name, strings.Join(l.Args, " "))
-		}
-		if len(l.Args) >= 2 && l.Args[0] == "weight" {
-			w, err := strconv.Atoi(l.Args[1])
-			if err != nil || w < -253 || w > 253 {
-				c.add(at, l.Pos, Warn, "track_script %s: weight %q is not a number in -253..253: the script's own weight is used", l.Name, l.Args[1])
-			} else {
-				t.weight = &w
-			}
-			if len(l.Args) > 2 && l.Args[2] == "reverse" {
-				c.add(at, l.Pos, Warn, "track_script %s: reverse is not carried over", l.Name)
+next:
+	for _, t := range c.trackScriptLines(in.anchor(), d) {
+		for _, prev := range in.tracks {
+			if prev.name == t.name {
+				c.add(in.anchor(), t.pos, Warn, "track_script %s is listed twice (first at %s): keepalived ignores the later line (\"duplicate track_script\"), and so does the import", t.name, prev.pos)
+				continue next
 			}
 		}
 		in.tracks = append(in.tracks, t)
 	}
 }
 
+// trackScriptLines reads track_script lines as keepalived 2.2.7's alloc_track_script
+// does: "NAME [weight W [reverse|noreverse]]"; a line with another option, or a weight
+// without value, is ignored whole; a weight outside -254..254 falls back to the script's.
+func (c *converter) trackScriptLines(at anchor, d *Node) []trackRef {
+	var out []trackRef
+	for _, l := range d.Block {
+		t := trackRef{name: l.Name, pos: l.Pos}
+		if len(l.Args) > 0 {
+			if l.Args[0] != "weight" {
+				c.add(at, l.Pos, Warn, "track_script %s: unknown option %q: keepalived ignores the whole line (\"unknown track script option\"), so the script is not tracked (here neither)", l.Name, l.Args[0])
+				continue
+			}
+			if len(l.Args) == 1 {
+				c.add(at, l.Pos, Warn, "track_script %s: weight without a value: keepalived ignores the whole line, so the script is not tracked (here neither)", l.Name)
+				continue
+			}
+			w, err := strconv.Atoi(l.Args[1])
+			switch {
+			case err != nil || w < -254 || w > 254:
+				c.add(at, l.Pos, Warn, "track_script %s: weight %q is not in -253..253: the script's own weight is used, as by keepalived", l.Name, l.Args[1])
+			case w == -254 || w == 254:
+				w = w / 254 * 253
+				c.add(at, l.Pos, Note, "track_script %s: weight %s is taken as %d, as keepalived does", l.Name, l.Args[1], w)
+				t.weight = &w
+			default:
+				t.weight = &w
+			}
+			if len(l.Args) > 2 {
+				switch l.Args[2] {
+				case "reverse", "noreverse":
+					r := l.Args[2] == "reverse"
+					t.reverse = &r
+				default:
+					c.add(at, l.Pos, Warn, "track_script %s: unknown weight option %q ignored, as keepalived does", l.Name, l.Args[2])
+				}
+			}
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
 // checkInstance settles what the block as a whole decides: the state keepalived started
 // in, the required directives, address ownership, unicast without peers, one family.
 func (c *converter) checkInstance(in *instance, n *Node) {
 	at := in.anchor()
-	switch in.state {
-	case "":
-	case "MASTER", "BACKUP":
-		msg := "state %s: halo has no initial state; the priority (and preempt) decide who becomes master"
-		if in.state == "MASTER" && in.nopreempt {
-			c.add(at, in.statePos, Warn, msg+"; note that keepalived ignores nopreempt on an instance whose state is MASTER, so this node used to preempt. halo honours nopreempt (preempt: false): remove that line to keep keepalived's behaviour", in.state)
-		} else {
-			c.add(at, in.statePos, Note, msg, in.state)
-		}
-	default:
-		c.add(at, in.statePos, Warn, "state %s is not MASTER or BACKUP (keepalived treats it as BACKUP); halo has no initial state anyway: the priority decides", in.state)
-	}
+	c.settleState(in)
 	if in.cfg.Interface == "" {
 		c.add(at, n.Pos, Error, "vrrp_instance %s has no interface", in.cfg.Name)
 	}
@@ -259,6 +295,7 @@ func (c *converter) checkInstance(in *instance, n *Node) {
 		c.add(at, in.at["unicast.source"], Warn, "unicast_src_ip without unicast_peer: keepalived before 2.2.4 silently sent multicast; halo would refuse an empty peer list, so the instance stays multicast")
 		in.cfg.Unicast = nil
 	}
+	c.mergeDuplicateVIPs(in)
 	// One family per instance, in halo as in keepalived (which moves the odd ones to
 	// virtual_ipaddress_excluded): keep the family of the first VIP.
 	var vips []vrrp.VIP
@@ -316,16 +353,5 @@ func (c *converter) authentication(in *instance, d *Node) {
 		c.add(at, d.Pos, Warn, "authentication without auth_type: ignored, as by keepalived")
 	default:
 		c.add(at, typPos, Warn, "auth_type %s is not PASS or AH: ignored", typ)
-	}
-}
-
-func (c *converter) trackInterfaces(in *instance, d *Node) {
-	at := instanceAnchor(in.cfg.Name)
-	in.at["track_interfaces"] = d.Pos
-	for _, l := range d.Block {
-		in.cfg.TrackInterfaces = append(in.cfg.TrackInterfaces, l.Name)
-		if len(l.Args) > 0 {
-			c.add(at, l.Pos, Warn, "track_interface %s: %s not carried over: in halo a tracked interface that goes down puts the instance in FAULT (keepalived's weight 0)", l.Name, strings.Join(l.Args, " "))
-		}
 	}
 }

@@ -36,6 +36,9 @@ type Node struct {
 	// HasBlock reports a '{' after the directive; Block holds what was inside.
 	HasBlock bool
 	Block    []*Node
+	// Skipped are the conditional lines of the block that were skipped because no config
+	// id was given (ParseFor).
+	Skipped []Conditional
 }
 
 // Words returns the keyword followed by its arguments: for the lines of a value block the
@@ -73,6 +76,25 @@ type parser struct {
 	// last is the directive a '{' would open: the newest one at the current level, not
 	// yet given a block, with nothing but line breaks after it.
 	last *Node
+	// configID is keepalived's config id (-i, by default the host name's first label),
+	// which "@ID" lines are matched against; haveID is false when it is unknown, and
+	// then every conditional line is skipped and recorded in its block's Skipped.
+	configID string
+	haveID   bool
+	// applied and other count the conditional lines applied and skipped with a config id.
+	applied, other int
+	firstCond      Pos
+}
+
+// Conditional is a line that applies to some nodes only ("@ID text" or "@^ID text") and was
+// skipped because the config id was not given.
+type Conditional struct {
+	Pos Pos
+	// ID is the config id, Not whether the line is for every node but that one ("@^").
+	ID  string
+	Not bool
+	// Words are the line's words after the condition.
+	Words []string
 }
 
 // Parse reads the keepalived configuration at path, with its includes, into a list of
@@ -81,7 +103,16 @@ type parser struct {
 // malformed structure (unbalanced braces, an unterminated quote, an unreadable file) is a
 // *ParseError.
 func Parse(path string) ([]*Node, []Warning, error) {
-	p := &parser{readFile: os.ReadFile, glob: filepath.Glob, base: filepath.Dir(path)}
+	return ParseFor(path, "", false)
+}
+
+// ParseFor is Parse for the node whose keepalived config id is id (keepalived -i, by
+// default the first label of its host name): a line "@id ..." applies, "@other ..." does
+// not, "@^id ..." applies everywhere but on id, as keepalived's read_line decides. When
+// haveID is false no conditional line applies: each is warned about and recorded in the
+// Skipped of its block.
+func ParseFor(path, id string, haveID bool) ([]*Node, []Warning, error) {
+	p := &parser{readFile: os.ReadFile, glob: filepath.Glob, base: filepath.Dir(path), configID: id, haveID: haveID}
 	return p.run(path, nil)
 }
 
@@ -100,6 +131,9 @@ func (p *parser) run(path string, data []byte) ([]*Node, []Warning, error) {
 	}
 	if err != nil {
 		return nil, warns, err
+	}
+	if p.haveID && p.applied+p.other > 0 {
+		p.warn(p.firstCond, Note, fmt.Sprintf("config id %q (-host): first conditional line here; %d conditional line(s) applied, %d for other config ids skipped, as keepalived -i %s does", p.configID, p.applied, p.other, p.configID))
 	}
 	if len(p.stack) > 1 {
 		n := p.stack[len(p.stack)-1]
@@ -175,10 +209,11 @@ func (p *parser) text(path string, data []byte, depth int) error {
 // expand handles the line-level features of keepalived's read_line: "@id" lines, which
 // apply only to the node whose config id matches, and $NAME=value definitions.
 func (p *parser) expand(text string, pos Pos) (string, error) {
-	if strings.HasPrefix(text, "@") {
-		id, _, _ := strings.Cut(text, " ")
-		p.warn(pos, Warn, fmt.Sprintf("line for config id %q skipped: it applies to one node only (keepalived --config-id); convert each node's own lines by hand", strings.TrimLeft(id, "@^")))
-		return "", nil
+	for strings.HasPrefix(text, "@") {
+		var apply bool
+		if text, apply = p.conditional(text, pos); !apply {
+			return "", nil
+		}
 	}
 	if strings.HasPrefix(text, "~SEQ") {
 		return "", &ParseError{Pos: pos, Msg: "~SEQ sequences are not supported by the importer: expand them by hand (keepalived -d dumps the expanded configuration)"}
@@ -299,4 +334,38 @@ func (p *parser) piece(text string, pos Pos) error {
 		p.last = n
 	}
 	return nil
+}
+
+// conditional decides an "@ID rest" or "@^ID rest" line (keepalived's read_line): it
+// returns rest and whether it applies. A condition with nothing after it is dropped, as
+// keepalived drops it.
+func (p *parser) conditional(text string, pos Pos) (string, bool) {
+	not := strings.HasPrefix(text, "@^")
+	id := strings.TrimPrefix(strings.TrimPrefix(text, "@"), "^")
+	end := strings.IndexAny(id, " \t")
+	if end < 0 {
+		p.warn(pos, Warn, fmt.Sprintf("%s: a condition with no line after it: ignored, as by keepalived", text))
+		return "", false
+	}
+	rest := strings.TrimLeft(id[end:], " \t")
+	id = id[:end]
+	if p.firstCond.Line == 0 {
+		p.firstCond = pos
+	}
+	if p.haveID {
+		if (id == p.configID) != not {
+			p.applied++
+			return rest, true
+		}
+		p.other++
+		return "", false
+	}
+	cur := p.stack[len(p.stack)-1]
+	cur.Skipped = append(cur.Skipped, Conditional{Pos: pos, ID: id, Not: not, Words: splitWords(rest)})
+	cond, who := "@"+id, fmt.Sprintf("config id %q only", id)
+	if not {
+		cond, who = "@^"+id, fmt.Sprintf("every config id but %q", id)
+	}
+	p.warn(pos, Warn, fmt.Sprintf("%s line skipped: it applies on %s, and no -host was given (keepalived matches it against its -i config id, by default the first label of the host name): import with -host NAME for node NAME's configuration", cond, who))
+	return "", false
 }

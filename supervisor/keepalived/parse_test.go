@@ -164,3 +164,49 @@ func TestSplitCommand(t *testing.T) {
 		t.Error("an unterminated quote must fail")
 	}
 }
+
+// TestConditionalLines follows keepalived's read_line: "@ID" applies on ID only, "@^ID"
+// everywhere but ID, a tab may separate the condition; without a config id every
+// conditional line is skipped and recorded in its block.
+func TestConditionalLines(t *testing.T) {
+	// keepalived strips leading white space before it looks for '@' (decomment).
+	src := "@high a 1\n@low a 2\n@^high b 1\n@^low b 2\nx {\n    @high\tpriority 170\n\t@low priority 85\n}\n@high\n"
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keepalived.conf")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		id   string
+		want string
+	}{
+		{"high", "a[1]@1 b[2]@4 x{priority[170]@6}@5"},
+		{"low", "a[2]@2 b[1]@3 x{priority[85]@7}@5"},
+		{"other", "b[1]@3 b[2]@4 x{}@5"},
+	} {
+		nodes, _, err := ParseFor(path, tc.id, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tc.want, tree(nodes)); diff != "" {
+			t.Errorf("-i %s (-want +got):\n%s", tc.id, diff)
+		}
+	}
+	nodes, warns, err := Parse(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff("x{}@5", tree(nodes)); diff != "" {
+		t.Errorf("no id (-want +got):\n%s", diff)
+	}
+	x := nodes[0]
+	if len(x.Skipped) != 2 || x.Skipped[0].ID != "high" || x.Skipped[1].Pos.Line != 7 || strings.Join(x.Skipped[0].Words, " ") != "priority 170" {
+		t.Errorf("skipped in x: %+v", x.Skipped)
+	}
+	if len(warns) != 7 || warns[6].Pos.Line != 9 || !strings.Contains(warns[2].Msg, `every config id but "high"`) {
+		for _, w := range warns {
+			t.Log(w)
+		}
+		t.Errorf("%d warnings, want 7 (six lines skipped, one empty condition at line 9)", len(warns))
+	}
+}

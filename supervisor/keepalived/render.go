@@ -249,7 +249,7 @@ func (c *converter) renderInstance(in *instance, msgs []string) *yaml.Node {
 		add("track_haproxy", tm)
 	}
 	if len(cfg.TrackInterfaces) > 0 {
-		add("track_interfaces", flowSeq(src("track_interfaces"), cfg.TrackInterfaces...))
+		add("track_interfaces", trackInterfacesNode(cfg.TrackInterfaces, in.trackIfAt, src("track_interfaces")))
 	}
 	g := cfg.GARP
 	if g.Delay != nil || g.Repeat != 0 || g.Refresh != 0 {

@@ -20,7 +20,7 @@ const (
 )
 
 // Run implements "halod import-keepalived [-o FILE] [-haproxy-config FILE]
-// [-haproxy-mode external|managed] [-root DIR] keepalived.conf". args excludes the
+// [-haproxy-mode external|managed] [-root DIR] [-host NAME] keepalived.conf". args excludes the
 // subcommand's name. Every message goes to stderr as file:line: kind: text; the YAML goes
 // to stdout, or to -o FILE, which is replaced atomically and only when the result is
 // usable.
@@ -31,8 +31,9 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	hcfg := fs.String("haproxy-config", "", "read haproxy.cfg from `FILE`: fills the haproxy section and checks that HAProxy binds the VIPs")
 	mode := fs.String("haproxy-mode", string(haproxy.External), "haproxy.mode to write: external (haproxy.service keeps running HAProxy) or managed (halod runs it)")
 	root := fs.String("root", "", "look up absolute paths of check scripts below `DIR`, a copy of the node's files")
+	host := fs.String("host", "", "convert for the node whose keepalived config id is `NAME` (keepalived -i; by default the first label of its host name): its \"@NAME\" lines apply")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: halod import-keepalived [-o FILE] [-haproxy-config FILE] [-haproxy-mode external|managed] [-root DIR] keepalived.conf\n\n"+
+		fmt.Fprintf(stderr, "usage: halod import-keepalived [-o FILE] [-haproxy-config FILE] [-haproxy-mode external|managed] [-root DIR] [-host NAME] keepalived.conf\n\n"+
 			"Converts a keepalived configuration into halo.yaml and says what it could not carry over.\n"+
 			"Exit status: 0 usable (read the warnings), 1 not usable (nothing written), 2 usage.\n\n")
 		fs.PrintDefaults()
@@ -52,7 +53,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "halod import-keepalived: -haproxy-mode %q: want external or managed\n", *mode)
 		return ExitUsage
 	}
-	res, err := Import(fs.Arg(0), Options{HAProxyConfig: *hcfg, HAProxyMode: m, Root: *root})
+	res, err := Import(fs.Arg(0), Options{HAProxyConfig: *hcfg, HAProxyMode: m, Root: *root, Host: *host})
 	if res != nil {
 		for _, w := range res.Warnings {
 			fmt.Fprintln(stderr, w)

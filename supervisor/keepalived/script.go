@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -18,6 +19,9 @@ const (
 	checkHAProxy
 	// checkUnreadable: a script file the importer could not read, so it cannot tell.
 	checkUnreadable
+	// checkNet: the command connects to a TCP or HTTP service (and may test the HAProxy
+	// process too); an HAProxy frontend check replaces it when HAProxy serves that port.
+	checkNet
 )
 
 // scriptCheck is the verdict on one vrrp_script command.
@@ -29,6 +33,14 @@ type scriptCheck struct {
 	// pidofTrap: the command is pidof run directly by keepalived, which resolves the
 	// /usr/bin/pidof symlink and so runs killall5 on Debian 12: the check always failed.
 	pidofTrap bool
+	// dashTrap: a /dev/tcp redirection run by /bin/sh, which is dash on Debian and
+	// Ubuntu: dash has no /dev/tcp, so the check always failed there.
+	dashTrap bool
+	// nets are the TCP and HTTP probes found; ipGuard: the script reads the node's
+	// addresses ("ip addr | grep -q VIP"), as scripts do that probe the VIP only while the
+	// node holds it.
+	nets    []netProbe
+	ipGuard bool
 	// file is the script file read, when the command was one.
 	file string
 }
@@ -50,14 +62,43 @@ func classifyCommand(argv []string, readScript func(string) ([]byte, string, err
 		return scriptCheck{kind: checkOther, how: "an empty command"}
 	}
 	base := path.Base(argv[0])
+	if base == "timeout" {
+		// "timeout [-s SIG] [-k D] DURATION COMMAND...": judge the command.
+		i := 1
+		for i < len(argv) && strings.HasPrefix(argv[i], "-") {
+			if argv[i] == "-s" || argv[i] == "-k" || argv[i] == "--signal" || argv[i] == "--kill-after" {
+				i++
+			}
+			i++
+		}
+		if i+1 < len(argv) {
+			c := classifyCommand(argv[i+1:], readScript)
+			c.pidofTrap = false // timeout finds pidof by its name in PATH, as a shell does
+			return c
+		}
+	}
+	if strings.HasPrefix(argv[0], "<") {
+		// keepalived runs a command beginning with "</" through system(), /bin/sh -c
+		// (check_script_secure returns SC_SYSTEM): a file-open test, or bash's /dev/tcp.
+		text := strings.Join(argv, " ")
+		c := classifyShell(text)
+		c.dashTrap = strings.Contains(text, "/dev/tcp/")
+		return c
+	}
 	if isShell(base) && len(argv) >= 3 && argv[1] == "-c" {
-		return classifyShell(argv[2])
+		c := classifyShell(argv[2])
+		c.dashTrap = (base == "sh" || base == "dash") && strings.Contains(argv[2], "/dev/tcp/")
+		return c
 	}
 	if how, ok := probe(argv); ok {
 		return scriptCheck{kind: checkHAProxy, how: how, pidofTrap: base == "pidof"}
 	}
+	if np, ok := netProbeOf(argv); ok {
+		return scriptCheck{kind: checkNet, how: np.how, nets: []netProbe{np}}
+	}
+	runner := "" // the shell named before the script file, which then ignores its "#!"
 	if isShell(base) && len(argv) == 2 {
-		argv = argv[1:] // "bash /etc/keepalived/check.sh"
+		runner, argv = base, argv[1:] // "bash /etc/keepalived/check.sh"
 	}
 	if strings.Contains(argv[0], "/") && !knownBinary(path.Base(argv[0])) {
 		data, name, err := readScript(argv[0])
@@ -66,6 +107,17 @@ func classifyCommand(argv []string, readScript func(string) ([]byte, string, err
 		}
 		c := classifyShell(string(data))
 		c.file = name
+		// Without a "#!" line keepalived runs the file through /bin/sh too.
+		sh := "sh"
+		if first, _, _ := strings.Cut(string(data), "\n"); runner != "" {
+			sh = runner
+		} else if strings.HasPrefix(first, "#!") {
+			sh = path.Base(strings.Fields(first[2:] + " x")[0])
+			if sh == "env" && len(strings.Fields(first[2:])) > 1 {
+				sh = strings.Fields(first[2:])[1]
+			}
+		}
+		c.dashTrap = (sh == "sh" || sh == "dash") && strings.Contains(string(data), "/dev/tcp/")
 		if c.kind == checkHAProxy && len(argv) > 1 {
 			// Arguments may name the service the script checks ($1); without reading
 			// them as the script does, say only what was seen.
@@ -204,14 +256,36 @@ func classifyShell(text string) scriptCheck {
 	body = strings.NewReplacer(`"`, " ", `'`, " ").Replace(body)
 
 	var probes []string
+	var nets []netProbe
+	ipGuard := false
+	funcs := map[string]bool{}
 	for _, part := range shellCut.Split(body, -1) {
 		words := strings.Fields(part)
+		if np, ok := devTCP(words); ok {
+			nets = append(nets, np)
+			continue
+		}
 		words = stripShellSyntax(words)
 		if len(words) == 0 {
 			continue
 		}
+		if name, ok := strings.CutSuffix(words[0], "("); ok && len(words) == 1 {
+			funcs[name] = true // "die() {": the ")" was a cut point
+			continue
+		}
+		if readOnlyIP(words) {
+			ipGuard = true
+			continue
+		}
+		if funcs[words[0]] {
+			continue
+		}
 		if how, ok := probe(words); ok {
 			probes = append(probes, how)
+			continue
+		}
+		if np, ok := netProbeOf(words); ok {
+			nets = append(nets, np)
 			continue
 		}
 		if words[0] == "kill" && len(words) == 2 && words[1] == "-0" && strings.Contains(body, "haproxy") && strings.Contains(body, ".pid") {
@@ -224,8 +298,14 @@ func classifyShell(text string) scriptCheck {
 		}
 		return scriptCheck{kind: checkOther, how: "it also runs: " + strings.Join(words, " ")}
 	}
-	if len(probes) == 0 {
-		return scriptCheck{kind: checkOther, how: "it does not test for an HAProxy process"}
+	for _, np := range nets {
+		probes = append(probes, np.how)
+	}
+	switch {
+	case len(probes) == 0:
+		return scriptCheck{kind: checkOther, how: "it tests neither an HAProxy process nor a TCP or HTTP service"}
+	case len(nets) > 0:
+		return scriptCheck{kind: checkNet, how: strings.Join(dedupe(probes), "; "), nets: nets, ipGuard: ipGuard}
 	}
 	return scriptCheck{kind: checkHAProxy, how: strings.Join(dedupe(probes), "; ")}
 }
@@ -280,4 +360,49 @@ func dedupe(s []string) []string {
 		}
 	}
 	return out
+}
+
+// devTCP recognises a simple command that opens bash's /dev/tcp/HOST/PORT ("</dev/tcp/h/p",
+// "exec 3<>/dev/tcp/h/p", "echo > /dev/tcp/h/p"): a TCP connect test.
+func devTCP(words []string) (netProbe, bool) {
+	for i, w := range words {
+		j := strings.Index(w, "/dev/tcp/")
+		if j < 0 {
+			continue
+		}
+		if j == 0 && (i == 0 || !strings.ContainsAny(words[i-1], "<>")) {
+			continue // a file name, not a redirection target
+		}
+		if j > 0 && !strings.ContainsAny(w[:j], "<>") {
+			continue
+		}
+		host, portStr, _ := strings.Cut(w[j+len("/dev/tcp/"):], "/")
+		port, err := strconv.Atoi(portStr)
+		if err != nil || host == "" {
+			return netProbe{}, false
+		}
+		return netProbe{host: host, port: port, how: strings.Join(words, " ")}, true
+	}
+	return netProbe{}, false
+}
+
+// readOnlyIP: "ip addr", "ip -4 a show dev eth0": the check scripts that test whether the
+// node holds the VIP before probing it.
+func readOnlyIP(words []string) bool {
+	if path.Base(words[0]) != "ip" {
+		return false
+	}
+	for _, w := range words[1:] {
+		switch w {
+		case "add", "del", "delete", "change", "replace", "flush", "set":
+			return false
+		}
+	}
+	for _, w := range words[1:] {
+		if strings.HasPrefix(w, "-") {
+			continue
+		}
+		return w == "a" || w == "addr" || w == "address" || w == "link" || w == "l" || w == "route" || w == "r"
+	}
+	return false
 }

@@ -10,6 +10,10 @@ type group struct {
 	trackingWeight bool
 	notify         []string
 	notifyPos      Pos
+	// trackIfs and tracks are the group's track_interface and track_script lines,
+	// given to every member.
+	trackIfs []trackIf
+	tracks   []trackRef
 }
 
 func (c *converter) syncGroup(n *Node) {
@@ -43,7 +47,11 @@ func (c *converter) syncGroup(n *Node) {
 			g.trackingWeight = true
 		case "smtp_alert":
 			c.unsupported(at, d, map[string]string{"smtp_alert": mailReason})
-		case "track_interface", "track_script", "track_file", "track_process", "track_bfd":
+		case "track_interface":
+			g.trackIfs = append(g.trackIfs, c.trackInterfaceLines(at, d)...)
+		case "track_script":
+			g.tracks = append(g.tracks, c.trackScriptLines(at, d)...)
+		case "track_file", "track_process", "track_bfd":
 			c.add(at, d.Pos, Warn, "%s on a sync group: not carried over: put it on each member instance (halo tracks per instance, and a FAULT in one member moves the group)", d.Name)
 		default:
 			c.unsupported(at, d, nil)

@@ -134,3 +134,62 @@ func (c *converter) peers(in *instance, d *Node) {
 		}
 	}
 }
+
+// accept reads accept and no_accept. keepalived's accept mode only matters where
+// keepalived installs firewall rules (vrrp_strict, vrrp_iptables, nftables): without
+// accept they drop traffic addressed to the VIPs on a master that is not the address
+// owner (vrrp.c vrrp_complete_instance, vrrp_firewall.c). halo installs no firewall rules:
+// its master holds the VIPs on the interface and the kernel delivers every packet to
+// them, to HAProxy as to ping or ssh, which is keepalived's accept mode.
+func (c *converter) accept(in *instance, d *Node) {
+	at := in.anchor()
+	if d.Name == "accept" {
+		c.add(at, d.Pos, Note, "accept: nothing to carry over: halo behaves so always. Its master holds the VIPs on the interface and the kernel delivers all traffic to them (HAProxy, ping, ssh), as keepalived in accept mode; halo installs no firewall rules")
+		return
+	}
+	c.add(at, d.Pos, Warn, "no_accept: not carried over: keepalived, where it installs firewall rules (vrrp_strict, vrrp_iptables, nftables), drops traffic to the VIPs on a master that is not the address owner; halo installs no firewall rules, so its master accepts all traffic to the VIPs (HAProxy's frontends need that anyway). If you relied on the drop rules, add your own nftables rule for the VIPs")
+}
+
+// mergeDuplicateVIPs keeps each address once. keepalived keeps a repeated address in its
+// list and counts it twice in its adverts; the kernel holds it once, with the options of
+// the line that added it first.
+func (c *converter) mergeDuplicateVIPs(in *instance) {
+	at := in.anchor()
+	var vips []vrrp.VIP
+	var vipAt []Pos
+	first := map[netip.Addr]int{}
+	for i, v := range in.cfg.VIPs {
+		if v.Dev == in.cfg.Interface {
+			v.Dev = "" // the same address either way
+		}
+		a := v.Prefix.Addr()
+		j, dup := first[a]
+		if !dup {
+			first[a] = len(vips)
+			vips, vipAt = append(vips, v), append(vipAt, in.vipAt[i])
+			continue
+		}
+		kept := vips[j]
+		diff := ""
+		if kept.Prefix != v.Prefix || kept.Dev != v.Dev || kept.Label != v.Label {
+			diff = fmt.Sprintf(" The kernel holds it once, as the first line added it (%s); this line's %s was never applied.", vipWords(kept), vipWords(v))
+		}
+		advert := fmt.Sprintf("keepalived lists the address twice in its adverts, halo once, and a keepalived node drops adverts whose address count differs from its own (\"received an unexpected ip number count\") unless vrrp_skip_check_adv_addr is set: remove the repeated line on the keepalived nodes before mixing them with halo nodes, or migrate every node of %s together", in.cfg.Name)
+		if c.skipCheckAdvAddr {
+			advert = "keepalived lists the address twice in its adverts and halo once, which keepalived accepts here (vrrp_skip_check_adv_addr)"
+		}
+		c.add(at, in.vipAt[i], Warn, "virtual_ipaddress %s is listed again (first at %s): merged into one VIP.%s %s", a, vipAt[j], diff, advert)
+	}
+	in.cfg.VIPs, in.vipAt = vips, vipAt
+}
+
+func vipWords(v vrrp.VIP) string {
+	s := v.Prefix.String()
+	if v.Dev != "" {
+		s += " dev " + v.Dev
+	}
+	if v.Label != "" {
+		s += " label " + v.Label
+	}
+	return s
+}

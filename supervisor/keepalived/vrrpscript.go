@@ -23,8 +23,6 @@ type script struct {
 	check    scriptCheck
 	checked  bool
 	used     bool
-	// trapTold: the pidof warning was given once, beside the first instance.
-	trapTold bool
 }
 
 func (c *converter) vrrpScript(n *Node) {
@@ -44,7 +42,17 @@ func (c *converter) vrrpScript(n *Node) {
 		}
 	}
 	if s.argv == nil {
-		c.add(anchorHeader, n.Pos, Warn, "vrrp_script %s has no script: skipped", s.name)
+		var conds []string
+		for _, k := range n.Skipped {
+			if len(k.Words) > 0 && k.Words[0] == "script" {
+				conds = append(conds, k.Pos.String())
+			}
+		}
+		if len(conds) > 0 {
+			c.add(anchorHeader, n.Pos, Warn, "vrrp_script %s: its script lines (%s) are conditional and were skipped (no -host), so it has no script: not converted, nor tracked. Import with -host NAME", s.name, strings.Join(conds, ", "))
+		} else {
+			c.add(anchorHeader, n.Pos, Warn, "vrrp_script %s has no script: skipped", s.name)
+		}
 	}
 	if _, dup := c.scripts[s.name]; !dup {
 		c.order = append(c.order, s)
