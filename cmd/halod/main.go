@@ -25,8 +25,9 @@ import (
 	"github.com/halo-lb/halo/supervisor/keepalived"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version is set at build time with -ldflags "-X main.version=..." (make build: git
+// describe); left empty, supervisor.Version falls back to the Go build information.
+var version string
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -52,7 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *showVersion {
-		fmt.Fprintln(stdout, "halod", version)
+		fmt.Fprintln(stdout, "halod", supervisor.Version(version))
 		return 0
 	}
 	cfg, err := supervisor.LoadConfig(*configPath)
@@ -128,7 +129,7 @@ func serve(cfg *supervisor.Config, log *slog.Logger) (err error) {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
 	}
-	deps := supervisor.Deps{Logger: log, Version: version}
+	deps := supervisor.Deps{Logger: log, Version: supervisor.Version(version)}
 	if os.Getenv("NOTIFY_SOCKET") != "" {
 		deps.Notify = func(state string) {
 			if _, err := daemon.SdNotify(false, state); err != nil {
