@@ -43,11 +43,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("halod", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: halod [-config FILE] [-t] [-version]\n       halod cleanup [-config FILE]\n       halod import-keepalived [-o FILE] [-haproxy-config FILE] keepalived.conf")
+		fmt.Fprintln(stderr, "usage: halod [-config FILE] [-t [-strict]] [-version]\n       halod cleanup [-config FILE]\n       halod import-keepalived [-o FILE] [-haproxy-config FILE] keepalived.conf")
 		fs.PrintDefaults()
 	}
 	configPath := fs.String("config", "/etc/halo/halo.yaml", "halo.yaml to run with")
 	check := fs.Bool("t", false, "check halo.yaml and the haproxy.cfg it names, print every problem and exit (non-zero when invalid)")
+	strict := fs.Bool("strict", false, "with -t: warnings make the configuration invalid too")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -67,7 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *check {
-		return checkHAProxy(cfg, *configPath, stdout, stderr)
+		return checkAll(cfg, *configPath, *strict, supervisor.ReadHost(), stdout, stderr)
 	}
 	log := newLogger(cfg.Log, stderr)
 	if err := serve(cfg, log); err != nil {
@@ -104,19 +105,27 @@ func cleanup(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// checkHAProxy prints the haproxy.cfg half of `halod -t`.
-func checkHAProxy(cfg *supervisor.Config, path string, stdout, stderr io.Writer) int {
+// checkAll prints the rest of `halod -t`: haproxy.cfg's findings, then halo's warnings
+// about this host. Warnings leave the exit code 0 unless strict.
+func checkAll(cfg *supervisor.Config, path string, strict bool, host supervisor.Host, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	findings, files, err := supervisor.CheckHAProxy(ctx, cfg)
-	for _, f := range findings {
+	r := supervisor.Check(ctx, cfg, host)
+	for _, f := range r.Findings {
 		fmt.Fprintln(stderr, f)
 	}
-	if err != nil {
+	for _, w := range r.Warnings {
+		fmt.Fprintln(stderr, w)
+	}
+	if r.Err != nil {
 		fmt.Fprintf(stderr, "%s: configuration invalid\n", path)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: configuration valid (haproxy.cfg: %s)\n", path, strings.Join(files, ", "))
+	if n := len(r.Warnings) + r.HAProxyWarnings; strict && n > 0 {
+		fmt.Fprintf(stderr, "%s: configuration invalid: %d warnings, and -strict makes them errors\n", path, n)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: configuration valid (haproxy.cfg: %s)\n", path, strings.Join(r.Files, ", "))
 	return 0
 }
 
