@@ -54,7 +54,7 @@ func TestCheckWarnings(t *testing.T) {
 			"configuration valid"}},
 		{"strict", []string{"-t", "--strict", "-config", warned}, 1, []string{
 			warned + `:4: warning: vrrp.instances[0].interface`,
-			"configuration invalid: 2 warnings, and -strict makes them errors"}},
+			"configuration invalid: 2 warnings, and -strict makes warnings errors"}},
 		{"clean", []string{"-t", "-config", clean}, 0, []string{"configuration valid"}},
 		{"clean strict", []string{"-t", "-strict", "-config", clean}, 0, []string{"configuration valid"}},
 	} {

@@ -122,7 +122,11 @@ func checkAll(cfg *supervisor.Config, path string, strict bool, host supervisor.
 		return 1
 	}
 	if n := len(r.Warnings) + r.HAProxyWarnings; strict && n > 0 {
-		fmt.Fprintf(stderr, "%s: configuration invalid: %d warnings, and -strict makes them errors\n", path, n)
+		plural := "s"
+		if n == 1 {
+			plural = ""
+		}
+		fmt.Fprintf(stderr, "%s: configuration invalid: %d warning%s, and -strict makes warnings errors\n", path, n, plural)
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: configuration valid (haproxy.cfg: %s)\n", path, strings.Join(r.Files, ", "))
