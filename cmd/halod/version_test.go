@@ -26,7 +26,8 @@ func TestBinariesReportVersion(t *testing.T) {
 		{"go build", "", ""},
 	} {
 		dir := t.TempDir()
-		build := exec.Command(goBin, "build", "-ldflags", tc.ldflags, "-o", dir+"/", ".", "../haloctl")
+		// -trimpath as make build and bench-quick: their compiled packages are reused.
+		build := exec.Command(goBin, "build", "-trimpath", "-ldflags", tc.ldflags, "-o", dir+"/", ".", "../haloctl")
 		// As on a machine with Go's defaults, whatever this one's go env says.
 		build.Env = append(os.Environ(), "GOFLAGS=-buildvcs=auto")
 		if out, err := build.CombinedOutput(); err != nil {
