@@ -71,6 +71,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return checkAll(cfg, *configPath, *strict, supervisor.ReadHost(), stdout, stderr)
 	}
 	log := newLogger(cfg.Log, stderr)
+	// What `halod -t` warns about, said once at start too: a missing interface here is
+	// the first thing to look at when an instance sits in FAULT.
+	for _, w := range cfg.Warnings(supervisor.ReadHost()) {
+		log.Warn("halo.yaml", "warning", w.String())
+	}
 	if err := serve(cfg, log); err != nil {
 		log.Error("halod stopped", "err", err)
 		return 1
