@@ -1,9 +1,6 @@
 package supervisor
 
-import (
-	"runtime/debug"
-	"strings"
-)
+import "runtime/debug"
 
 // Version is the version a binary reports: stamped, when the build set one with
 // `-ldflags "-X main.version=..."` (make build: `git describe`), else what the Go
@@ -47,6 +44,5 @@ func versionFrom(stamped string, info *debug.BuildInfo, ok bool) string {
 	if dirty {
 		rev += "-dirty"
 	}
-	// A build of a checkout without its VCS data has nothing better to say.
-	return strings.TrimSpace(rev)
+	return rev
 }

@@ -3,6 +3,7 @@ package k8sschema
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -110,7 +111,7 @@ func check(t *testing.T, files map[string][]byte) error {
 	var errs []error
 	var ds []*DaemonSet
 	cms := map[string]*ConfigMap{}
-	for _, name := range slices.Sorted(mapKeys(files)) {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		objs, err := Decode(name, files[name])
 		if err != nil {
 			errs = append(errs, err)
@@ -135,16 +136,6 @@ func check(t *testing.T, files map[string][]byte) error {
 		errs = append(errs, checkDaemonSet(t, d, cms)...)
 	}
 	return errors.Join(errs...)
-}
-
-func mapKeys(m map[string][]byte) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 func checkDaemonSet(t *testing.T, d *DaemonSet, cms map[string]*ConfigMap) []error {
