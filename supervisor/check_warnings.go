@@ -57,7 +57,7 @@ func (c *Config) Warnings(h Host) []Warning {
 	}
 	for i, in := range c.VRRP.Instances {
 		p := fmt.Sprintf("vrrp.instances[%d]", i)
-		noLink(p+".interface", in.Interface, "the instance stays in FAULT until it exists")
+		noLink(p+".interface", in.Interface, "the instance cannot start: halod retries it, with backoff, until the interface exists")
 		for j, v := range in.VIPs {
 			field := fmt.Sprintf("%s.vips[%d].dev", p, j)
 			noLink(field, v.Dev, "the VIP cannot be added to it")

@@ -46,7 +46,7 @@ metrics: {listen: "127.0.0.1:9110"}
 	// The real host: lo exists everywhere, the test name nowhere.
 	got := cfg.Warnings(ReadHost())
 	want := []string{
-		":4: warning: vrrp.instances[0].interface: \"" + noSuchLink + "\": no such interface on this host (the instance stays in FAULT until it exists)",
+		":4: warning: vrrp.instances[0].interface: \"" + noSuchLink + "\": no such interface on this host (the instance cannot start: halod retries it, with backoff, until the interface exists)",
 		":8: warning: vrrp.instances[0].vips[1].dev: \"" + noSuchLink + "\": no such interface on this host (the VIP cannot be added to it)",
 		":9: warning: vrrp.instances[0].track_interfaces[1]: \"" + noSuchLink + "\": no such interface on this host (a missing tracked interface puts the instance in FAULT)",
 		":14: warning: vrrp.instances[1].unicast.source: 192.0.2.250 is no address of this host",
