@@ -58,7 +58,8 @@ type Global struct {
 	Maxconn,
 	User,
 	Group,
-	Chroot *Setting
+	Chroot,
+	Nbthread *Setting
 	// Logs are the "log" lines, their arguments as written.
 	Logs []Setting
 }
@@ -250,6 +251,7 @@ func readGlobal(p parser.Parser, idx lineIndex, path string) Global {
 		return s
 	}
 	g.Daemon, g.Maxconn, g.User, g.Group, g.Chroot = setting("daemon"), setting("maxconn"), setting("user"), setting("group"), setting("chroot")
+	g.Nbthread = setting("nbthread")
 	// The parser splits log lines into a dozen fields; the text as written is what an
 	// operator recognises, so it comes from the scan.
 	for _, line := range idx.findAll("global", "", "log") {

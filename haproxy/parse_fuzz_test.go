@@ -180,7 +180,7 @@ func FuzzReadConfigFiles(f *testing.F) {
 			}
 			g := cf.Global
 			in("global", g.Loc, true)
-			for _, s := range []*Setting{g.Daemon, g.Maxconn, g.User, g.Group, g.Chroot} {
+			for _, s := range []*Setting{g.Daemon, g.Maxconn, g.User, g.Group, g.Chroot, g.Nbthread} {
 				if s != nil {
 					in("global setting", s.Loc, true)
 				}

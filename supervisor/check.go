@@ -13,7 +13,12 @@ import (
 // each (file:line: severity: message), the files read, and an error when the files are
 // invalid or could not be checked at all.
 func CheckHAProxy(ctx context.Context, cfg *Config) (findings, files []string, err error) {
-	report, err := haproxy.ValidateFiles(ctx, cfg.HAProxy)
+	_, findings, files, err = checkHAProxy(ctx, cfg)
+	return findings, files, err
+}
+
+func checkHAProxy(ctx context.Context, cfg *Config) (report haproxy.Report, findings, files []string, err error) {
+	report, err = haproxy.ValidateFiles(ctx, cfg.HAProxy)
 	for _, f := range report.Findings {
 		findings = append(findings, f.String())
 	}
@@ -25,5 +30,5 @@ func CheckHAProxy(ctx context.Context, cfg *Config) (findings, files []string, e
 	case err == nil && len(report.Errors()) > 0:
 		err = fmt.Errorf("%d errors in haproxy.cfg", len(report.Errors()))
 	}
-	return findings, report.Files, err
+	return report, findings, report.Files, err
 }

@@ -14,7 +14,9 @@ import (
 	"github.com/halo-lb/halo/supervisor"
 )
 
-var version = "dev"
+// version is set at build time with -ldflags "-X main.version=..." (make build: git
+// describe); left empty, supervisor.Version falls back to the Go build information.
+var version string
 
 // Exit codes scripts can rely on.
 const (
@@ -91,7 +93,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	resp, err := supervisor.Call(ctx, *socket, req)
 	if err != nil {
 		if req.Cmd == "version" {
-			fmt.Fprintln(stdout, "haloctl", version)
+			fmt.Fprintln(stdout, "haloctl", supervisor.Version(version))
 		}
 		fmt.Fprintf(stderr, "haloctl: %v\n", err)
 		if errors.Is(err, supervisor.ErrUnreachable) {
@@ -123,7 +125,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitUnhealthy
 		}
 	case req.Cmd == "version" && !*asJSON:
-		fmt.Fprintf(stdout, "haloctl %s\nhalod %s\n", version, resp.Version)
+		fmt.Fprintf(stdout, "haloctl %s\nhalod %s\n", supervisor.Version(version), resp.Version)
 	case !*asJSON:
 		fmt.Fprintln(stdout, resp.Message)
 	}

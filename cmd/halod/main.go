@@ -25,8 +25,9 @@ import (
 	"github.com/halo-lb/halo/supervisor/keepalived"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version is set at build time with -ldflags "-X main.version=..." (make build: git
+// describe); left empty, supervisor.Version falls back to the Go build information.
+var version string
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -42,17 +43,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("halod", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: halod [-config FILE] [-t] [-version]\n       halod cleanup [-config FILE]\n       halod import-keepalived [-o FILE] [-haproxy-config FILE] [-host NAME] keepalived.conf")
+		fmt.Fprintln(stderr, "usage: halod [-config FILE] [-t [-strict]] [-version]\n       halod cleanup [-config FILE]\n       halod import-keepalived [-o FILE] [-haproxy-config FILE] [-host NAME] keepalived.conf")
 		fs.PrintDefaults()
 	}
 	configPath := fs.String("config", "/etc/halo/halo.yaml", "halo.yaml to run with")
 	check := fs.Bool("t", false, "check halo.yaml and the haproxy.cfg it names, print every problem and exit (non-zero when invalid)")
+	strict := fs.Bool("strict", false, "with -t: warnings make the configuration invalid too")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *showVersion {
-		fmt.Fprintln(stdout, "halod", version)
+		fmt.Fprintln(stdout, "halod", supervisor.Version(version))
 		return 0
 	}
 	cfg, err := supervisor.LoadConfig(*configPath)
@@ -66,9 +68,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *check {
-		return checkHAProxy(cfg, *configPath, stdout, stderr)
+		return checkAll(cfg, *configPath, *strict, supervisor.ReadHost(), stdout, stderr)
 	}
 	log := newLogger(cfg.Log, stderr)
+	// What `halod -t` warns about, said once at start too: a missing interface here is
+	// the first thing to look at when an instance sits in FAULT.
+	for _, w := range cfg.Warnings(supervisor.ReadHost()) {
+		log.Warn("halo.yaml", "warning", w.String())
+	}
 	if err := serve(cfg, log); err != nil {
 		log.Error("halod stopped", "err", err)
 		return 1
@@ -103,19 +110,31 @@ func cleanup(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// checkHAProxy prints the haproxy.cfg half of `halod -t`.
-func checkHAProxy(cfg *supervisor.Config, path string, stdout, stderr io.Writer) int {
+// checkAll prints the rest of `halod -t`: haproxy.cfg's findings, then halo's warnings
+// about this host. Warnings leave the exit code 0 unless strict.
+func checkAll(cfg *supervisor.Config, path string, strict bool, host supervisor.Host, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	findings, files, err := supervisor.CheckHAProxy(ctx, cfg)
-	for _, f := range findings {
+	r := supervisor.Check(ctx, cfg, host)
+	for _, f := range r.Findings {
 		fmt.Fprintln(stderr, f)
 	}
-	if err != nil {
+	for _, w := range r.Warnings {
+		fmt.Fprintln(stderr, w)
+	}
+	if r.Err != nil {
 		fmt.Fprintf(stderr, "%s: configuration invalid\n", path)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: configuration valid (haproxy.cfg: %s)\n", path, strings.Join(files, ", "))
+	if n := len(r.Warnings) + r.HAProxyWarnings; strict && n > 0 {
+		plural := "s"
+		if n == 1 {
+			plural = ""
+		}
+		fmt.Fprintf(stderr, "%s: configuration invalid: %d warning%s, and -strict makes warnings errors\n", path, n, plural)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: configuration valid (haproxy.cfg: %s)\n", path, strings.Join(r.Files, ", "))
 	return 0
 }
 
@@ -128,7 +147,7 @@ func serve(cfg *supervisor.Config, log *slog.Logger) (err error) {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
 	}
-	deps := supervisor.Deps{Logger: log, Version: version}
+	deps := supervisor.Deps{Logger: log, Version: supervisor.Version(version)}
 	if os.Getenv("NOTIFY_SOCKET") != "" {
 		deps.Notify = func(state string) {
 			if _, err := daemon.SdNotify(false, state); err != nil {
