@@ -62,8 +62,12 @@ func (c *Config) Warnings(h Host) []Warning {
 			field := fmt.Sprintf("%s.vips[%d].dev", p, j)
 			noLink(field, v.Dev, "the VIP cannot be added to it")
 		}
-		for j, name := range in.TrackInterfaces {
-			noLink(fmt.Sprintf("%s.track_interfaces[%d]", p, j), name, "a missing tracked interface puts the instance in FAULT")
+		for j, ti := range in.TrackInterfaces {
+			effect := "a missing tracked interface puts the instance in FAULT"
+			if ti.Weight != 0 {
+				effect = "a missing tracked interface counts as down: its weight applies"
+			}
+			noLink(fmt.Sprintf("%s.track_interfaces[%d]", p, j), ti.Name, effect)
 		}
 		if in.Unicast != nil && in.Unicast.Source != "" && h.LocalAddr != nil {
 			if a, err := netip.ParseAddr(in.Unicast.Source); err == nil && !h.LocalAddr(a) {
