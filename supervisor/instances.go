@@ -22,6 +22,11 @@ func (s *Supervisor) startInstance(ctx context.Context, ic vrrp.InstanceConfig) 
 	if opts.Transport == nil && opts.Sockets == nil {
 		opts.Sockets = s.sockets
 	}
+	if given := opts.OnChange; given != nil {
+		opts.OnChange = func() { given(); s.changes.bump() }
+	} else {
+		opts.OnChange = s.changes.bump
+	}
 	vi, err := vrrp.NewInstance(ic, opts)
 	if err != nil {
 		return err
