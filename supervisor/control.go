@@ -381,30 +381,3 @@ func peerCred(c *net.UnixConn) (uid, gid uint32, err error) {
 // ErrUnreachable wraps failures to reach the daemon at all, so that haloctl can give them
 // their own exit code.
 var ErrUnreachable = errors.New("halod not reachable")
-
-// Call sends one request to the daemon at socket and returns its answer.
-func Call(ctx context.Context, socket string, req Request) (Response, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", socket)
-	if err != nil {
-		return Response{}, fmt.Errorf("%w on %s: %v", ErrUnreachable, socket, err)
-	}
-	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.SetDeadline(dl)
-	}
-	if err := json.NewEncoder(c).Encode(req); err != nil {
-		return Response{}, fmt.Errorf("%w: %v", ErrUnreachable, err)
-	}
-	var resp Response
-	dec := json.NewDecoder(bufio.NewReader(c))
-	if err := dec.Decode(&resp); err != nil {
-		// halod took the request: a timeout here is a slow answer (a long reload), not an
-		// absent daemon.
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return Response{}, fmt.Errorf("halod did not answer %q in time (it may still be working on it): %w", req.Cmd, err)
-		}
-		return Response{}, fmt.Errorf("%w: reading the answer: %v", ErrUnreachable, err)
-	}
-	return resp, nil
-}

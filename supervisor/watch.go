@@ -87,3 +87,17 @@ func peerStatus(peers []vrrp.Peer, now time.Time) []PeerStatus {
 	}
 	return out
 }
+
+// Verdict is HAProxy's health in one word, as the status table shows it: HEALTHY,
+// DEGRADED (serving, a backend under its minimum), UNHEALTHY or STOPPED.
+func (h HAProxyStatus) Verdict() string {
+	switch {
+	case !h.Running && h.Mode == "managed":
+		return "STOPPED"
+	case h.Degraded:
+		return "DEGRADED"
+	case !h.Healthy:
+		return "UNHEALTHY"
+	}
+	return "HEALTHY"
+}
