@@ -137,8 +137,9 @@ type Instance struct {
 	counters Counters
 	hooks    *hookQueue // the running Run's notify hooks; nil when none are configured
 	group    *Group     // the sync group, set by NewGroup; nil when in none
-	peers    map[netip.Addr]*Peer
 	gidx     int        // the index in group
+
+	peers map[netip.Addr]*Peer // the routers heard (peers.go)
 }
 
 // NewInstance checks cfg (defaults applied) and returns an instance that has not started.

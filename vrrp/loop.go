@@ -40,7 +40,8 @@ type loop struct {
 	buf          []byte
 
 	sendFailing bool // the last send failed; its error was logged
-	shown       shown // what the snapshot showed when OnChange was last called
+
+	shown shown // what the snapshot showed when OnChange was last called
 }
 
 func (l *loop) run(ctx context.Context) error {

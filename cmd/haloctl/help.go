@@ -58,7 +58,6 @@ func writeExits(w io.Writer, only []int) {
 	tw.Flush()
 }
 
-
 // writeCommandHelp prints one command's usage, text and exit codes.
 func writeCommandHelp(w io.Writer, c command) {
 	fmt.Fprintf(w, "usage: %s\n\n%s\n\n%s\n", usageLine(c), c.summary, c.help)
