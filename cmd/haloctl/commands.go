@@ -76,7 +76,7 @@ invalid file changes nothing and its problems are printed. As SIGHUP to halod.`,
 			help:  `Checks halo.yaml as it is on disk and the haproxy.cfg it names, as reload would, and changes nothing.`,
 			exits: remoteExits, run: runSimple},
 		{name: "maintenance", args: "on|off", nargs: 1, choices: []string{"on", "off"},
-			summary: "keep this node out of MASTER for every instance (sticky, kept across restarts), or let it back",
+			summary: "keep this node out of MASTER (sticky, kept across restarts), or let it back",
 			help: `on: every instance of this node leaves MASTER (priority 0 sent, the VIPs kept until the
 backup has taken over) and stays BACKUP, also across restarts of halod, until
 'maintenance off'. status shows it and exits 3 while it lasts.`,

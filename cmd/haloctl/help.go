@@ -48,14 +48,29 @@ func writeHelp(w io.Writer) {
 
 // writeExits prints the exit codes in only (all when nil).
 func writeExits(w io.Writer, only []int) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, x := range exitCodes {
 		if only != nil && !slices.Contains(only, x.code) {
 			continue
 		}
-		fmt.Fprintf(tw, "  %d\t%s\n", x.code, x.meaning)
+		fmt.Fprintf(w, "  %d  %s\n", x.code, strings.Join(wrap(x.meaning, 72), "\n     "))
 	}
-	tw.Flush()
+}
+
+// wrap breaks s into lines of at most width characters, at spaces.
+func wrap(s string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		if line != "" && len(line)+1+len(word) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += word
+	}
+	return append(lines, line)
 }
 
 // writeCommandHelp prints one command's usage, text and exit codes.
