@@ -75,6 +75,7 @@ func (s *Supervisor) runInstance(ctx context.Context, in *instance) {
 		in.mu.Lock()
 		in.failure = fmt.Sprintf("instance failed: %s; restarting in %s", msg, delay)
 		in.mu.Unlock()
+		s.changes.bump()
 		s.log.Error("VRRP instance failed, restarting", "instance", in.cfg.Name, "err", err, "restart_in", delay)
 		select {
 		case <-ctx.Done():
@@ -84,6 +85,7 @@ func (s *Supervisor) runInstance(ctx context.Context, in *instance) {
 		in.mu.Lock()
 		in.failure = ""
 		in.mu.Unlock()
+		s.changes.bump()
 		delay = min(2*delay, instanceRestartMax)
 	}
 }
