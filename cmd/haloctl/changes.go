@@ -135,6 +135,8 @@ func instanceChanges(was, in supervisor.InstanceStatus) []event {
 	// The master as a backup hears it; a node's own address while MASTER is in its state line.
 	if in.State != "MASTER" && (was.MasterSeen != in.MasterSeen || was.MasterPriority != in.MasterPriority) {
 		switch {
+		case in.MasterSeen == "" && was.State == "MASTER":
+			// This node left MASTER: its state line says so; no other master heard yet.
 		case in.MasterSeen == "":
 			out = append(out, ev(n, "master", was.MasterSeen, "", "%s no master heard", n))
 		default:

@@ -215,6 +215,13 @@ func TestChanges(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("changes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	// A master that resigns: its state line says it, not a "no master heard" of its own.
+	m, r := baseStatus(), baseStatus()
+	m.Instances[0].State, m.Instances[0].MasterSeen, m.Instances[0].MasterPriority = "MASTER", "192.0.2.11", 101
+	r.Instances[0].MasterSeen, r.Instances[0].MasterPriority = "", 0
+	if evs := changes(&m, &r); len(evs) != 1 || evs[0].Message != "VI_1 MASTER -> BACKUP (prio 101)" {
+		t.Errorf("a master resigning: %v", evs)
+	}
 	back := changes(&cur, &prev)
 	if len(back) == 0 || back[len(back)-1].Message != "VI_2 removed" {
 		t.Errorf("removal not reported last: %v", back)
