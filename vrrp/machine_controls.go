@@ -137,10 +137,10 @@ func (m *Machine) EndYield(now time.Time) []Action {
 }
 
 // Resigned reports whether a Resign holds this machine back: it lets the current master
-// keep the role although it would preempt it. While an outside condition forbids
-// preemption (SetNoPreempt) the yield is that condition's and ends with it, so it is not
-// reported.
-func (m *Machine) Resigned() bool { return m.yield && !m.noPreempt }
+// keep the role although it would preempt it. Without preempt the yield changes nothing,
+// and while an outside condition forbids preemption (SetNoPreempt) the yield is that
+// condition's and ends with it: neither is reported.
+func (m *Machine) Resigned() bool { return m.yield && m.cfg.Preempt && !m.noPreempt }
 
 // Shutdown stops the instance (RFC 5798 §6.4.3 Shutdown event): a master sends priority 0
 // and hands over (see HandingOver: the runner keeps running until the handover ends). The

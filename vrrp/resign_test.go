@@ -26,8 +26,9 @@ func TestEndYield(t *testing.T) {
 			t.Fatalf("preempt %v: state %s resigned %v before the resign", preempt, m.State(), m.Resigned())
 		}
 		m.Resign(now)
-		if !m.Resigned() {
-			t.Errorf("preempt %v: Resigned() false after Resign", preempt)
+		// Without preempt the node would stay backup anyway: nothing to report.
+		if m.Resigned() != preempt {
+			t.Errorf("preempt %v: Resigned() %v after Resign", preempt, m.Resigned())
 		}
 		// lb2 takes over and advertises for a minute: lb1 stays backup.
 		for range 60 {
@@ -35,8 +36,8 @@ func TestEndYield(t *testing.T) {
 			m.Advert(now, lb2, adv)
 			m.Timeout(now)
 		}
-		if m.State() != StateBackup || !m.Resigned() {
-			t.Fatalf("preempt %v: state %s resigned %v a minute after the resign, want BACKUP, resigned", preempt, m.State(), m.Resigned())
+		if m.State() != StateBackup || m.Resigned() != preempt {
+			t.Fatalf("preempt %v: state %s resigned %v a minute after the resign, want BACKUP, resigned %v", preempt, m.State(), m.Resigned(), preempt)
 		}
 		m.EndYield(now)
 		if m.Resigned() {
