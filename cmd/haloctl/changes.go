@@ -31,6 +31,9 @@ func initial(st *supervisor.Status) []event {
 	if st.Maintenance {
 		out = append(out, ev("node", "maintenance", "", "on", "node in maintenance"))
 	}
+	if !st.ConfigValid {
+		out = append(out, ev("node", "config", "", "false", "halo.yaml on disk refused at the last reload (haloctl validate says why)"))
+	}
 	for _, in := range st.Instances {
 		out = append(out, ev(in.Name, "state", "", in.State, "%s %s%s", in.Name, in.State, instanceDetail(in)))
 	}
