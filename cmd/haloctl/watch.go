@@ -56,6 +56,16 @@ func runWatch(ctx context.Context, e *env, _ []string) int {
 			w.print(x)
 		}
 		prev, since = st, st.Generation
+		if since == 0 {
+			// A halod older than the long poll answers at once with no generation: ask
+			// once a second rather than in a busy loop.
+			select {
+			case <-ctx.Done():
+				cl.Close()
+				return exitOK
+			case <-time.After(reconnectEvery):
+			}
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -225,5 +226,36 @@ func TestChanges(t *testing.T) {
 	back := changes(&cur, &prev)
 	if len(back) == 0 || back[len(back)-1].Message != "VI_2 removed" {
 		t.Errorf("removal not reported last: %v", back)
+	}
+}
+
+// TestWatchOldHalod: a halod without the long poll (no generation, answers at once) is
+// asked once a second, not in a busy loop.
+func TestWatchOldHalod(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "halo.sock")
+	var calls atomic.Int64
+	serveAt(t, sock, func(ctx context.Context, req supervisor.Request) supervisor.Response {
+		calls.Add(1)
+		st := baseStatus()
+		return supervisor.Response{OK: true, Status: &st}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"-socket", sock, "watch"}, &out, io.Discard, noEnv) }()
+	awaitOutput(t, &out, "VI_1 BACKUP")
+	poll.Until(t, 10*time.Second, "a second poll", func() error {
+		if calls.Load() < 2 {
+			return fmt.Errorf("%d calls", calls.Load())
+		}
+		return nil
+	})
+	// A busy loop would have asked thousands of times by the time the second ask is seen.
+	if n := calls.Load(); n > 5 {
+		t.Errorf("%d polls in about a second: a busy loop", n)
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("exit %d", code)
 	}
 }
