@@ -24,7 +24,7 @@ import (
 
 // Request is one control command.
 type Request struct {
-	// Cmd is status, reload, validate, maintenance, resign or version.
+	// Cmd is status, reload, validate, maintenance, resign, resume or version.
 	Cmd string `json:"cmd"`
 	// Args are the command's arguments ("on"/"off" for maintenance, the instance for resign
 	// and resume).
