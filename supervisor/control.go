@@ -24,10 +24,14 @@ import (
 
 // Request is one control command.
 type Request struct {
-	// Cmd is status, reload, validate, maintenance, resign or version.
+	// Cmd is status, reload, validate, maintenance, resign, resume or version.
 	Cmd string `json:"cmd"`
-	// Args are the command's arguments ("on"/"off" for maintenance, the instance for resign).
+	// Args are the command's arguments ("on"/"off" for maintenance, the instance for resign
+	// and resume).
 	Args []string `json:"args,omitempty"`
+	// Since makes a status request a long poll: it is answered once the snapshot's
+	// Generation differs from Since (or after at most 25 s, unchanged). Zero: at once.
+	Since uint64 `json:"since,omitempty"`
 }
 
 // ErrAnotherHalod: a live halod answers on the control socket; this one must not start,
@@ -39,6 +43,9 @@ type Response struct {
 	OK bool `json:"ok"`
 	// Error says why the request was refused or failed, when OK is false.
 	Error string `json:"error,omitempty"`
+	// Reason classifies a refusal for scripts: "permission_denied" when the peer may not
+	// run the command; empty otherwise.
+	Reason string `json:"reason,omitempty"`
 	// Message is one line for a person.
 	Message string `json:"message,omitempty"`
 	// Status is set for status requests.
@@ -223,7 +230,7 @@ func (s *ControlServer) serveConn(ctx context.Context, c *net.UnixConn) {
 		if err := json.Unmarshal(in.b, &req); err != nil {
 			resp = Response{Error: fmt.Sprintf("malformed request: %v (want one JSON object per line, e.g. {\"cmd\":\"status\"})", err)}
 		} else if !readOnly[req.Cmd] && !s.mayChange(uid, gid, credErr) {
-			resp = Response{Error: fmt.Sprintf("permission denied: %q changes state; only root or members of the control group may run it", req.Cmd)}
+			resp = Response{Reason: ReasonPermissionDenied, Error: s.deniedMessage(req.Cmd)}
 			s.log.Warn("control request refused", "cmd", req.Cmd, "uid", uid)
 		} else if req.Cmd == "validate" {
 			resp = s.validate(ctx, uid, credErr, req)
@@ -311,6 +318,18 @@ func (s *ControlServer) handle(ctx context.Context, req Request) (resp Response)
 	return s.handler.Handle(ctx, req)
 }
 
+// ReasonPermissionDenied is Response.Reason when the peer may not run the command.
+const ReasonPermissionDenied = "permission_denied"
+
+// deniedMessage says why cmd was refused and how to be allowed, naming halo.yaml's keys.
+func (s *ControlServer) deniedMessage(cmd string) string {
+	group := "control.group is not set in halo.yaml, so only root may"
+	if s.cfg.Group != "" {
+		group = fmt.Sprintf("only root or members of control.group %q (halo.yaml) may", s.cfg.Group)
+	}
+	return fmt.Sprintf("permission denied: %q changes state; %s run it", cmd, group)
+}
+
 func (s *ControlServer) mayChange(uid, gid uint32, credErr error) bool {
 	if credErr != nil {
 		return false
@@ -362,30 +381,3 @@ func peerCred(c *net.UnixConn) (uid, gid uint32, err error) {
 // ErrUnreachable wraps failures to reach the daemon at all, so that haloctl can give them
 // their own exit code.
 var ErrUnreachable = errors.New("halod not reachable")
-
-// Call sends one request to the daemon at socket and returns its answer.
-func Call(ctx context.Context, socket string, req Request) (Response, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", socket)
-	if err != nil {
-		return Response{}, fmt.Errorf("%w on %s: %v", ErrUnreachable, socket, err)
-	}
-	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.SetDeadline(dl)
-	}
-	if err := json.NewEncoder(c).Encode(req); err != nil {
-		return Response{}, fmt.Errorf("%w: %v", ErrUnreachable, err)
-	}
-	var resp Response
-	dec := json.NewDecoder(bufio.NewReader(c))
-	if err := dec.Decode(&resp); err != nil {
-		// halod took the request: a timeout here is a slow answer (a long reload), not an
-		// absent daemon.
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return Response{}, fmt.Errorf("halod did not answer %q in time (it may still be working on it): %w", req.Cmd, err)
-		}
-		return Response{}, fmt.Errorf("%w: reading the answer: %v", ErrUnreachable, err)
-	}
-	return resp, nil
-}

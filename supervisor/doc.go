@@ -5,6 +5,8 @@
 // that haloctl and metrics/ both read.
 //
 // One loop applies health and pings systemd's watchdog; state-changing control requests
-// (reload, maintenance, resign) run one at a time on a worker of their own, so that a slow
-// reload never delays a failover.
+// (reload, maintenance, resign, resume) run one at a time on a worker of their own, so that
+// a slow reload never delays a failover. Every change the snapshot shows moves its
+// generation; a status request with Since waits for that (watch.go), which is how
+// `haloctl watch` follows the node without a queue that could drop a change.
 package supervisor

@@ -32,6 +32,16 @@ func startCluster(t *testing.T, opt cluster.Options) (*cluster.Cluster, *cluster
 		}
 	}
 	waitMaster(t, c, c.LBs[0])
+	// The others judge their HAProxy before they leave FAULT: a test that moves the role
+	// before one is BACKUP finds nobody to take it.
+	for _, lb := range c.LBs[1:] {
+		poll.Until(t, 30*time.Second, lb.Name+" BACKUP", func() error {
+			if s := lb.State(t.Context(), "VI_1"); s != "BACKUP" {
+				return fmt.Errorf("state %q", s)
+			}
+			return nil
+		})
+	}
 	p, err := c.StartPoller(10*time.Millisecond, 200*time.Millisecond, 5*time.Minute)
 	if err != nil {
 		t.Fatal(err)

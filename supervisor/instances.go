@@ -22,6 +22,11 @@ func (s *Supervisor) startInstance(ctx context.Context, ic vrrp.InstanceConfig) 
 	if opts.Transport == nil && opts.Sockets == nil {
 		opts.Sockets = s.sockets
 	}
+	if given := opts.OnChange; given != nil {
+		opts.OnChange = func() { given(); s.changes.bump() }
+	} else {
+		opts.OnChange = s.changes.bump
+	}
 	vi, err := vrrp.NewInstance(ic, opts)
 	if err != nil {
 		return err
@@ -70,6 +75,7 @@ func (s *Supervisor) runInstance(ctx context.Context, in *instance) {
 		in.mu.Lock()
 		in.failure = fmt.Sprintf("instance failed: %s; restarting in %s", msg, delay)
 		in.mu.Unlock()
+		s.changes.bump()
 		s.log.Error("VRRP instance failed, restarting", "instance", in.cfg.Name, "err", err, "restart_in", delay)
 		select {
 		case <-ctx.Done():
@@ -79,6 +85,7 @@ func (s *Supervisor) runInstance(ctx context.Context, in *instance) {
 		in.mu.Lock()
 		in.failure = ""
 		in.mu.Unlock()
+		s.changes.bump()
 		delay = min(2*delay, instanceRestartMax)
 	}
 }

@@ -27,6 +27,7 @@ func (s *Supervisor) opsLoop(ctx, vrrpCtx context.Context) {
 				continue
 			}
 			r.resp <- s.handle(r.ctx, vrrpCtx, r.req)
+			s.changes.bump() // maintenance, a reload's new instances, a resign: watchers see it
 		}
 	}
 }
@@ -77,8 +78,7 @@ func (s *Supervisor) notServed(ctx context.Context, req Request, started bool) R
 func (s *Supervisor) handle(ctx, vrrpCtx context.Context, req Request) Response {
 	switch req.Cmd {
 	case "status":
-		st := s.Status()
-		return Response{OK: true, Status: &st}
+		return s.statusSince(ctx, req)
 	case "version":
 		return Response{OK: true, Version: s.deps.Version, Message: "halod " + s.deps.Version}
 	case "validate":
@@ -105,10 +105,37 @@ func (s *Supervisor) handle(ctx, vrrpCtx context.Context, req Request) Response 
 		}
 		in.vi.Resign()
 		s.log.Info("resigning on request", "instance", req.Args[0])
-		return Response{OK: true, Message: fmt.Sprintf("%s resigned: priority 0 sent, a backup takes over", req.Args[0])}
+		return Response{OK: true, Message: fmt.Sprintf("%s resigned: priority 0 sent, a backup takes over; this node stays BACKUP until the new master fails or `haloctl resume %s`", req.Args[0], req.Args[0])}
+	case "resume":
+		return s.resume(req)
 	default:
-		return Response{Error: fmt.Sprintf("unknown command %q (status, reload, validate, maintenance on|off, resign INSTANCE, version)", req.Cmd)}
+		return Response{Error: fmt.Sprintf("unknown command %q (status, reload, validate, maintenance on|off, resign INSTANCE, resume INSTANCE, version)", req.Cmd)}
 	}
+}
+
+// resume undoes a resign of one instance (vrrp.Instance.EndResign).
+func (s *Supervisor) resume(req Request) Response {
+	if len(req.Args) != 1 {
+		return Response{Error: "usage: resume INSTANCE"}
+	}
+	name := req.Args[0]
+	s.mu.Lock()
+	in := s.byName[name]
+	s.mu.Unlock()
+	if in == nil {
+		return Response{Error: fmt.Sprintf("no instance named %q", name)}
+	}
+	was := in.vi.Snapshot().Resigned
+	in.vi.EndResign()
+	s.log.Info("resignation ended on request", "instance", name, "was_resigned", was)
+	how := "with preempt on, it takes MASTER back from a lower-priority master within a master-down interval"
+	if !in.cfg.PreemptEnabled() {
+		how = "with preempt off, it stays BACKUP while a master is heard"
+	}
+	if !was {
+		return Response{OK: true, Message: fmt.Sprintf("%s was not resigned: nothing to undo; it competes for MASTER (%s)", name, how)}
+	}
+	return Response{OK: true, Message: fmt.Sprintf("%s resigned no more: it competes for MASTER again; %s", name, how)}
 }
 
 func (s *Supervisor) setMaintenance(on bool) Response {

@@ -11,6 +11,11 @@ import (
 // Status is the one snapshot of the node: haloctl renders it, metrics/ exports it. Its JSON
 // form is a stable API (`haloctl status --json`): fields may be added, never renamed.
 type Status struct {
+	// Generation moves on with every change a status shows; a status request with Since
+	// waits for it to move (haloctl watch).
+	Generation uint64 `json:"generation"`
+	// Hostname is the node's name, so that a status pasted into a ticket says whose it is.
+	Hostname    string            `json:"hostname"`
 	Version     string            `json:"version"`
 	ConfigFile  string            `json:"config_file"`
 	ConfigValid bool              `json:"config_valid"`
@@ -83,8 +88,19 @@ type InstanceStatus struct {
 	EffectivePriority int      `json:"effective_priority"`
 	VIPs              []string `json:"vips"`
 	HoldsVIPs         bool     `json:"holds_vips"`
-	// MasterSeen is the address of the master last heard (ours when we are master).
-	MasterSeen string `json:"master_seen,omitempty"`
+	// MasterSeen is the address of the master last heard (ours when we are master), and
+	// MasterPriority the priority it advertised.
+	MasterSeen     string `json:"master_seen,omitempty"`
+	MasterPriority int    `json:"master_priority,omitempty"`
+	// Peers are the routers heard advertising in the last minute (at most 8): in VRRP
+	// only a master advertises, so a backup lists the master, a master lists a rival only
+	// in a split brain.
+	Peers []PeerStatus `json:"peers,omitempty"`
+	// Resigned: `haloctl resign` holds this instance in BACKUP under a master it would
+	// preempt, until that master fails or `haloctl resume`. Maintenance: the node's
+	// maintenance holds it out of MASTER. Both are sticky states an operator set.
+	Resigned    bool `json:"resigned"`
+	Maintenance bool `json:"maintenance"`
 	// Faults lists why the instance is in FAULT ("haproxy: stats socket: timeout").
 	Faults          []string `json:"faults,omitempty"`
 	SyncGroup       string   `json:"sync_group,omitempty"`
@@ -106,6 +122,17 @@ type InstanceStatus struct {
 	TransitionCounts []TransitionCount `json:"transition_counts,omitempty"`
 }
 
+// PeerStatus is another router heard on an instance's virtual router.
+type PeerStatus struct {
+	Address  string `json:"address"`
+	Priority int    `json:"priority"`
+	// IntervalSeconds is the advert interval it advertises.
+	IntervalSeconds float64 `json:"interval_seconds"`
+	// LastAdvert is when its last advert arrived; AgeSeconds how long before the snapshot.
+	LastAdvert time.Time `json:"last_advert"`
+	AgeSeconds float64   `json:"age_seconds"`
+}
+
 // TransitionCount counts one kind of state change.
 type TransitionCount struct {
 	From  string `json:"from"`
@@ -122,14 +149,14 @@ type SyncGroupStatus struct {
 }
 
 // Healthy reports whether the node is as configured and well: HAProxy healthy, no instance
-// in FAULT or INIT (a failed instance waits in INIT), not in maintenance, and the
+// in FAULT or INIT (a failed instance waits in INIT) or resigned, not in maintenance, and the
 // configuration on disk was valid at the last reload. haloctl's exit code follows it.
 func (s *Status) Healthy() bool {
 	if !s.HAProxy.Healthy || s.Maintenance || !s.ConfigValid {
 		return false
 	}
 	for _, in := range s.Instances {
-		if in.State == "FAULT" || in.State == "INIT" {
+		if in.State == "FAULT" || in.State == "INIT" || in.Resigned {
 			return false
 		}
 	}
@@ -139,6 +166,9 @@ func (s *Status) Healthy() bool {
 // WriteTable renders the snapshot for people, in the spirit of `supervisorctl status`.
 func (s *Status) WriteTable(w io.Writer, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if s.Hostname != "" {
+		fmt.Fprintf(tw, "node\t%s\thalod %s, %s\n", s.Hostname, s.Version, s.ConfigFile)
+	}
 	h := s.HAProxy
 	health := "HEALTHY"
 	switch {
@@ -179,8 +209,19 @@ func (s *Status) WriteTable(w io.Writer, now time.Time) error {
 		} else {
 			desc = append(desc, "vips "+vips+" (not held)")
 		}
-		if in.MasterSeen != "" {
+		if in.MasterSeen != "" && in.MasterPriority > 0 {
+			desc = append(desc, fmt.Sprintf("master %s prio %d", in.MasterSeen, in.MasterPriority))
+		} else if in.MasterSeen != "" {
 			desc = append(desc, "master "+in.MasterSeen)
+		}
+		if len(in.Peers) > 0 {
+			desc = append(desc, "heard "+peerList(in.Peers, now))
+		}
+		if in.Resigned {
+			desc = append(desc, fmt.Sprintf("RESIGNED: stays BACKUP under the current master until it fails or `haloctl resume %s`", in.Name))
+		}
+		if in.Maintenance {
+			desc = append(desc, "in maintenance")
 		}
 		if len(in.Faults) > 0 {
 			desc = append(desc, "fault: "+strings.Join(in.Faults, "; "))
@@ -198,6 +239,20 @@ func (s *Status) WriteTable(w io.Writer, now time.Time) error {
 		fmt.Fprintf(tw, "node\tMAINTENANCE\tkept out of MASTER until `haloctl maintenance off`\n")
 	}
 	return tw.Flush()
+}
+
+// peerList renders the peers heard as "192.0.2.12 prio 100 0.3s ago".
+func peerList(peers []PeerStatus, now time.Time) string {
+	out := make([]string, len(peers))
+	for i, p := range peers {
+		age := now.Sub(p.LastAdvert)
+		ago := clock(age)
+		if age < 10*time.Second {
+			ago = fmt.Sprintf("%.1fs", max(age, 0).Seconds())
+		}
+		out[i] = fmt.Sprintf("%s prio %d %s ago", p.Address, p.Priority, ago)
+	}
+	return strings.Join(out, "; ")
 }
 
 // clock formats a duration as supervisorctl does, H:MM:SS (days in front when long).

@@ -75,6 +75,8 @@ type Supervisor struct {
 	ready   atomic.Bool   // Run got as far as READY=1
 	reqs    chan request  // state-changing control requests, served one at a time by opsLoop
 	sockets *vrrp.Sockets // the raw VRRP sockets the instances share
+	changes *changeFeed   // the status's generation, for watchers (watch.go)
+	host    string        // the node's hostname, shown in the status
 
 	// healthMu serialises every application of HAProxy's health to instances, so that an
 	// instance started by a reload and a health change racing with it end in the right
@@ -130,7 +132,8 @@ func New(cfg *Config, deps Deps) (*Supervisor, error) {
 		return nil, errors.New("supervisor: a logger is required")
 	}
 	s := &Supervisor{deps: deps, log: deps.Logger, cfg: cfg, reqs: make(chan request), configValid: true,
-		byName: map[string]*instance{}, groups: map[string]*group{}, sockets: vrrp.NewSockets()}
+		byName: map[string]*instance{}, groups: map[string]*group{}, sockets: vrrp.NewSockets(), changes: newChangeFeed()}
+	s.host, _ = os.Hostname()
 	s.hap = deps.HAProxy
 	if s.hap == nil {
 		h, err := NewHAProxy(cfg.HAProxy, deps.Logger)
@@ -275,10 +278,15 @@ loop:
 
 // Status returns the one snapshot, built now from the live parts.
 func (s *Supervisor) Status() Status {
+	// The generation is read first: a change while the snapshot is built moves it on,
+	// and the next long poll returns at once with that change.
+	gen, _ := s.changes.current()
 	s.mu.Lock()
 	cfg := s.cfg
 	ins := append([]*instance(nil), s.instances...)
 	st := Status{
+		Generation:  gen,
+		Hostname:    s.host,
 		Version:     s.deps.Version,
 		ConfigFile:  cfg.Path(),
 		ConfigValid: s.configValid,
@@ -325,8 +333,10 @@ func instanceStatus(sn vrrp.Snapshot) InstanceStatus {
 	for _, v := range sn.VIPs {
 		is.VIPs = append(is.VIPs, v.String())
 	}
+	is.Resigned, is.Maintenance, is.Peers = sn.Resigned, sn.Maintenance, peerStatus(sn.Peers, time.Now())
 	if sn.MasterSeen.IsValid() {
 		is.MasterSeen = sn.MasterSeen.String()
+		is.MasterPriority = sn.MasterPriority
 	}
 	for _, n := range sn.Counters.Invalid {
 		is.InvalidPackets += n

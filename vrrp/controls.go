@@ -14,6 +14,7 @@ type control struct {
 	noPreempt   map[string]bool
 	maintenance bool
 	resigns     int    // Resign calls not yet applied
+	endResign   bool   // an EndResign not yet applied (the later of the two wins)
 	vipsLost    uint64 // reports that a VIP may have been removed behind our back
 
 	// Set by the sync group: hold back from MASTER, follow to BACKUP, and the group's
@@ -158,6 +159,19 @@ func (in *Instance) setFault(name string, fault bool) {
 func (in *Instance) Resign() {
 	in.mu.Lock()
 	in.ctl.resigns++
+	in.ctl.endResign = false
+	in.mu.Unlock()
+	in.poke()
+}
+
+// EndResign undoes a Resign: the instance competes for MASTER again as its preempt
+// setting says (a higher-priority node with preempt takes the role back within a
+// master-down interval; with nopreempt it stays backup). A Resign is not kept across a
+// restart of the instance.
+func (in *Instance) EndResign() {
+	in.mu.Lock()
+	in.ctl.resigns = 0
+	in.ctl.endResign = true
 	in.mu.Unlock()
 	in.poke()
 }

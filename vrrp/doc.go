@@ -25,7 +25,9 @@
 //     weighted track_interface (a priority change while the link is down, or up).
 //   - instance.go: Instance, its Options, Snapshot and Counters.
 //   - controls.go: what other goroutines ask of an Instance (SetTracked, Resign,
-//     SetMaintenance, the sync group's hold), applied by the loop.
+//     EndResign, SetMaintenance, the sync group's hold), applied by the loop.
+//   - peers.go: the routers heard per instance (bounded, expiring), for the status.
+//   - publish.go: what a status shows of the loop's state, and the OnChange wake-up.
 //   - run.go: Run, the lifecycle: transport, owner, links, hooks, reader, then the loop.
 //   - loop.go: the loop that alone drives the machine, and how it carries out actions.
 //   - announce.go: sending adverts and announcing VIPs.

@@ -36,6 +36,11 @@ type Options struct {
 	Links LinkWatcher
 	// Hooks runs the notify hooks of InstanceConfig.Notify; nil: NewExecHookRunner.
 	Hooks HookRunner
+	// OnChange, when set, is called on the instance's loop after its Snapshot changed in
+	// what a status shows (state, VIPs held, master and its priority, effective priority,
+	// resignation, maintenance): a wake-up for watchers, which read the Snapshot then.
+	// It must return at once.
+	OnChange func()
 }
 
 // Transition is one state change of an instance.
@@ -98,6 +103,11 @@ type Snapshot struct {
 	// the last accepted advert in BACKUP; zero when none is known.
 	MasterSeen     netip.Addr
 	MasterPriority int
+	// Peers are the routers heard within PeerTTL (at most MaxPeers), by address.
+	Peers []Peer
+	// Resigned says a Resign holds the instance back from a master it would preempt,
+	// until that master fails or EndResign (see Machine.Resigned).
+	Resigned bool
 	// Faults are the names of the faults set, sorted; Weights the trackers' deltas.
 	Faults      []string
 	Weights     map[string]int
@@ -128,6 +138,8 @@ type Instance struct {
 	hooks    *hookQueue // the running Run's notify hooks; nil when none are configured
 	group    *Group     // the sync group, set by NewGroup; nil when in none
 	gidx     int        // the index in group
+
+	peers map[netip.Addr]*Peer // the routers heard (peers.go)
 }
 
 // NewInstance checks cfg (defaults applied) and returns an instance that has not started.
@@ -185,6 +197,7 @@ func (in *Instance) Snapshot() Snapshot {
 	s.Faults = slices.Sorted(maps.Keys(in.ctl.faults))
 	s.Weights = maps.Clone(in.ctl.effectiveWeights())
 	s.Maintenance = in.ctl.maintenance
+	s.Peers = in.peerList(time.Now())
 	s.Counters = in.counters
 	s.Counters.Invalid = maps.Clone(in.counters.Invalid)
 	s.Counters.Transitions = maps.Clone(in.counters.Transitions)

@@ -40,6 +40,8 @@ type loop struct {
 	buf          []byte
 
 	sendFailing bool // the last send failed; its error was logged
+
+	shown shown // what the snapshot showed when OnChange was last called
 }
 
 func (l *loop) run(ctx context.Context) error {
@@ -150,6 +152,7 @@ func (l *loop) advert(r received) {
 	if r.adv.Priority == 0 {
 		in.counters.PriorityZeroReceived++
 	}
+	in.notePeer(now, r.src, &r.adv)
 	in.mu.Unlock()
 	reason := "preempted"
 	if r.adv.Priority == 0 {
@@ -206,6 +209,7 @@ func (l *loop) applyControl(now time.Time) {
 		faults:      maps.Clone(in.ctl.faults),
 		maintenance: in.ctl.maintenance,
 		resigns:     in.ctl.resigns,
+		endResign:   in.ctl.endResign,
 		noPreempt:   maps.Clone(in.ctl.noPreempt),
 		tracked:     maps.Clone(in.ctl.tracked),
 		vipsLost:    in.ctl.vipsLost,
@@ -213,7 +217,7 @@ func (l *loop) applyControl(now time.Time) {
 		hold:        in.ctl.hold,
 		syncBackups: in.ctl.syncBackups,
 	}
-	in.ctl.resigns, in.ctl.syncBackups = 0, 0
+	in.ctl.resigns, in.ctl.syncBackups, in.ctl.endResign = 0, 0, false
 	groupFault := ""
 	if in.group != nil {
 		groupFault = in.group.faultKey
@@ -251,6 +255,10 @@ func (l *loop) applyControl(now time.Time) {
 		in.log.Info("resigning")
 		l.step(now, "resign", l.m.Resign(now))
 	}
+	if c.endResign {
+		in.log.Info("resignation ended: competing again", "preempt", in.cfg.PreemptEnabled(), "was_resigned", l.m.Resigned())
+		l.step(now, "resume", l.m.EndYield(now))
+	}
 	for name, failing := range c.tracked {
 		// A master whose weighted tracker began to fail since the last turn hands over
 		// now; decided here, against the machine's own state, so no caller's stale view
@@ -268,8 +276,9 @@ func (l *loop) applyControl(now time.Time) {
 		in.log.Info("following the sync group to BACKUP")
 		l.step(now, "sync_group", l.m.SyncBackup(now))
 	}
-	c.resigns, c.syncBackups = 0, 0
+	c.resigns, c.syncBackups, c.endResign = 0, 0, false
 	l.applied = c
+	l.publish()
 	l.report(now)
 }
 
@@ -342,7 +351,10 @@ func (l *loop) step(now time.Time, reason string, acts []Action) {
 	in.snap.EffectivePriority = int(l.m.Priority())
 	in.snap.HoldsVIPs = l.holds && l.vipErr == nil
 	in.snap.MasterSeen, in.snap.MasterPriority = master, int(mprio)
+	in.snap.Resigned = l.m.Resigned()
+	shown := l.shownNow()
 	in.mu.Unlock()
+	l.changed(shown)
 	if hooks != nil {
 		hooks.push(hook) // never waits for a hook
 	}

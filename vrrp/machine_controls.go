@@ -121,6 +121,27 @@ func (m *Machine) Resign(now time.Time) []Action {
 	return nil
 }
 
+// EndYield undoes a Resign: the machine competes again as its configuration says. With
+// preempt on, a lower-priority master is preempted once the Master_Down_Timer runs out
+// (after the preempt delay, counted from the next advert of that master); with preempt
+// off it stays backup. Nothing is sent: the takeover, if any, comes from the timer.
+func (m *Machine) EndYield(now time.Time) []Action {
+	if !m.yield {
+		return nil
+	}
+	m.yield = false
+	if m.cfg.PreemptDelay > 0 {
+		m.preemptAt = time.Time{}
+	}
+	return nil
+}
+
+// Resigned reports whether a Resign holds this machine back: it lets the current master
+// keep the role although it would preempt it. Without preempt the yield changes nothing,
+// and while an outside condition forbids preemption (SetNoPreempt) the yield is that
+// condition's and ends with it: neither is reported.
+func (m *Machine) Resigned() bool { return m.yield && m.cfg.Preempt && !m.noPreempt }
+
 // Shutdown stops the instance (RFC 5798 §6.4.3 Shutdown event): a master sends priority 0
 // and hands over (see HandingOver: the runner keeps running until the handover ends). The
 // machine returns to INIT and may be started again.

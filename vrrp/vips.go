@@ -35,6 +35,7 @@ func (l *loop) removeVIPs(now time.Time) {
 	l.in.mu.Lock()
 	l.in.snap.HoldsVIPs = false
 	l.in.mu.Unlock()
+	l.publish()
 	if err != nil {
 		if !l.removeFailed {
 			l.in.log.Error("removing VIPs; retrying until they are gone", "err", err)
@@ -87,6 +88,7 @@ func (l *loop) repairVIPs(now time.Time) {
 	in.mu.Lock()
 	in.snap.HoldsVIPs = l.holds && l.vipErr == nil
 	in.mu.Unlock()
+	l.publish()
 }
 
 func (l *loop) scheduleRepair(now time.Time) {

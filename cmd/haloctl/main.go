@@ -1,133 +1,120 @@
 // Command haloctl controls a running halod over its unix socket, supervisorctl-style.
+// `haloctl help` lists the commands and exit codes.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"slices"
+	"syscall"
 	"time"
-
-	"github.com/halo-lb/halo/supervisor"
 )
 
 // version is set at build time with -ldflags "-X main.version=..." (make build: git
 // describe); left empty, supervisor.Version falls back to the Go build information.
 var version string
 
-// Exit codes scripts can rely on.
-const (
-	exitOK          = 0
-	exitFailed      = 1 // refused or failed
-	exitUsage       = 2
-	exitUnhealthy   = 3 // status: the node is not healthy or not as configured
-	exitUnreachable = 4 // halod did not answer
-)
-
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	// Ctrl-C ends a watch cleanly (exit 0), and abandons any other request: halod drops a
+	// request whose client hung up before it ran.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
 }
 
-const usage = `usage: haloctl [-socket PATH] [-timeout 30s] [--json] COMMAND
-commands:
-  status                 HAProxy and every VRRP instance (exit 3 when not healthy)
-  reload                 validate haproxy.cfg and halo.yaml, then reload
-  validate               validate haproxy.cfg and halo.yaml without reloading
-  maintenance on|off     keep this node out of MASTER, or let it back
-  resign INSTANCE        give up MASTER of one instance now
-  version                versions of haloctl and halod
-`
+// env is what a command runs with: the parsed flags, where to write, the socket.
+type env struct {
+	stdout, stderr io.Writer
+	cmd            string // the command being run
+	json           bool
+	timeout        time.Duration
+	sock           socket
+	sockErr        error // -config did not load: reported by the commands that need halod
+}
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := flag.NewFlagSet("haloctl", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage) }
-	socket := fs.String("socket", supervisor.DefaultControlSocket, "halod's control socket")
-	asJSON := fs.Bool("json", false, "print the answer as JSON")
-	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for halod")
-	if err := fs.Parse(args); err != nil {
+	fs.SetOutput(io.Discard) // haloctl prints its own usage
+	socketFlag := fs.String("socket", "", "")
+	configFlag := fs.String("config", "", "")
+	asJSON := fs.Bool("json", false, "")
+	timeout := fs.Duration("timeout", 30*time.Second, "")
+	e := &env{stdout: stdout, stderr: stderr}
+	// Flags may come before or after the command and its arguments: `haloctl status --json`.
+	var pos []string
+	wantHelp := false
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			wantHelp = true
+			break
+		}
+		if err != nil {
+			e.json = *asJSON || slices.Contains(args, "--json") || slices.Contains(args, "-json")
+			return e.usageError(err.Error())
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			pos = append(pos, rest...) // after "--" every word is an argument
+			break
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
+	e.json, e.timeout = *asJSON, *timeout
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	e.sock, e.sockErr = resolveSocket(*socketFlag, set["socket"], getenv, *configFlag)
+
+	if wantHelp {
+		if len(pos) > 0 {
+			if c, ok := lookup(pos[0]); ok && !c.hidden {
+				writeCommandHelp(stdout, c)
+				return exitOK
+			}
+		}
+		writeHelp(stdout)
+		return exitOK
+	}
+	if len(pos) == 0 {
+		if e.json {
+			return e.usageError("no command given (haloctl help lists them)")
+		}
+		writeHelp(stderr)
 		return exitUsage
 	}
-	rest := fs.Args()
-	// Accept flags after the command too: `haloctl status --json`.
-	var cmdArgs []string
-	for _, a := range rest {
-		switch a {
-		case "--json", "-json":
-			*asJSON = true
-		default:
-			cmdArgs = append(cmdArgs, a)
-		}
+	c, ok := lookup(pos[0])
+	if !ok {
+		return e.usageError(fmt.Sprintf("unknown command %q (haloctl help lists them)", pos[0]))
 	}
-	if len(cmdArgs) == 0 {
-		fs.Usage()
-		return exitUsage
+	cmdArgs := pos[1:]
+	if c.nargs >= 0 && len(cmdArgs) != c.nargs || len(c.choices) > 0 && len(cmdArgs) == 1 && !slices.Contains(c.choices, cmdArgs[0]) {
+		return e.usageError("usage: " + usageLine(c))
 	}
-	req := supervisor.Request{Cmd: cmdArgs[0], Args: cmdArgs[1:]}
-	switch req.Cmd {
-	case "status", "reload", "validate", "version":
-		if len(req.Args) != 0 {
-			fmt.Fprintf(stderr, "haloctl: %s takes no arguments\n", req.Cmd)
-			return exitUsage
-		}
-	case "maintenance":
-		if len(req.Args) != 1 || (req.Args[0] != "on" && req.Args[0] != "off") {
-			fmt.Fprintln(stderr, "haloctl: maintenance on|off")
-			return exitUsage
-		}
-	case "resign":
-		if len(req.Args) != 1 {
-			fmt.Fprintln(stderr, "haloctl: resign INSTANCE")
-			return exitUsage
-		}
-	default:
-		fmt.Fprintf(stderr, "haloctl: unknown command %q\n", req.Cmd)
-		fs.Usage()
-		return exitUsage
+	e.cmd = c.name
+	return c.run(ctx, e, cmdArgs)
+}
+
+// usageError reports a bad command line (exit 2).
+func (e *env) usageError(msg string) int {
+	return e.fail(exitUsage, msg)
+}
+
+// fail reports an error with its exit code: an error object on stdout with --json (so a
+// script always reads one JSON object), a line on stderr otherwise.
+func (e *env) fail(code int, msg string) int {
+	if e.json {
+		writeJSON(e.stdout, errorObject(code, msg, e.sock))
+		return code
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-	defer cancel()
-	resp, err := supervisor.Call(ctx, *socket, req)
-	if err != nil {
-		if req.Cmd == "version" {
-			fmt.Fprintln(stdout, "haloctl", supervisor.Version(version))
-		}
-		fmt.Fprintf(stderr, "haloctl: %v\n", err)
-		if errors.Is(err, supervisor.ErrUnreachable) {
-			return exitUnreachable
-		}
-		return exitFailed
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		var v any = resp
-		if resp.Status != nil {
-			v = resp.Status
-		}
-		_ = enc.Encode(v)
-	}
-	if !resp.OK {
-		if !*asJSON {
-			fmt.Fprintf(stderr, "haloctl: %s: %s\n", req.Cmd, resp.Error)
-		}
-		return exitFailed
-	}
-	switch {
-	case req.Cmd == "status":
-		if !*asJSON {
-			_ = resp.Status.WriteTable(stdout, time.Now())
-		}
-		if !resp.Status.Healthy() {
-			return exitUnhealthy
-		}
-	case req.Cmd == "version" && !*asJSON:
-		fmt.Fprintf(stdout, "haloctl %s\nhalod %s\n", supervisor.Version(version), resp.Version)
-	case !*asJSON:
-		fmt.Fprintln(stdout, resp.Message)
-	}
-	return exitOK
+	fmt.Fprintf(e.stderr, "haloctl: %s\n", msg)
+	return code
 }

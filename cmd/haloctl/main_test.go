@@ -44,7 +44,7 @@ func TestExitCodes(t *testing.T) {
 	})
 	run1 := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
-		code := run(append([]string{"-socket", sock}, args...), &out, &errb)
+		code := run(context.Background(), append([]string{"-socket", sock}, args...), &out, &errb, noEnv)
 		return code, out.String(), errb.String()
 	}
 	if code, out, _ := run1("status"); code != 0 || !strings.Contains(out, "VI_1") {
@@ -71,7 +71,7 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 	var out2, errb bytes.Buffer
-	if code := run([]string{"-socket", filepath.Join(t.TempDir(), "none.sock"), "status"}, &out2, &errb); code != exitUnreachable {
+	if code := run(context.Background(), []string{"-socket", filepath.Join(t.TempDir(), "none.sock"), "status"}, &out2, &errb, noEnv); code != exitUnreachable {
 		t.Errorf("no daemon: exit %d, want %d (%s)", code, exitUnreachable, errb.String())
 	}
 }

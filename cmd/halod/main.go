@@ -222,13 +222,3 @@ func serve(cfg *supervisor.Config, log *slog.Logger) (err error) {
 	}
 	return nil
 }
-
-func newLogger(c supervisor.LogConfig, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
