@@ -192,12 +192,22 @@ func (m *Manager) supervise(ctx context.Context) error {
 		m.handOver(nil, priors, false)
 	}()
 	delay := m.cfg.Restart.Initial
+	inPlace := false
 	for first := true; ; first = false {
 		if ctx.Err() != nil {
 			return nil
 		}
-		c, err := m.spawn(m.takeoverArgs(priors)...)
+		args := m.takeoverArgs(priors)
+		if inPlace {
+			// The last -x wins; the held sockets are the crashed HAProxy's own.
+			args = []string{"-x", m.cfg.ListenersSocket()}
+		}
+		c, err := m.spawn(args...)
 		if err != nil {
+			if inPlace {
+				m.inPlaceStartFailed(err)
+				inPlace = false
+			}
 			var ee *exec.Error
 			if errors.As(err, &ee) || errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
 				fatal = true // no binary: no restart will help
@@ -226,6 +236,11 @@ func (m *Manager) supervise(ctx context.Context) error {
 					rcancel()
 					m.handOver(nil, priors, false)
 					priors = nil
+					// Before the soft stop: HAProxy closes its listeners so that new
+					// connections are refused, which halod's copies would prevent.
+					if n := m.hold.release(); n > 0 {
+						m.log.Info("released the listening sockets halod held", "sockets", n)
+					}
 					err := m.stop(c, m.cfg.StopTimeout)
 					m.recordPIDs()
 					c.drain(2 * time.Second)
@@ -236,11 +251,17 @@ func (m *Manager) supervise(ctx context.Context) error {
 			if time.Since(c.started) >= m.cfg.Restart.Stable {
 				delay = m.cfg.Restart.Initial
 			}
-			m.exited(c, exitErr, delay, false)
+			inPlace = ctx.Err() == nil && m.restartInPlace(c, exitErr)
+			if !inPlace {
+				m.exited(c, exitErr, delay, false)
+			}
 			m.recordPIDs()
 			// A worker that outlives its master keeps the pipes open: never let that
 			// delay the restart.
 			m.bg.Go(func() { c.drain(2 * time.Second) })
+			if inPlace {
+				continue
+			}
 		}
 		t := time.NewTimer(delay)
 		select {

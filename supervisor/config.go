@@ -41,6 +41,7 @@ var defaultedKeys = map[string]bool{
 	"priority": true, "version": true, "advert_interval": true, "repeat": true,
 	"interval": true, "timeout": true, "rise": true, "fall": true, "reload_timeout": true,
 	"stop_timeout": true, "initial": true, "max": true, "stable": true,
+	"within": true, "max_crashes": true, "window": true,
 }
 
 // ControlConfig is the control socket haloctl talks to.

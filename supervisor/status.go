@@ -39,6 +39,11 @@ type HAProxyStatus struct {
 	ReloadsFailed    int     `json:"reloads_failed"`
 	Restarts         int     `json:"restarts"`
 	LastReload       *Reload `json:"last_reload,omitempty"`
+	// RestartsInPlace counts the restarts (a part of Restarts) made in place after a
+	// crash, on the listening sockets halod held, the VIP kept; RestartingInPlace is
+	// true while one is under way.
+	RestartsInPlace   int  `json:"restarts_in_place"`
+	RestartingInPlace bool `json:"restarting_in_place,omitempty"`
 	// ReloadsByResult counts reload attempts by result (ok, invalid, failed, timeout).
 	ReloadsByResult map[string]uint64 `json:"reloads_by_result,omitempty"`
 	// CheckFailures counts failed health checks by kind (timeout, connect, stopping,
