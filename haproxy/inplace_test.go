@@ -3,6 +3,7 @@ package haproxy
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -221,5 +222,213 @@ func TestRestartInPlaceUnderLoad(t *testing.T) {
 	r.done <- nil // for the cleanup
 	if got := listenInode(t, l.frontend); got != "" {
 		t.Errorf("the frontend still listens after Run returned (inode %s, held by %v)", got, holders(got))
+	}
+}
+
+// killGroup SIGKILLs the master halod runs and its workers (its process group).
+func killGroup(t *testing.T, m *Manager) int {
+	t.Helper()
+	pid := m.Snapshot().PID
+	if pid == 0 {
+		t.Fatal("no haproxy running")
+	}
+	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// failedOver waits for the verdict to turn unhealthy with a reason containing why, and
+// for the frontend to listen no more: halod released its copies, nobody holds it.
+func failedOver(t *testing.T, r *running, frontend, why string) {
+	t.Helper()
+	poll.Until(t, 5*time.Second, "a failover: "+why, func() error {
+		for _, e := range unhealthyEvents(r) {
+			if strings.Contains(e.(*HealthChanged).Reason, why) {
+				return nil
+			}
+		}
+		return fmt.Errorf("unhealthy events %+v", unhealthyEvents(r))
+	})
+	poll.Until(t, 5*time.Second, "the frontend released", func() error {
+		if ino := listenInode(t, frontend); ino != "" {
+			return fmt.Errorf("still listening (inode %s, held by %v)", ino, holders(ino))
+		}
+		return nil
+	})
+}
+
+// TestRestartInPlaceFailsOver: a crash loop, a configuration that no longer starts, an
+// HAProxy that does not serve again within the bound, and the policy turned off each
+// fail over as without it: the verdict turns at once (or at the bound) and halod's
+// copies are released, so that nothing listens while HAProxy is down.
+func TestRestartInPlaceFailsOver(t *testing.T) {
+	// The restart after a failover waits out restart.initial: long enough to see the
+	// frontend closed.
+	backoff := RestartConfig{Initial: 2 * time.Second, Max: 4 * time.Second, Stable: 5 * time.Second}
+	t.Run("crash-loop", func(t *testing.T) {
+		l := newLab(t)
+		cfg := l.cfg
+		cfg.Restart = backoff
+		cfg.RestartInPlace.MaxCrashes = 1
+		r := start(t, cfg)
+		poll.Until(t, 10*time.Second, "healthy and holding", func() error {
+			if err := healthy(r.m)(); err != nil {
+				return err
+			}
+			return holding(r.m)()
+		})
+		first := killGroup(t, r.m)
+		poll.Until(t, 10*time.Second, "restarted in place, holding again", func() error {
+			if s := r.m.Snapshot(); s.RestartsInPlace != 1 || s.RestartingInPlace || s.PID == first {
+				return fmt.Errorf("%+v", s)
+			}
+			return holding(r.m)()
+		})
+		if ev := unhealthyEvents(r); len(ev) > 0 {
+			t.Fatalf("the first crash turned the verdict: %+v", ev)
+		}
+		killGroup(t, r.m)
+		failedOver(t, r, l.frontend, "exited")
+		if _, ok := r.log.find("not restarting it in place", "why", "crash loop: 1 crashes restarted in place within restart_in_place.window 1m0s"); !ok {
+			t.Error("no log of the crash loop")
+		}
+		poll.Until(t, 10*time.Second, "back after the backoff", healthy(r.m))
+	})
+	t.Run("no-longer-starts", func(t *testing.T) {
+		l := newLab(t)
+		cfg := l.cfg
+		cfg.Restart = backoff
+		r := start(t, cfg)
+		poll.Until(t, 10*time.Second, "healthy and holding", func() error {
+			if err := healthy(r.m)(); err != nil {
+				return err
+			}
+			return holding(r.m)()
+		})
+		l.vars.Broken = true
+		l.writeConfig()
+		killGroup(t, r.m)
+		failedOver(t, r, l.frontend, "exited")
+		if _, ok := r.log.find("not restarting it in place"); !ok {
+			t.Error("no log of the failed restart in place")
+		}
+		if s := r.m.Snapshot(); s.RestartsInPlace != 1 {
+			t.Errorf("%d restarts in place, want the 1 that failed", s.RestartsInPlace)
+		}
+	})
+	t.Run("not-serving-within", func(t *testing.T) {
+		l := newLab(t)
+		cfg := l.cfg
+		cfg.Restart = backoff
+		cfg.RestartInPlace.Within = 300 * time.Millisecond
+		r := start(t, cfg)
+		poll.Until(t, 10*time.Second, "healthy and holding", func() error {
+			if err := healthy(r.m)(); err != nil {
+				return err
+			}
+			return holding(r.m)()
+		})
+		// The restarted HAProxy starts and serves, but not the frontend halod checks.
+		l.vars.FrontendName = "other"
+		l.writeConfig()
+		kill := time.Now()
+		killGroup(t, r.m)
+		poll.Until(t, 5*time.Second, "a failover at the bound", func() error {
+			for _, e := range unhealthyEvents(r) {
+				if h := e.(*HealthChanged); strings.Contains(h.Reason, "not serving again within restart_in_place.within 300ms") {
+					if d := h.At.Sub(kill); d < 300*time.Millisecond || d > 2*time.Second {
+						t.Errorf("failed over %s after the kill, bound 300ms", d)
+					}
+					return nil
+				}
+			}
+			return fmt.Errorf("unhealthy events %+v", unhealthyEvents(r))
+		})
+		if n := r.m.hold.count(); n != 0 {
+			t.Errorf("%d sockets still held after the failover", n)
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		l := newLab(t)
+		cfg := l.cfg
+		cfg.Restart = backoff
+		off := false
+		cfg.RestartInPlace.Enabled = &off
+		r := start(t, cfg)
+		poll.Until(t, 10*time.Second, "healthy", healthy(r.m))
+		if n := r.m.hold.count(); n != 0 {
+			t.Errorf("%d sockets held with the policy off", n)
+		}
+		if _, err := os.Stat(cfg.ListenersSocket()); err == nil {
+			t.Errorf("%s served with the policy off", cfg.ListenersSocket())
+		}
+		killGroup(t, r.m)
+		failedOver(t, r, l.frontend, "exited")
+		if s := r.m.Snapshot(); s.RestartsInPlace != 0 {
+			t.Errorf("%d restarts in place with the policy off", s.RestartsInPlace)
+		}
+	})
+}
+
+// TestRestartInPlaceAfterTakeover: a halod holding HAProxy's sockets is SIGKILLed (its
+// copies die with it); the next halod takes HAProxy over and holds the new worker's
+// sockets, restarts it in place after a crash, and when it stops leaves nothing
+// listening: only HAProxy and the halod of the moment ever hold the listening socket.
+func TestRestartInPlaceAfterTakeover(t *testing.T) {
+	l := newLab(t)
+	cfg := l.cfg
+	cfg.ApplyDefaults()
+	crashed, oldp := crashable(t, l, cfg)
+	var inode string
+	poll.Until(t, 10*time.Second, "the first halod holding the frontend", func() error {
+		inode = listenInode(t, l.frontend)
+		if !slices.Contains(holders(inode), crashed.Process.Pid) {
+			return fmt.Errorf("holders of %q: %v", inode, holders(inode))
+		}
+		return nil
+	})
+	if err := crashed.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, l.cfg)
+	poll.Until(t, 15*time.Second, "the takeover done, the new worker's sockets held", func() error {
+		if !oldp.exited() {
+			return errors.New("old master still runs")
+		}
+		if err := healthy(r.m)(); err != nil {
+			return err
+		}
+		return holding(r.m)()
+	})
+	// -x on the stats socket: the new HAProxy took the very socket over.
+	if got := listenInode(t, l.frontend); got != inode {
+		t.Errorf("frontend inode %s after the takeover, %s before", got, inode)
+	}
+	for _, pid := range holders(inode) {
+		if c := comm(pid); pid != os.Getpid() && c != "haproxy" {
+			t.Errorf("pid %d (%s) holds the frontend socket", pid, c)
+		}
+	}
+	killGroup(t, r.m)
+	poll.Until(t, 10*time.Second, "restarted in place", func() error {
+		if s := r.m.Snapshot(); s.RestartsInPlace != 1 || s.RestartingInPlace {
+			return fmt.Errorf("%+v", s)
+		}
+		return get(l.frontend)
+	})
+	if ev := unhealthyEvents(r); len(ev) > 0 {
+		t.Errorf("the verdict turned: %+v", ev)
+	}
+	r.cancel()
+	if err := <-r.done; err != nil {
+		t.Fatal(err)
+	}
+	r.done <- nil
+	if got := listenInode(t, l.frontend); got != "" {
+		t.Errorf("the frontend still listens after Run returned (inode %s, held by %v)", got, holders(got))
+	}
+	if _, err := os.Stat(cfg.ListenersSocket()); err == nil {
+		t.Errorf("%s left behind", cfg.ListenersSocket())
 	}
 }
