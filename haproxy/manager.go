@@ -96,6 +96,9 @@ type Status struct {
 	// passes. RestartsInPlace counts those restarts (a part of Restarts).
 	RestartingInPlace bool
 	RestartsInPlace   int
+	// HeldSockets is how many of HAProxy's listening sockets halod holds copies of
+	// (restart_in_place); 0 when it holds none (and a crash fails over).
+	HeldSockets int
 }
 
 // Histogram is a cumulative histogram, as Prometheus' const histograms want it.
@@ -400,9 +403,11 @@ func (m *Manager) checkOnce(ctx context.Context) CheckResult {
 
 // Snapshot returns the current status.
 func (m *Manager) Snapshot() Status {
+	held := m.hold.count()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s := m.st
+	s.HeldSockets = held
 	if s.Running && !s.StartedAt.IsZero() {
 		s.Uptime = time.Since(s.StartedAt)
 	}

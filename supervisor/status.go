@@ -44,6 +44,9 @@ type HAProxyStatus struct {
 	// true while one is under way.
 	RestartsInPlace   int  `json:"restarts_in_place"`
 	RestartingInPlace bool `json:"restarting_in_place,omitempty"`
+	// HeldSockets is how many of HAProxy's listening sockets halod holds copies of, for
+	// a restart in place (0: a crash fails over).
+	HeldSockets int `json:"held_sockets"`
 	// ReloadsByResult counts reload attempts by result (ok, invalid, failed, timeout).
 	ReloadsByResult map[string]uint64 `json:"reloads_by_result,omitempty"`
 	// CheckFailures counts failed health checks by kind (timeout, connect, stopping,
