@@ -154,16 +154,33 @@ func TestRestartInPlaceUnderLoad(t *testing.T) {
 			if err != nil || len(sp.Workers) == 0 {
 				t.Fatalf("show proc: %+v, %v", sp, err)
 			}
-			kill := time.Now()
+			victims := []int{}
+			for _, w := range sp.Workers {
+				victims = append(victims, w.PID)
+			}
 			if victim == "worker" {
-				for _, w := range sp.Workers {
-					if err := syscall.Kill(w.PID, syscall.SIGKILL); err != nil {
+				for _, pid := range victims {
+					if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 						t.Fatal(err)
 					}
 				}
 			} else if err := syscall.Kill(-s.PID, syscall.SIGKILL); err != nil { // its process group
 				t.Fatal(err)
+			} else {
+				victims = append(victims, s.PID)
 			}
+			// A connection begun while a killed worker still ran may have been accepted by
+			// it: it dies with the process. From when they are all gone (or zombies) on,
+			// only the restarted HAProxy can accept.
+			poll.Until(t, 5*time.Second, "the killed processes gone", func() error {
+				for _, pid := range victims {
+					if alive(pid) {
+						return fmt.Errorf("pid %d alive", pid)
+					}
+				}
+				return nil
+			})
+			kill := time.Now()
 			back := time.Now().Add(poll.Until(t, 10*time.Second, "serving again after the restart in place", func() error {
 				s2 := r.m.Snapshot()
 				if s2.RestartsInPlace != i+1 || s2.RestartingInPlace || s2.PID == s.PID || s2.WorkerPID == 0 {
@@ -192,14 +209,14 @@ func TestRestartInPlaceUnderLoad(t *testing.T) {
 			lost := 0
 			for _, q := range ld.after(time.Time{}) {
 				if q.at.Before(kill) && q.err != nil {
-					lost++ // in flight on an accepted connection: it died with the process
+					lost++ // perhaps accepted by a killed worker: it died with the process
 				}
 			}
 			slices.Sort(waited)
 			if len(waited) == 0 {
 				t.Fatalf("no request begun between the kill and the restart: the test proves nothing")
 			}
-			t.Logf("SIGKILL %s: serving again after %s; %d requests after the kill, all served; %d begun while down waited up to %s; %d in flight at the kill lost",
+			t.Logf("SIGKILL %s: serving again %s after the killed processes were gone; %d requests after that, all served; %d begun while down waited up to %s; %d in flight at the kill lost",
 				victim, back.Sub(kill).Round(time.Millisecond), len(reqs), len(waited), waited[len(waited)-1].Round(time.Millisecond), lost)
 			if ev := unhealthyEvents(r); len(ev) > 0 {
 				t.Errorf("the verdict turned unhealthy: %+v", ev)

@@ -26,6 +26,8 @@ type setup struct {
 	advert  time.Duration
 	// idle and reloads: this lab also measures the idle footprint and the reloads.
 	idle, reloads bool
+	// haproxyExtra is added to halo.yaml's haproxy section (halo setups).
+	haproxyExtra string
 }
 
 func setupList() []setup {

@@ -56,7 +56,11 @@ func runInPlace(ctx context.Context, sc *scope, cfg config, rep *report) error {
 		return err
 	}
 	sc.Cleanup(func() { os.RemoveAll(dir) })
-	s, err := startHalo(ctx, sc, cfg, dir, setup{key: "inplace", halo: true, advert: time.Second})
+	// Every round is a crash within restart_in_place.window (60s): past max_crashes (3)
+	// the next would be a crash loop, which fails over by design. Each round measures one
+	// crash, so the lab allows as many as there are rounds.
+	s, err := startHalo(ctx, sc, cfg, dir, setup{key: "inplace", halo: true, advert: time.Second,
+		haproxyExtra: fmt.Sprintf("  restart_in_place: {max_crashes: %d}", max(3, cfg.reps))})
 	if err != nil {
 		return err
 	}
@@ -93,10 +97,18 @@ func runInPlace(ctx context.Context, sc *scope, cfg config, rep *report) error {
 			p.Stop(2 * time.Second)
 			return err
 		}
-		t0 := time.Now()
-		for _, pid := range append([]int{m}, w...) {
+		victims := append([]int{m}, w...)
+		for _, pid := range victims {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
+		// A connection begun while a killed worker still ran may have been accepted by it
+		// and die with it: new connections are those begun once every killed process is
+		// gone (or a zombie), when only a restarted HAProxy can accept.
+		if err := waitGone(ctx, victims, 5*time.Second); err != nil {
+			p.Stop(2 * time.Second)
+			return err
+		}
+		t0 := time.Now()
 		if err := sleep(ctx, inPlaceWatch); err != nil {
 			p.Stop(2 * time.Second)
 			return err
@@ -134,7 +146,7 @@ func runInPlace(ctx context.Context, sc *scope, cfg config, rep *report) error {
 		if len(res.down) == res.rounds {
 			down = res.down[len(res.down)-1].Round(time.Millisecond).String()
 		}
-		logf("inplace round %d: HAProxy answered again %s after the kill; %d new connections after it, %d failed; %d in flight lost; VIP moved: %v",
+		logf("inplace round %d: HAProxy answered again %s after the killed processes were gone; %d new connections after that, %d failed; %d in flight lost; VIP moved: %v",
 			round+1, down, res.fresh-fresh, res.freshFailed-failed, res.lost-lost, moved)
 	}
 	res.baseline = quantile(baselines, 0.5)

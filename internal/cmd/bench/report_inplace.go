@@ -18,7 +18,9 @@ func (r *report) inPlaceSection(w func(string, ...any)) {
 		"HAProxy at once on them). The client runs `labtool load` against the VIP: %d clients, one request per new connection, 5 s timeout; "+
 		"after a second of load, HAProxy's master and workers on lb1 get SIGKILL, and the load goes on for %s. A request waited when it "+
 		"began after the kill and before the first one begun after it was answered; its added latency is its duration less the median "+
-		"request of the second before the kill.\n\n", inPlaceClients, secs(inPlaceWatch))
+		"request of the second before the kill. The rounds follow each other within `restart_in_place.window` (60 s), so the lab sets "+
+		"`max_crashes` to the number of rounds (default 3: a 4th crash within the window is a crash loop and fails over, by design).\n\n",
+		inPlaceClients, secs(inPlaceWatch))
 	res := r.inPlace
 	if res == nil || res.rounds == 0 {
 		w("Not measured: %s\n\n", oneLine(r.inPlaceErr))
@@ -33,12 +35,12 @@ func (r *report) inPlaceSection(w func(string, ...any)) {
 		errs = strings.Join(parts, ", ")
 	}
 	w("| %d rounds | measured | goal |\n| --- | --- | --- |\n", res.rounds)
-	w("| new connections failed (begun after the kill) | **%d of %d** (%s) | 0 of ≥ 1,000 |\n", res.freshFailed, res.fresh, errs)
+	w("| new connections failed (begun once the killed processes were gone) | **%d of %d** (%s) | 0 of ≥ 1,000 |\n", res.freshFailed, res.fresh, errs)
 	w("| added latency of the requests that waited (begun while HAProxy was down), p50 / p99 | %s / %s (%d requests; baseline request %s) | |\n",
 		msf(quantile(res.added, 0.5)), msf(quantile(res.added, 0.99)), len(res.added), msf(res.baseline))
-	w("| HAProxy down: kill → first new connection answered, median / max | %s / %s | |\n", msf(quantile(res.down, 0.5)), msf(slices.Max(append(res.down, 0))))
+	w("| HAProxy down: killed processes gone → first new connection answered, median / max | %s / %s | |\n", msf(quantile(res.down, 0.5)), msf(slices.Max(append(res.down, 0))))
 	w("| VIP moves | **%d** in %d rounds | 0 |\n", res.moves, res.rounds)
-	w("| established connections lost (requests in flight at the kill: they die with the process) | %d | |\n", res.lost)
+	w("| established connections lost (requests begun before the killed processes were gone that failed: accepted by HAProxy, they die with it) | %d | |\n", res.lost)
 	w("| restarts in place (lb1's `restarts_in_place`) | %d | |\n\n", res.restarts)
 	if r.inPlaceErr != "" {
 		w("The run stopped early: %s\n\n", oneLine(r.inPlaceErr))
