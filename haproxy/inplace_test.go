@@ -121,7 +121,10 @@ func unhealthyEvents(r *running) []Event {
 // never turns, and the restarted HAProxy listens on the very same socket.
 func TestRestartInPlaceUnderLoad(t *testing.T) {
 	l := newLab(t)
-	r := start(t, l.cfg)
+	cfg := l.cfg
+	// The bound is tested apart; here a loaded machine must not turn the verdict.
+	cfg.RestartInPlace.Within = 5 * time.Second
+	r := start(t, cfg)
 	poll.Until(t, 10*time.Second, "healthy", healthy(r.m))
 	poll.Until(t, 5*time.Second, "the listening sockets held", holding(r.m))
 	// HAProxy's own sockets are HAProxy's, though halod holds copies: a reload is not
@@ -197,26 +200,28 @@ func TestRestartInPlaceUnderLoad(t *testing.T) {
 			cancel()
 			wg.Wait()
 			reqs := ld.after(kill)
-			var waited []time.Duration
 			for _, q := range reqs {
 				if q.err != nil {
-					t.Errorf("request begun %s after the kill failed: %v", q.at.Sub(kill).Round(time.Millisecond), q.err)
-				}
-				if q.at.Before(back) {
-					waited = append(waited, q.dur)
+					t.Errorf("request begun %s after the killed processes were gone failed: %v", q.at.Sub(kill).Round(time.Millisecond), q.err)
 				}
 			}
+			// Served, though it was still waiting when no HAProxy ran: it waited in the
+			// accept queue of the socket halod held, and the restarted HAProxy took it.
+			var waited []time.Duration
 			lost := 0
 			for _, q := range ld.after(time.Time{}) {
+				if q.err == nil && q.at.Add(q.dur).After(kill) && q.at.Before(back) {
+					waited = append(waited, q.dur)
+				}
 				if q.at.Before(kill) && q.err != nil {
 					lost++ // perhaps accepted by a killed worker: it died with the process
 				}
 			}
 			slices.Sort(waited)
 			if len(waited) == 0 {
-				t.Fatalf("no request begun between the kill and the restart: the test proves nothing")
+				t.Fatalf("no request waited through the restart: the test proves nothing")
 			}
-			t.Logf("SIGKILL %s: serving again %s after the killed processes were gone; %d requests after that, all served; %d begun while down waited up to %s; %d in flight at the kill lost",
+			t.Logf("SIGKILL %s: serving again %s after the killed processes were gone; %d requests begun after that, all served; %d waited through the restart, up to %s; %d in flight at the kill lost",
 				victim, back.Sub(kill).Round(time.Millisecond), len(reqs), len(waited), waited[len(waited)-1].Round(time.Millisecond), lost)
 			if ev := unhealthyEvents(r); len(ev) > 0 {
 				t.Errorf("the verdict turned unhealthy: %+v", ev)
@@ -408,7 +413,8 @@ func TestRestartInPlaceAfterTakeover(t *testing.T) {
 	if err := crashed.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	r := start(t, l.cfg)
+	cfg.RestartInPlace.Within = 5 * time.Second // a loaded machine must not turn the verdict
+	r := start(t, cfg)
 	poll.Until(t, 15*time.Second, "the takeover done, the new worker's sockets held", func() error {
 		if !oldp.exited() {
 			return errors.New("old master still runs")
