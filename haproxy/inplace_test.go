@@ -236,6 +236,26 @@ func TestRestartInPlaceUnderLoad(t *testing.T) {
 	if len(ex) != 2 {
 		t.Errorf("%d Exited{InPlace} events, want 2", len(ex))
 	}
+	// A reload of the HAProxy restarted in place takes its sockets from its worker, as
+	// any reload (HAProxy drops -x from the arguments it re-executes itself with): halod
+	// is not asked, and the socket is still the same.
+	if res, err := r.m.Reload(t.Context()); err != nil {
+		t.Fatalf("reload of the HAProxy restarted in place: %v (%+v)", err, res)
+	}
+	handed := 0
+	r.log.mu.Lock()
+	for _, rec := range *r.log.records {
+		if rec.Message == "listening sockets handed to a starting haproxy" {
+			handed++
+		}
+	}
+	r.log.mu.Unlock()
+	if handed != 2 {
+		t.Errorf("halod handed its sockets %d times, want 2 (the restarts in place, not the reload)", handed)
+	}
+	if got := listenInode(t, l.frontend); got != inode {
+		t.Errorf("frontend socket inode %s after the reload, %s before", got, inode)
+	}
 	// Stopped for good: no socket is left listening, halod's copies included.
 	r.cancel()
 	if err := <-r.done; err != nil {

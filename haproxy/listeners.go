@@ -37,11 +37,9 @@ func (c Config) ListenersSocket() string {
 // accept queue (up to the listener's backlog). An HAProxy restarted in place gets them
 // back through -x <ListenersSocket>: it binds each listener of its configuration on
 // the socket of the same address, namespace and interface, and closes those it has no
-// use for. A master started with -x keeps it across its own reloads (the re-executed
-// master inserts -x sockpair@ first, then copies its arguments, and the last -x wins):
-// while HAProxy runs, halod answers those by relaying a fresh exchange with the current
-// worker through the stats socket, so a reload takes its sockets from the worker, as
-// it would have.
+// use for. Its own reloads do not come back to halod: HAProxy drops -x (and -sf) from the
+// arguments it re-executes itself with, and passes -x sockpair@ to its current worker
+// (src/haproxy.c copy_argv, mworker_reexec).
 //
 // halod holds nothing while HAProxy is not serving (a hung or stopping HAProxy keeps
 // its own queue; a queue nobody will serve is better closed, so that clients are
@@ -171,9 +169,7 @@ func (m *Manager) fetchListeners(ctx context.Context, worker int) {
 	m.log.Debug("holding haproxy's listening sockets", "worker_pid", worker, "sockets", addrs)
 }
 
-// serveListeners answers `_getsocks` on ln: with the held copies while HAProxy is being
-// restarted in place, else with the current worker's sockets through the stats socket
-// (a reload of a master started with -x on ln), or the held copies if that fails.
+// serveListeners answers `_getsocks` on ln with copies of the held sockets.
 func (m *Manager) serveListeners(ctx context.Context, ln *net.UnixListener) {
 	go func() { <-ctx.Done(); ln.Close() }()
 	for {
@@ -184,19 +180,7 @@ func (m *Manager) serveListeners(ctx context.Context, ln *net.UnixListener) {
 			}
 			return
 		}
-		m.mu.Lock()
-		inPlace := !m.ip.until.IsZero()
-		m.mu.Unlock()
-		var socks []xferSocket
-		from := "held"
-		if !inPlace {
-			socks, err = fetchSockets(ctx, m.cfg.StatsSocket, time.Second)
-			from = "worker"
-		}
-		if inPlace || err != nil {
-			from = "held"
-			socks, err = m.hold.dup()
-		}
+		socks, err := m.hold.dup()
 		if err != nil {
 			m.log.Error("listening sockets: cannot hand them over", "err", err)
 			conn.Close()
@@ -205,9 +189,9 @@ func (m *Manager) serveListeners(ctx context.Context, ln *net.UnixListener) {
 		err = serveSockets(conn, socks, 2*time.Second)
 		closeSockets(socks)
 		if err != nil {
-			m.log.Warn("listening sockets: hand-over failed", "from", from, "err", err)
+			m.log.Warn("listening sockets: hand-over failed", "err", err)
 		} else {
-			m.log.Info("listening sockets handed to a starting haproxy", "from", from, "sockets", len(socks))
+			m.log.Info("listening sockets handed to a starting haproxy", "sockets", len(socks))
 		}
 	}
 }
