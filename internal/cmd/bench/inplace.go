@@ -18,7 +18,6 @@ import (
 // and workers) under a load of new connections, halod at its defaults (restart_in_place
 // on).
 type inPlaceResult struct {
-	err    string
 	rounds int
 	// fresh counts the requests begun after a kill (each on a new connection),
 	// freshFailed those that failed, errs their errors by kind.
