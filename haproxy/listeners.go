@@ -22,12 +22,14 @@ func (c Config) ListenersSocket() string {
 }
 
 // Why halod copies HAProxy's sockets rather than opening them itself and passing them
-// down (`bind fd@N` or sockpair@ in haproxy.cfg, which HAProxy 2.6 supports): that
-// would rewrite the operator's binds, lose what HAProxy sets on each socket (its
-// options, namespaces, interfaces, transparent, v6only, QUIC's UDP sockets), and
-// HAProxy would then refuse to pause or hand over an inherited socket at a reload. The
-// `_getsocks` exchange is HAProxy's own way of handing its sockets to its successor
-// (`haproxy -x`, every master-worker reload): halod takes part in it on both ends.
+// down (`bind fd@N` in haproxy.cfg, which HAProxy 2.6 supports, as sockpair@): that would
+// rewrite the operator's binds into descriptor numbers, make halod redo what HAProxy
+// sets on each socket (bind options, namespaces, interfaces, transparent, v6only,
+// QUIC's UDP sockets), and HAProxy treats an inherited socket apart: it never exports
+// it through `_getsocks` (FD_EXPORTED is set only on sockets it bound, src/sock_inet.c)
+// and never pauses it. The `_getsocks` exchange is HAProxy's own way of handing its
+// sockets to a successor (`haproxy -x`, every master-worker reload), and it leaves
+// haproxy.cfg as the operator wrote it: halod takes part in it on both ends.
 //
 // After every start, restart and reload (a check finds a new worker serving), halod
 // fetches the sockets through the stats socket, which must be declared with "expose-fd
