@@ -148,6 +148,8 @@ func (s *Status) WriteTable(w io.Writer, now time.Time) error {
 	h := s.HAProxy
 	health := "HEALTHY"
 	switch {
+	case h.RestartingInPlace:
+		health = "RESTARTING"
 	case !h.Running && h.Mode == "managed":
 		health = "STOPPED"
 	case h.Degraded:
@@ -164,6 +166,9 @@ func (s *Status) WriteTable(w io.Writer, now time.Time) error {
 	}
 	if h.Reason != "" {
 		desc = append(desc, h.Reason)
+	}
+	if h.RestartsInPlace > 0 {
+		desc = append(desc, fmt.Sprintf("restarted in place %d×", h.RestartsInPlace))
 	}
 	if r := h.LastReload; r != nil {
 		res := "ok"

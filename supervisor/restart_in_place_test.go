@@ -38,3 +38,13 @@ func TestRestartInPlaceConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusTableRestartInPlace(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	st := Status{HAProxy: HAProxyStatus{Mode: "managed", Healthy: true, RestartingInPlace: true, RestartsInPlace: 2}}
+	var b strings.Builder
+	st.WriteTable(&b, now)
+	if want := "haproxy  RESTARTING  managed, restarted in place 2×"; !strings.Contains(b.String(), want) {
+		t.Errorf("want %q in:\n%s", want, b.String())
+	}
+}
