@@ -23,8 +23,9 @@ type inPlaceResult struct {
 	// freshFailed those that failed, errs their errors by kind.
 	fresh, freshFailed int
 	errs               map[string]int
-	// added is how much longer than the baseline each request begun while HAProxy was
-	// down took (it waited in the accept queue); baseline is the median request before.
+	// added is how much longer than the baseline each request took that was answered
+	// though still waiting when no HAProxy ran (it waited in the accept queue); baseline
+	// is the median request before the kill.
 	added    []time.Duration
 	baseline time.Duration
 	// down is per round the time from the kill until the first request begun after it
@@ -202,7 +203,7 @@ func readTrace(path string) ([]traced, error) {
 }
 
 // add counts one round's requests around the kill at t0 and returns the round's
-// baseline (median request in the second before the kill).
+// baseline (the median request begun and answered in the second before the kill).
 func (r *inPlaceResult) add(reqs []traced, t0 time.Time) time.Duration {
 	var before []time.Duration
 	back := time.Time{}
@@ -211,7 +212,7 @@ func (r *inPlaceResult) add(reqs []traced, t0 time.Time) time.Duration {
 		case q.start.Before(t0):
 			if q.err != "ok" {
 				r.lost++
-			} else if q.start.After(t0.Add(-time.Second)) {
+			} else if q.start.After(t0.Add(-time.Second)) && q.start.Add(q.dur).Before(t0) {
 				before = append(before, q.dur)
 			}
 		case q.err == "ok":
@@ -222,6 +223,11 @@ func (r *inPlaceResult) add(reqs []traced, t0 time.Time) time.Duration {
 	}
 	base := quantile(before, 0.5)
 	for _, q := range reqs {
+		// Answered, though still waiting when no HAProxy ran: it waited in the accept
+		// queue of the socket halod held, and the restarted HAProxy took it.
+		if q.err == "ok" && q.start.Before(back) && q.start.Add(q.dur).After(t0) {
+			r.added = append(r.added, max(q.dur-base, 0))
+		}
 		if q.start.Before(t0) {
 			continue
 		}
@@ -229,10 +235,6 @@ func (r *inPlaceResult) add(reqs []traced, t0 time.Time) time.Duration {
 		if q.err != "ok" {
 			r.freshFailed++
 			r.errs[q.err]++
-			continue
-		}
-		if q.start.Before(back) {
-			r.added = append(r.added, max(q.dur-base, 0))
 		}
 	}
 	if !back.IsZero() {

@@ -17,8 +17,8 @@ func (r *report) inPlaceSection(w func(string, ...any)) {
 	w("halo at its defaults (advert 1 s, `restart_in_place` on: halod holds copies of HAProxy's listening sockets and restarts a crashed "+
 		"HAProxy at once on them). The client runs `labtool load` against the VIP: %d clients, one request per new connection, 5 s timeout; "+
 		"after a second of load, HAProxy's master and workers on lb1 get SIGKILL, and the load goes on for %s. A request waited when it "+
-		"began after the kill and before the first one begun after it was answered; its added latency is its duration less the median "+
-		"request of the second before the kill. The rounds follow each other within `restart_in_place.window` (60 s), so the lab sets "+
+		"was answered though still pending once the killed processes were gone and before the first request begun after that was answered "+
+		"(only a restarted HAProxy could take it); its added latency is its duration less the median request of the second before the kill. The rounds follow each other within `restart_in_place.window` (60 s), so the lab sets "+
 		"`max_crashes` to the number of rounds (default 3: a 4th crash within the window is a crash loop and fails over, by design).\n\n",
 		inPlaceClients, secs(inPlaceWatch))
 	res := r.inPlace
@@ -36,7 +36,7 @@ func (r *report) inPlaceSection(w func(string, ...any)) {
 	}
 	w("| %d rounds | measured | goal |\n| --- | --- | --- |\n", res.rounds)
 	w("| new connections failed (begun once the killed processes were gone) | **%d of %d** (%s) | 0 of ≥ 1,000 |\n", res.freshFailed, res.fresh, errs)
-	w("| added latency of the requests that waited (begun while HAProxy was down), p50 / p99 | %s / %s (%d requests; baseline request %s) | |\n",
+	w("| added latency of the requests that waited through the restart, p50 / p99 | %s / %s (%d requests; baseline request %s) | |\n",
 		msf(quantile(res.added, 0.5)), msf(quantile(res.added, 0.99)), len(res.added), msf(res.baseline))
 	w("| HAProxy down: killed processes gone → first new connection answered, median / max | %s / %s | |\n", msf(quantile(res.down, 0.5)), msf(slices.Max(append(res.down, 0))))
 	w("| VIP moves | **%d** in %d rounds | 0 |\n", res.moves, res.rounds)
