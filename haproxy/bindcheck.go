@@ -109,7 +109,9 @@ func hostListeners() ([]listener, error) {
 			continue
 		}
 		i, ok := inodes[strings.TrimSuffix(strings.TrimPrefix(target, "socket:["), "]")]
-		if !ok || ls[i].pid != 0 {
+		// halod holds copies of HAProxy's listening sockets (restart_in_place): a socket
+		// any HAProxy holds is HAProxy's, whoever else holds it too.
+		if !ok || ls[i].comm == "haproxy" {
 			continue
 		}
 		pidDir := filepath.Dir(filepath.Dir(fd))

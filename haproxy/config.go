@@ -45,6 +45,9 @@ type Config struct {
 	StopTimeout time.Duration `yaml:"stop_timeout"`
 	// Restart is the backoff for restarting a managed HAProxy that exited.
 	Restart RestartConfig `yaml:"restart"`
+	// RestartInPlace is what a crash of a managed HAProxy costs: restarted at once on
+	// the listening sockets halod holds, the VIP kept (see RestartInPlaceConfig).
+	RestartInPlace RestartInPlaceConfig `yaml:"restart_in_place"`
 }
 
 // CheckConfig tunes the runtime-API health check.
@@ -93,6 +96,34 @@ type RestartConfig struct {
 	Stable time.Duration `yaml:"stable"`
 }
 
+// RestartInPlaceConfig is the policy for a managed HAProxy that exits without being
+// asked to (a crash, a SIGKILL of its master or of a worker). halod holds a copy of every
+// listening socket HAProxy exports, so that the kernel keeps them open and queues new
+// connections while HAProxy is gone; the crashed HAProxy is restarted at once on those
+// very sockets and serves the queue. The health verdict is kept meanwhile (the VIP does
+// not move) for at most Within; HAProxy fails over as without the policy when it is not
+// serving again by then, when the restarted one exits before serving (the binary or the
+// configuration no longer starts), on the (MaxCrashes+1)th crash within Window, or when
+// it was not serving before the crash. A hung HAProxy (SIGSTOP) does not exit: the
+// checks judge it as ever.
+type RestartInPlaceConfig struct {
+	// Enabled turns the policy on (default true). It needs the stats socket declared
+	// with "expose-fd listeners", through which halod takes its copies.
+	Enabled *bool `yaml:"enabled"`
+	// Within bounds the time from the crash until a check finds HAProxy serving again
+	// (default 1s). Connections wait in the kernel's accept queue meanwhile; past the
+	// bound HAProxy is declared failed and the VIP moves.
+	Within time.Duration `yaml:"within"`
+	// MaxCrashes is how many crashes within Window are restarted in place (default 3);
+	// one more is a crash loop, which fails over and restarts with restart's backoff.
+	MaxCrashes int `yaml:"max_crashes"`
+	// Window is the span MaxCrashes counts over (default 60s).
+	Window time.Duration `yaml:"window"`
+}
+
+// On reports whether the policy is enabled.
+func (c RestartInPlaceConfig) On() bool { return c.Enabled == nil || *c.Enabled }
+
 // Defaults, documented in configs/README.md.
 const (
 	DefaultBinary         = "/usr/sbin/haproxy"
@@ -108,6 +139,9 @@ const (
 	DefaultRestartInitial = 100 * time.Millisecond
 	DefaultRestartMax     = 30 * time.Second
 	DefaultRestartStable  = 60 * time.Second
+	DefaultInPlaceWithin  = time.Second
+	DefaultInPlaceCrashes = 3
+	DefaultInPlaceWindow  = 60 * time.Second
 )
 
 // ApplyDefaults fills unset fields with their documented defaults.
@@ -160,6 +194,15 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Restart.Stable == 0 {
 		c.Restart.Stable = DefaultRestartStable
+	}
+	if c.RestartInPlace.Within == 0 {
+		c.RestartInPlace.Within = DefaultInPlaceWithin
+	}
+	if c.RestartInPlace.MaxCrashes == 0 {
+		c.RestartInPlace.MaxCrashes = DefaultInPlaceCrashes
+	}
+	if c.RestartInPlace.Window == 0 {
+		c.RestartInPlace.Window = DefaultInPlaceWindow
 	}
 }
 
@@ -242,6 +285,18 @@ func (c *Config) Validate() error {
 	}
 	if c.Restart.Max < c.Restart.Initial {
 		bad("restart.max", "%s is shorter than restart.initial %s", c.Restart.Max, c.Restart.Initial)
+	}
+	ip := c.RestartInPlace
+	if ip.Within < 50*time.Millisecond || ip.Within > time.Minute {
+		bad("restart_in_place.within", "%s not between 50ms and 1m", ip.Within)
+	} else if ip.Within <= ck.FastInterval {
+		bad("restart_in_place.within", "%s is not longer than check.fast_interval %s: no check could find HAProxy serving again in time", ip.Within, ck.FastInterval)
+	}
+	if ip.MaxCrashes < 1 || ip.MaxCrashes > 100 {
+		bad("restart_in_place.max_crashes", "%d not in 1..100", ip.MaxCrashes)
+	}
+	if ip.Window < ip.Within || ip.Window > 24*time.Hour {
+		bad("restart_in_place.window", "%s not between restart_in_place.within %s and 24h", ip.Window, ip.Within)
 	}
 	return errors.Join(errs...)
 }

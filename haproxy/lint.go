@@ -56,6 +56,10 @@ func (v validator) lintStatsSocket(files []*ConfigFile) []Finding {
 			}
 			switch s.Level {
 			case "admin":
+				if v.cfg.Mode == Managed && v.cfg.RestartInPlace.On() && !s.ExposeFD {
+					return []Finding{{File: s.File, Line: s.Line, Severity: SeverityWarning,
+						Msg: fmt.Sprintf("stats socket %s: no \"expose-fd listeners\": halod cannot hold the listening sockets, so a crash of HAProxy fails over instead of restarting it in place (haproxy.restart_in_place): append \"expose-fd listeners\" to that line", want)}}
+				}
 				return nil
 			case "":
 				s.Level = "not set"

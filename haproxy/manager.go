@@ -35,6 +35,9 @@ type Exited struct {
 	// Stopping is true when halod stopped it; otherwise it restarts after RestartIn.
 	Stopping  bool
 	RestartIn time.Duration
+	// InPlace: it crashed and is restarted at once on the listening sockets halod
+	// holds, the health verdict kept (restart_in_place).
+	InPlace bool
 }
 
 // HealthChanged: the rise/fall verdict flipped.
@@ -88,6 +91,14 @@ type Status struct {
 	Reloads, ReloadsFailed int
 	// Restarts counts restarts of a managed HAProxy after it exited.
 	Restarts int
+	// RestartingInPlace: HAProxy crashed and is being restarted in place; the verdict is
+	// the one from before the crash until it serves again or restart_in_place.within
+	// passes. RestartsInPlace counts those restarts (a part of Restarts).
+	RestartingInPlace bool
+	RestartsInPlace   int
+	// HeldSockets is how many of HAProxy's listening sockets halod holds copies of
+	// (restart_in_place); 0 when it holds none (and a crash fails over).
+	HeldSockets int
 }
 
 // Histogram is a cumulative histogram, as Prometheus' const histograms want it.
@@ -139,8 +150,9 @@ type Counters struct {
 	CheckDuration Histogram
 	// Reloads counts reloads by outcome.
 	Reloads map[ReloadOutcome]uint64
-	// Restarts counts restarts of a managed HAProxy.
-	Restarts uint64
+	// Restarts counts restarts of a managed HAProxy; RestartsInPlace the part of them
+	// made in place after a crash.
+	Restarts, RestartsInPlace uint64
 }
 
 // Manager runs (managed) or attaches to (external) one HAProxy: process supervision,
@@ -172,6 +184,9 @@ type Manager struct {
 	proc          *child
 	priors        []*prior // masters a previous halod left, until they are gone
 	reloadSq      uint64
+	ip            inPlace
+
+	hold *listenerHold // copies of HAProxy's listening sockets (restart_in_place)
 
 	pmu sync.Mutex // serialises writes of the pid file
 
@@ -203,6 +218,7 @@ func New(cfg Config, log *slog.Logger) (*Manager, error) {
 		v:       validator{cfg: cfg, env: hostEnvironment()},
 		plan:    newCheckPlan(cfg.Check, cfg.StatsSocket == ""),
 		changed: make(chan struct{}),
+		hold:    newListenerHold(),
 		hyst:    hysteresis{rise: cfg.Check.Rise, fall: cfg.Check.Fall},
 		serve:   hysteresis{rise: cfg.Check.Rise, fall: cfg.Check.Fall},
 		ctr: Counters{
@@ -251,6 +267,9 @@ func (m *Manager) Run(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { m.checkLoop(ctx) })
+	if m.cfg.Mode == Managed && m.cfg.RestartInPlace.On() {
+		wg.Go(func() { m.holdListeners(ctx) })
+	}
 	var err error
 	if m.cfg.Mode == Managed {
 		err = m.supervise(ctx)
@@ -384,9 +403,11 @@ func (m *Manager) checkOnce(ctx context.Context) CheckResult {
 
 // Snapshot returns the current status.
 func (m *Manager) Snapshot() Status {
+	held := m.hold.count()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s := m.st
+	s.HeldSockets = held
 	if s.Running && !s.StartedAt.IsZero() {
 		s.Uptime = time.Since(s.StartedAt)
 	}

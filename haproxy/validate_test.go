@@ -28,7 +28,7 @@ func fakeEnv(nonlocal string) environment {
 }
 
 const lintBase = `global
-    stats socket /run/haproxy/admin.sock mode 660 level admin
+    stats socket /run/haproxy/admin.sock mode 660 level admin expose-fd listeners
 
 defaults
     mode http
@@ -86,12 +86,16 @@ func TestLint(t *testing.T) {
 		{"IPv6 VIP in a list", checked, "0", strings.Replace(lintBase, "bind 192.0.2.11:80", "bind 192.0.2.11:80,[2001:db8::100]:80", 1),
 			[]string{"haproxy.cfg:12: error: frontend main: bind 192.0.2.11:80,[2001:db8::100]:80: 2001:db8::100 is not an address of this host (a VIP held only by the VRRP master?) and net.ipv6.ip_nonlocal_bind is 0"}},
 		{"wildcards and unix", checked, "0", strings.Replace(lintBase, "bind 192.0.2.11:80", "bind :80\n    bind *:81\n    bind [::]:82\n    bind unix@/run/x.sock\n    bind ipv4@127.0.0.2:83", 1), nil},
-		{"no stats socket", checked, "0", strings.Replace(lintBase, "    stats socket /run/haproxy/admin.sock mode 660 level admin\n", "", 1),
+		{"no stats socket", checked, "0", strings.Replace(lintBase, "    stats socket /run/haproxy/admin.sock mode 660 level admin expose-fd listeners\n", "", 1),
 			[]string{`haproxy.cfg:1: error: no stats socket: halo judges HAProxy's health through it: add "stats socket /run/haproxy/admin.sock mode 660 level admin" to the global section`}},
 		{"stats socket not admin", checked, "0", strings.Replace(lintBase, " level admin", " level operator", 1),
 			[]string{`haproxy.cfg:2: error: stats socket /run/haproxy/admin.sock: level operator; halo needs level admin: append "level admin" to that line`}},
 		{"stats socket elsewhere", checked, "0", strings.Replace(lintBase, "/run/haproxy/admin.sock", "/tmp/other.sock", 1),
 			[]string{"haproxy.cfg:2: error: stats socket /tmp/other.sock does not match halo.yaml haproxy.stats_socket /run/haproxy/admin.sock"}},
+		{"no expose-fd", checked, "0", strings.Replace(lintBase, " expose-fd listeners", "", 1),
+			[]string{`haproxy.cfg:2: warning: stats socket /run/haproxy/admin.sock: no "expose-fd listeners": halod cannot hold the listening sockets, so a crash of HAProxy fails over`}},
+		{"no expose-fd, restart_in_place off", Config{Check: checked.Check, RestartInPlace: RestartInPlaceConfig{Enabled: new(false)}}, "0", strings.Replace(lintBase, " expose-fd listeners", "", 1), nil},
+		{"no expose-fd, external", Config{Mode: External, Check: checked.Check}, "0", strings.Replace(lintBase, " expose-fd listeners", "", 1), nil},
 		{"no idle-close", checked, "0", strings.Replace(lintBase, "    option idle-close-on-response\n", "", 1),
 			[]string{`haproxy.cfg:10: warning: frontend main: no "option idle-close-on-response"`}},
 		{"idle-close turned off", checked, "0", strings.Replace(lintBase, "    default_backend app", "    no option idle-close-on-response\n    default_backend app", 1),
@@ -130,7 +134,7 @@ func TestLint(t *testing.T) {
 
 func TestLintAcrossFiles(t *testing.T) {
 	cfg := Config{Check: CheckConfig{Frontends: []string{"main"}, Backends: map[string]int{"app": 1}}}
-	global := "global\n    stats socket /run/haproxy/admin.sock level admin\n"
+	global := "global\n    stats socket /run/haproxy/admin.sock level admin expose-fd listeners\n"
 	rest := strings.SplitN(lintBase, "\n\n", 2)[1]
 	if fs := lintOf(t, cfg, "0", global, rest); len(fs) != 0 {
 		t.Errorf("findings across two files: %v", fs)

@@ -55,6 +55,13 @@ func (m *Manager) record(r CheckResult) bool {
 	} else if m.cfg.Mode == External {
 		m.st.Running = false
 	}
+	if settled, failed := m.judgeInPlaceLocked(r); settled {
+		m.mu.Unlock()
+		return true
+	} else if failed != "" {
+		m.inPlaceFailedLocked(r, failed) // unlocks
+		return true
+	}
 	if m.reloadingLocked(r.At) && (r.Kind == KindFrontend || r.Kind == KindStopping) {
 		// A reload in flight pauses the old worker's frontends (for seconds when the new
 		// process retries a bind) and stops the old worker: no failure, the verdict holds.
@@ -79,8 +86,18 @@ func (m *Manager) record(r CheckResult) bool {
 		m.publishLocked() // unhealthy from the start: that is a verdict too
 	}
 	healthy, degraded, reason := m.hyst.healthy, m.st.Degraded, m.st.Reason
+	serving := m.serve.healthy
 	fast := m.hyst.transitioning() || m.serve.transitioning()
 	m.mu.Unlock()
+	if serving && (r.OK() || r.Kind == KindBackend) {
+		m.hold.want(r.WorkerPID)
+	} else if changed && !serving {
+		// A hung HAProxy keeps its own queue; a stopping one closes its listeners so that
+		// clients are refused: halod's copies must not keep them open.
+		if n := m.hold.release(); n > 0 {
+			m.log.Info("haproxy not serving: released the listening sockets halod held", "sockets", n)
+		}
+	}
 	if changed {
 		switch {
 		case healthy:
@@ -93,6 +110,26 @@ func (m *Manager) record(r CheckResult) bool {
 		m.emit(&HealthChanged{At: r.At.Add(r.Duration), Healthy: healthy, Degraded: degraded, Reason: reason, Check: r})
 	}
 	return fast
+}
+
+// inPlaceFailedLocked takes the verdict down when a restart in place did not serve
+// again in time, and releases the held sockets. m.mu is held; it is unlocked.
+func (m *Manager) inPlaceFailedLocked(r CheckResult, reason string) {
+	changed := m.serve.down()
+	changed = m.hyst.down() || changed
+	m.judged++
+	m.st.Healthy, m.st.Degraded, m.st.Reason = false, false, reason
+	at := r.At.Add(r.Duration)
+	m.st.Since = at
+	m.publishLocked()
+	m.mu.Unlock()
+	if n := m.hold.release(); n > 0 {
+		m.log.Info("released the listening sockets halod held: their queued connections are refused", "sockets", n)
+	}
+	m.log.Warn("haproxy unhealthy", "reason", reason)
+	if changed {
+		m.emit(&HealthChanged{At: at, Healthy: false, Reason: reason, Check: r})
+	}
 }
 
 // reloadingLocked reports whether a reload is in flight at t, or ended so recently that

@@ -73,6 +73,7 @@ var effectiveDefaults = map[string]func(c *Config) any{
 	"vrrp.instances[].preempt":                       func(c *Config) any { return c.VRRP.Instances[0].PreemptEnabled() },
 	"vrrp.instances[].garp.delay":                    func(c *Config) any { return c.VRRP.Instances[0].GARP.GARPDelay() },
 	"vrrp.instances[].track_haproxy.degraded_weight": func(*Config) any { return -50 },
+	"haproxy.restart_in_place.enabled":               func(c *Config) any { return c.HAProxy.RestartInPlace.On() },
 }
 
 // TestConfigDocCoversEveryKey: every key of halo.yaml (walked from the Config type) has a

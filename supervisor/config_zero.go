@@ -12,7 +12,9 @@ var defaultedKeys = map[string]bool{
 	"haproxy.check.rise": true, "haproxy.check.fall": true,
 	"haproxy.reload_timeout": true, "haproxy.stop_timeout": true,
 	"haproxy.restart.initial": true, "haproxy.restart.max": true, "haproxy.restart.stable": true,
-	"vrrp.instances[].version": true, "vrrp.instances[].priority": true, "vrrp.instances[].advert_interval": true,
+	"haproxy.restart_in_place.within": true, "haproxy.restart_in_place.max_crashes": true,
+	"haproxy.restart_in_place.window": true,
+	"vrrp.instances[].version":        true, "vrrp.instances[].priority": true, "vrrp.instances[].advert_interval": true,
 	"vrrp.instances[].garp.repeat": true, "vrrp.instances[].notify.timeout": true,
 	"vrrp.sync_groups[].notify.timeout": true,
 }

@@ -117,8 +117,79 @@ func killHAProxy(t *testing.T, lb *cluster.LB, sig syscall.Signal, workersOnly b
 	return pids
 }
 
+// TestE2EHAProxyKilled: by default (restart_in_place) halod restarts a SIGKILLed HAProxy
+// in place on the listening sockets it holds: the VIP does not move, and a client whose
+// requests each open a new connection sees at most the one request in flight on an
+// accepted connection fail (it dies with the process); the others wait in the accept
+// queue and are served by the restarted HAProxy.
 func TestE2EHAProxyKilled(t *testing.T) {
-	c, p := startCluster(t, cluster.Options{})
+	if testing.Short() {
+		t.Skip("namespace tier skipped in -short mode")
+	}
+	c := cluster.New(t, t.TempDir(), cluster.Options{})
+	for _, lb := range c.LBs {
+		if err := c.StartHalod(t.Context(), lb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lb1, lb2 := c.LBs[0], c.LBs[1]
+	waitMaster(t, c, lb1)
+	// A patient client: a request queued while HAProxy restarts must not time out.
+	p, err := c.StartPoller(10*time.Millisecond, 3*time.Second, 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitServedBy(t, p, lb1.Name)
+	poll.Until(t, 10*time.Second, "lb1 holding its listening sockets", func() error {
+		if st := haloctlJSON(t, c, lb1); !st.HAProxy.Healthy || st.HAProxy.HeldSockets == 0 {
+			return fmt.Errorf("haproxy %+v", st.HAProxy)
+		}
+		return nil
+	})
+	before := haloctlJSON(t, c, lb2)
+	ev0, _ := p.Last()
+	t0 := time.Now()
+	killHAProxy(t, lb1, syscall.SIGKILL, false)
+	poll.Until(t, 10*time.Second, "lb1's HAProxy restarted in place", func() error {
+		st := haloctlJSON(t, c, lb1)
+		if st.HAProxy.RestartsInPlace != 1 || st.HAProxy.RestartingInPlace || !st.HAProxy.Healthy {
+			return fmt.Errorf("haproxy %+v", st.HAProxy)
+		}
+		return nil
+	})
+	// A failover would not be awaited: it is what must not happen. The client goes on
+	// for two advert intervals, in which a resignation (priority 0: the backup takes over
+	// in its skew time) or a missed advert would have shown.
+	poll.Until(t, 10*time.Second, "two advert intervals after the kill", func() error {
+		if d := time.Since(t0); d < 2*time.Second {
+			return fmt.Errorf("%s", d)
+		}
+		return nil
+	})
+	for _, ev := range p.Events() {
+		if ev.At >= t0.UnixNano() && ev.OK && ev.LB != lb1.Name {
+			t.Errorf("served by %s after the kill: the VIP moved", ev.LB)
+		}
+	}
+	last, _ := p.Last()
+	if failed := last.Failures - ev0.Failures; failed > 1 {
+		t.Errorf("%d requests failed after the kill (at most the one in flight may): %+v", failed, p.Events())
+	} else {
+		t.Logf("HAProxy SIGKILL with restart_in_place: %d requests failed after the kill", failed)
+	}
+	st1, st2 := haloctlJSON(t, c, lb1), haloctlJSON(t, c, lb2)
+	if instanceState(st1) != "MASTER" || !st1.Instances[0].Since.Before(t0) {
+		t.Errorf("lb1 left MASTER: %+v", st1.Instances)
+	}
+	if instanceState(st2) != "BACKUP" || !st2.Instances[0].Since.Equal(before.Instances[0].Since) {
+		t.Errorf("lb2 changed state: before %+v, after %+v", before.Instances, st2.Instances)
+	}
+}
+
+// TestE2EHAProxyKilledFailsOver: with restart_in_place off a SIGKILLed HAProxy fails over
+// as keepalived's pair would, faster; halod restarts it and lb1 preempts back.
+func TestE2EHAProxyKilledFailsOver(t *testing.T) {
+	c, p := startCluster(t, cluster.Options{HAProxyExtra: "  restart_in_place: {enabled: false}"})
 	lb1, lb2 := c.LBs[0], c.LBs[1]
 	t0 := time.Now()
 	killHAProxy(t, lb1, syscall.SIGKILL, false)

@@ -55,6 +55,7 @@ func (a managerAdapter) Status() HAProxyStatus {
 		Mode: string(s.Mode), PID: s.PID, Running: s.Running, Healthy: s.Healthy, Degraded: s.Degraded, Reason: s.Reason,
 		Since: s.Since, StartedAt: s.StartedAt, LastCheckSeconds: s.LastCheck.Duration.Seconds(),
 		Reloads: s.Reloads, ReloadsFailed: s.ReloadsFailed, Restarts: s.Restarts,
+		RestartsInPlace: s.RestartsInPlace, RestartingInPlace: s.RestartingInPlace, HeldSockets: s.HeldSockets,
 		ReloadsByResult: map[string]uint64{}, CheckFailures: map[string]uint64{},
 		CheckDuration: &Histogram{Bounds: c.CheckDuration.Bounds, Counts: c.CheckDuration.Counts, Count: c.CheckDuration.Count, Sum: c.CheckDuration.Sum},
 	}

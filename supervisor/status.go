@@ -46,6 +46,14 @@ type HAProxyStatus struct {
 	ReloadsFailed    int     `json:"reloads_failed"`
 	Restarts         int     `json:"restarts"`
 	LastReload       *Reload `json:"last_reload,omitempty"`
+	// RestartsInPlace counts the restarts (a part of Restarts) made in place after a
+	// crash, on the listening sockets halod held, the VIP kept; RestartingInPlace is
+	// true while one is under way.
+	RestartsInPlace   int  `json:"restarts_in_place"`
+	RestartingInPlace bool `json:"restarting_in_place,omitempty"`
+	// HeldSockets is how many of HAProxy's listening sockets halod holds copies of, for
+	// a restart in place (0: a crash fails over).
+	HeldSockets int `json:"held_sockets"`
 	// ReloadsByResult counts reload attempts by result (ok, invalid, failed, timeout).
 	ReloadsByResult map[string]uint64 `json:"reloads_by_result,omitempty"`
 	// CheckFailures counts failed health checks by kind (timeout, connect, stopping,
@@ -172,6 +180,8 @@ func (s *Status) WriteTable(w io.Writer, now time.Time) error {
 	h := s.HAProxy
 	health := "HEALTHY"
 	switch {
+	case h.RestartingInPlace:
+		health = "RESTARTING"
 	case !h.Running && h.Mode == "managed":
 		health = "STOPPED"
 	case h.Degraded:
@@ -188,6 +198,9 @@ func (s *Status) WriteTable(w io.Writer, now time.Time) error {
 	}
 	if h.Reason != "" {
 		desc = append(desc, h.Reason)
+	}
+	if h.RestartsInPlace > 0 {
+		desc = append(desc, fmt.Sprintf("restarted in place %d×", h.RestartsInPlace))
 	}
 	if r := h.LastReload; r != nil {
 		res := "ok"

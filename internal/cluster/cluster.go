@@ -40,6 +40,9 @@ type Options struct {
 	Bin string
 	// Extra is appended to each node's vrrp instance in halo.yaml (indented YAML lines).
 	Extra string
+	// HAProxyExtra is appended to each node's haproxy section in halo.yaml (YAML lines
+	// indented by two spaces), e.g. "  restart_in_place: {enabled: false}".
+	HAProxyExtra string
 	// IPv6 makes VI_1 an IPv6 instance: its VIP is VIP6, which HAProxy binds and the
 	// client polls.
 	IPv6 bool
@@ -220,6 +223,9 @@ haproxy:
   master_socket: {{.LB.Dir}}/master.sock
   stats_socket: {{.LB.Dir}}/admin.sock
   check: {frontends: [main], backends: {app: 1}}
+{{- if .HAProxyExtra}}
+{{.HAProxyExtra}}
+{{- end}}
 vrrp:
   instances:
     - name: VI_1
@@ -260,7 +266,7 @@ func (c *Cluster) writeConfigs(lb *LB) error {
 		}
 	}
 	data := map[string]any{"LB": lb, "VIPPrefix": vip, "Bind": netip.AddrPortFrom(c.VIP, 80), "Backends": bes,
-		"Advert": c.opt.AdvertInterval.String(), "Track": c.opt.Track, "Extra": c.opt.Extra,
+		"Advert": c.opt.AdvertInterval.String(), "Track": c.opt.Track, "Extra": c.opt.Extra, "HAProxyExtra": c.opt.HAProxyExtra,
 		"Addr": lb.Node.IPv4[0].Addr(), "Peers": strings.Join(peers, ", ")}
 	var b strings.Builder
 	if err := haproxyCfg.Execute(&b, data); err != nil {

@@ -26,6 +26,8 @@ type setup struct {
 	advert  time.Duration
 	// idle and reloads: this lab also measures the idle footprint and the reloads.
 	idle, reloads bool
+	// haproxyExtra is added to halo.yaml's haproxy section (halo setups).
+	haproxyExtra string
 }
 
 func setupList() []setup {
@@ -48,7 +50,7 @@ func setupKeys() []string {
 	for _, s := range setupList() {
 		keys = append(keys, s.key)
 	}
-	return append(keys, "halo-50", "keepalived-50", "pidof")
+	return append(keys, "halo-50", "keepalived-50", "pidof", "inplace")
 }
 
 // fault is one row of the failover table.

@@ -43,6 +43,8 @@ type config struct {
 	gobench bool
 	// footprintOnly measures the idle footprints and nothing else (-only footprint).
 	footprintOnly bool
+	// inPlaceOnly measures the restart in place and nothing else (-only inplace).
+	inPlaceOnly bool
 }
 
 func main() {
@@ -54,7 +56,7 @@ func main() {
 	faults := flag.String("faults", "", "comma-separated faults to inject (default all): "+strings.Join(faultKeys(), ","))
 	gobench := flag.Bool("gobench", true, "run the Go micro-benchmarks")
 	idle := flag.Duration("idle", 0, "idle footprint window (default 60s, quick 5s; CPU is counted in 10 ms ticks, so short windows are coarse)")
-	only := flag.String("only", "", "run one part only: footprint (the idle footprints: "+strings.Join(footprintSetups, ",")+")")
+	only := flag.String("only", "", "run one part only: footprint (the idle footprints: "+strings.Join(footprintSetups, ",")+"), inplace (HAProxy SIGKILL restarted in place under load)")
 	flag.Parse()
 
 	cfg := config{quick: *quick, out: *out, bin: *bin, reps: 5, window: 30 * time.Second,
@@ -73,8 +75,11 @@ func main() {
 	case "footprint":
 		cfg.footprintOnly, cfg.gobench = true, false
 		cfg.setups = set(strings.Join(footprintSetups, ","))
+	case "inplace":
+		cfg.inPlaceOnly, cfg.gobench = true, false
+		cfg.setups = set("inplace")
 	default:
-		fmt.Fprintf(os.Stderr, "bench: -only %q: want footprint\n", *only)
+		fmt.Fprintf(os.Stderr, "bench: -only %q: want footprint or inplace\n", *only)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -178,6 +183,21 @@ func run(ctx context.Context, cfg config) error {
 			}
 		} else {
 			rep.idle50Err = rep.haloErr
+		}
+	}
+	if (cfg.setups == nil || cfg.setups["inplace"]) && ctx.Err() == nil {
+		if rep.haloErr == "" {
+			logf("== inplace: HAProxy SIGKILL on the master under a load of new connections, restarted in place")
+			err := inScope("inplace", func(s *scope) error { return runInPlace(ctx, s, cfg, rep) })
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				rep.inPlaceErr = err.Error()
+				logf("inplace: %v", err)
+			}
+		} else {
+			rep.inPlaceErr = rep.haloErr
 		}
 	}
 	if (cfg.setups == nil || cfg.setups["keepalived-50"]) && ctx.Err() == nil {

@@ -26,6 +26,10 @@ type report struct {
 	binary    binaryInfo
 	gobench   goBenchResult
 	pidofTrap string
+
+	// inPlace is the restart in place (nil when not run).
+	inPlace    *inPlaceResult
+	inPlaceErr string
 }
 
 type setupResult struct {
@@ -153,6 +157,9 @@ func (r *report) markdown() string {
 	if r.cfg.footprintOnly {
 		mode += "; **only the idle footprints** (`-only footprint`: no faults, reloads or micro-benchmarks)"
 	}
+	if r.cfg.inPlaceOnly {
+		mode += "; **only the restart in place** (`-only inplace`)"
+	}
 	w("# Benchmarks\n\n")
 	w("halo against the classic keepalived + HAProxy pair it replaces, measured in the same lab, in the same run.\n")
 	w("Written by `make bench` (internal/cmd/bench); %s, %s.\n\n", mode, r.duration.Round(time.Second))
@@ -165,6 +172,7 @@ func (r *report) markdown() string {
 
 	r.goals(w)
 	r.failover(w)
+	r.inPlaceSection(w)
 	r.reloadSection(w)
 	r.idleSection(w)
 	r.goBenchSection(w)

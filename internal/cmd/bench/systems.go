@@ -162,7 +162,7 @@ type haloSys struct {
 var _ system = (*haloSys)(nil)
 
 func startHalo(ctx context.Context, sc *scope, cfg config, dir string, st setup) (*haloSys, error) {
-	c := cluster.New(sc, dir, cluster.Options{Bin: cfg.bin, AdvertInterval: st.advert})
+	c := cluster.New(sc, dir, cluster.Options{Bin: cfg.bin, AdvertInterval: st.advert, HAProxyExtra: st.haproxyExtra})
 	if err := clientSysctls(ctx, c.Client); err != nil {
 		return nil, err
 	}

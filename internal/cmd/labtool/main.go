@@ -181,6 +181,7 @@ func load(ctx context.Context, args []string) error {
 	maxReq := fs.Uint64("max", 1_000_000, "stop after this many requests")
 	timeout := fs.Duration("timeout", 2*time.Second, "per-request timeout")
 	stopFile := fs.String("stop-file", "", "stop when this file exists")
+	trace := fs.String("trace", "", "write every request to this file, one line each: start (Unix ns), duration (ns), error (\"ok\" when none)")
 	fs.Parse(args)
 	ctx, cancel := context.WithTimeout(ctx, *duration)
 	defer cancel()
@@ -189,6 +190,7 @@ func load(ctx context.Context, args []string) error {
 	errs := map[string]uint64{}
 	start := time.Now()
 	var wg sync.WaitGroup
+	traces := make([][]string, *conns)
 	for i := 0; i < *conns; i++ {
 		wg.Add(1)
 		go func() {
@@ -197,6 +199,7 @@ func load(ctx context.Context, args []string) error {
 			defer tr.CloseIdleConnections()
 			cl := &http.Client{Transport: tr, Timeout: *timeout}
 			for ctx.Err() == nil && reqs.Add(1) <= *maxReq {
+				t0 := time.Now()
 				if *stopFile != "" && reqs.Load()%64 == 0 {
 					if _, err := os.Stat(*stopFile); err == nil {
 						cancel()
@@ -217,10 +220,26 @@ func load(ctx context.Context, args []string) error {
 					errs[shortErr(err)]++
 					mu.Unlock()
 				}
+				if *trace != "" && (err == nil || ctx.Err() == nil) {
+					what := "ok"
+					if err != nil {
+						what = strings.ReplaceAll(shortErr(err), " ", "_")
+					}
+					traces[i] = append(traces[i], fmt.Sprintf("%d %d %s", t0.UnixNano(), time.Since(t0).Nanoseconds(), what))
+				}
 			}
 		}()
 	}
 	wg.Wait()
+	if *trace != "" {
+		var all []string
+		for _, t := range traces {
+			all = append(all, t...)
+		}
+		if err := os.WriteFile(*trace, []byte(strings.Join(all, "\n")+"\n"), 0o644); err != nil {
+			return err
+		}
+	}
 	n := reqs.Load()
 	if n > *maxReq {
 		n = *maxReq
