@@ -196,6 +196,11 @@ func TestE2EMaintenance(t *testing.T) {
 	ev1, _ := p.Last()
 	if n := ev1.Failures - ev0.Failures; n != 0 {
 		t.Errorf("%d client requests failed across maintenance on/off", n)
+		// The poller records every change of answer: when each failure came, and who
+		// answered around it, against the transitions in the halods' logs.
+		for _, ev := range p.Events() {
+			t.Logf("poll %s %+v", time.Unix(0, ev.At).UTC().Format("15:04:05.000000"), ev)
+		}
 	}
 }
 
