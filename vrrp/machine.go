@@ -287,8 +287,9 @@ const maxDrain = 250 * time.Millisecond
 // gratuitous ARPs have moved the clients, but a request this node received just before
 // would die with the address (its answer could no longer leave from the VIP). Half an
 // advert interval, at most 250 ms: enough for a proxied request in flight, and the two
-// holders overlap for at most the skew time plus half an interval, under the
-// one-interval-plus-skew bound a handover is judged by.
+// holders overlap for the advert's one-way delay plus half an interval, under the
+// one-interval-plus-skew bound a move is judged by. This node's configured interval, not
+// one adopted from a master (v3): a master advertising a long one must not stretch it.
 func (m *Machine) drainTime() time.Duration { return min(m.cfg.AdvertInterval/2, maxDrain) }
 
 // drain starts the drain (see drainTime) of VIPs this node still holds while another
