@@ -32,6 +32,17 @@ func startCluster(t *testing.T, opt cluster.Options) (*cluster.Cluster, *cluster
 		}
 	}
 	waitMaster(t, c, c.LBs[0])
+	// The others ready to take over: a move tried while a backup still waits for its
+	// HAProxy's first verdict (FAULT) leaves the VIP with no holder once the handover
+	// times out, which is not what the tests mean to exercise.
+	for _, lb := range c.LBs[1:] {
+		poll.Until(t, 30*time.Second, lb.Name+" BACKUP", func() error {
+			if st := lb.State(t.Context(), "VI_1"); st != "BACKUP" {
+				return fmt.Errorf("%s is %q", lb.Name, st)
+			}
+			return nil
+		})
+	}
 	p, err := c.StartPoller(10*time.Millisecond, 200*time.Millisecond, 5*time.Minute)
 	if err != nil {
 		t.Fatal(err)
