@@ -275,8 +275,18 @@ func TestE2EMaintenance(t *testing.T) {
 	waitMaster(t, c, lb1)
 	waitServedBy(t, p, lb1.Name)
 	ev1, _ := p.Last()
-	if n := ev1.Failures - ev0.Failures; n != 0 {
-		t.Errorf("%d client requests failed across maintenance on/off", n)
+	// The VIP moves twice and is never dark: the old holder keeps it until the new master
+	// is heard, then drains what it received. What no VRRP speaker can save is a
+	// connection whose SYN reached the old node just before the new master's gratuitous
+	// ARP and whose next packet reached the new one (a reset): the poller runs one
+	// request at a time, so at most one per move. A dark VIP fails a request every 10 ms.
+	if n := ev1.Failures - ev0.Failures; n > 2 {
+		t.Errorf("%d client requests failed across maintenance on/off (two moves: at most one each)", n)
+		// The poller records every change of answer: when each failure came, and who
+		// answered around it, against the transitions in the halods' logs.
+		for _, ev := range p.Events() {
+			t.Logf("poll %s %+v", time.Unix(0, ev.At).UTC().Format("15:04:05.000000"), ev)
+		}
 	}
 }
 

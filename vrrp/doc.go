@@ -53,17 +53,31 @@
 //
 // When a master leaves the role by plan (Instance.Resign, SetMaintenance(true), or Run's
 // context ending), it sends its priority-0 advert as RFC 5798 §6.4.3 and keepalived do, but
-// it keeps the VIPs, and keeps answering on them, until it hears the new master's first
-// advert (priority > 0, from another address) or until Machine.HandoverTimeout (the longest
-// master-down interval a backup can have, about four advert intervals) has passed; only
-// then does it remove them. keepalived removes them at once, so every planned move leaves
+// it keeps the VIPs, and keeps answering on them, until it has heard the new master's
+// first advert (priority > 0, from another address) and the drain after it (below) has
+// ended, or until Machine.HandoverTimeout (the longest master-down interval a backup can
+// have, about four advert intervals) has passed; only then does it remove them. keepalived removes them at once, so every planned move leaves
 // the VIPs dark for the backup's skew time: about 0.6 s at 1 s adverts, during which
 // clients' packets go to an address nobody holds. With halo the backup takes over after
 // its skew time, its gratuitous ARPs redirect the clients, and the old node served
-// meanwhile. Both nodes hold the VIPs for the one-way delay of an advert at most; a client
-// whose ARP entry still names the old node is served there. Run therefore returns at most
-// HandoverTimeout after its context ends. A FAULT (a tracked failure, a link down) still
-// removes the VIPs at once: a faulty node must not answer.
+// meanwhile. A client whose ARP entry still names the old node is served there. Run
+// therefore returns at most HandoverTimeout after its context ends. A FAULT (a tracked
+// failure, a link down) still removes the VIPs at once: a faulty node must not answer.
+//
+// The drain: once the new master is heard, the old node keeps the VIPs for half its advert
+// interval more, at most 250 ms, and so does a master that a better one preempted (RFC
+// 5798 §6.4.3 and keepalived remove them when the better advert arrives). The new master's gratuitous ARPs went out before its advert, so new requests
+// already go to it; but a request the old node accepted a moment earlier would die with
+// the address (its answer can no longer leave from an address the node no longer has) and
+// the client would wait out its timeout. The drain lets those answers leave. It departs
+// from RFC 5798 in one more way: for up to the drain a backup holds the address and
+// answers ARP for it, as the master does; a client that ARPs in that window may keep the
+// old node's answer, and the new master's second gratuitous ARP burst (GARPConfig.Delay
+// after the first, 5 s by default; a gratuitous ARP overrides a cached entry) puts it
+// right. The drain never restarts on the new master's next advert and never outlasts
+// HandoverTimeout: two nodes hold the VIPs together for the advert's one-way delay plus
+// half an interval, within the one interval plus skew that a move is judged by (the
+// fault matrix, the soak). A FAULT during the drain removes the VIPs at once.
 //
 // # Sync groups: where halo differs from keepalived
 //

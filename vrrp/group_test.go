@@ -101,13 +101,11 @@ func wantPair(t *testing.T, when string, p *pair, want State) {
 	}
 }
 
-// wantHolders checks who holds the WAN and the LAN VIP.
-func wantHolders(t *testing.T, when string, nets groupNets, who string) {
+// wantHolders checks who holds the WAN and the LAN VIP, in the order they took it ("":
+// nobody).
+func wantHolders(t *testing.T, when string, nets groupNets, who ...string) {
 	t.Helper()
-	var want []string
-	if who != "" {
-		want = []string{who}
-	}
+	want := slices.DeleteFunc(slices.Clone(who), func(s string) bool { return s == "" })
 	w, l := nets.wan.holders(wanVIP), nets.lan.holders(lanVIP)
 	var wn, ln []string
 	for _, h := range w {
@@ -161,6 +159,9 @@ func TestGroupMasterTogetherAndFaultFollows(t *testing.T) {
 		advance(mdi150 + time.Millisecond)
 		wantPair(t, "LAN link up", a, StateMaster)
 		wantPair(t, "LAN link up", b, StateBackup)
+		// B's members, preempted, keep their VIPs for the drain.
+		wantHolders(t, "LAN link up, B draining", nets, "B", "A")
+		advance(drain1s)
 		wantHolders(t, "LAN link up", nets, "A")
 
 		// The group's hooks ran in order, with the group's environment.
@@ -205,6 +206,8 @@ func TestGroupBackupFollows(t *testing.T) {
 		}
 		advance(skew100)
 		wantPair(t, "WAN resigned", b, StateMaster)
+		wantHolders(t, "WAN resigned, B heard, A draining", nets, "A", "B")
+		advance(drain1s)
 		wantHolders(t, "WAN resigned", nets, "B")
 		// A_LAN alone would preempt B_LAN (150 > 100); the group holds it back.
 		advance(20 * time.Second)

@@ -91,6 +91,8 @@ func TestInstanceLinkTracking(t *testing.T) {
 				wantStates(t, "link up", map[*node]State{a: StateBackup})
 				advance(mdi150)
 				wantStates(t, "link up", map[*node]State{a: StateMaster, b: StateBackup})
+				wantHolder(t, "link up, B draining", n, "B", "A")
+				advance(drain1s)
 				wantHolder(t, "link up", n, "A")
 				if got := a.transitions(); len(got) != 5 || got[2].To != StateFault || got[3].To != StateBackup || got[3].Reason != "fault_cleared" {
 					t.Errorf("A transitions %+v", got)

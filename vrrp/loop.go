@@ -42,6 +42,10 @@ type loop struct {
 	sendFailing bool // the last send failed; its error was logged
 
 	shown shown // what the snapshot showed when OnChange was last called
+	// drainMaster and drainPriority are the master whose advert started the drain, for
+	// the line logged when the VIPs go.
+	drainMaster   netip.Addr
+	drainPriority uint8
 }
 
 func (l *loop) run(ctx context.Context) error {
@@ -94,7 +98,11 @@ func (l *loop) run(ctx context.Context) error {
 		case <-done:
 			now := time.Now()
 			l.step(now, "shutdown", l.m.Shutdown(now))
-			if l.m.HandingOver() {
+			switch {
+			case l.m.Draining():
+				in.log.Info("stopping: another node is master, keeping the VIPs until the drain ends",
+					"master", l.drainMaster, "drain", l.m.drainTime())
+			case l.m.HandingOver():
 				in.log.Info("stopping: priority 0 sent, keeping the VIPs until the new master is heard",
 					"at_most", l.m.HandoverTimeout())
 			}
@@ -121,12 +129,16 @@ func (l *loop) run(ctx context.Context) error {
 		case <-timer.c():
 			timer.fired()
 			now := time.Now()
-			handing := l.m.HandingOver()
+			handing, draining := l.m.HandingOver(), l.m.Draining()
 			l.step(now, "master_down", l.m.Timeout(now))
 			if handing && !l.m.HandingOver() {
-				if l.m.State() == StateMaster {
+				switch {
+				case l.m.State() == StateMaster:
 					in.log.Info("handover ended: no new master took over, master again")
-				} else {
+				case draining:
+					in.log.Info("handover done: the new master is heard, VIPs released",
+						"master", l.drainMaster, "master_priority", l.drainPriority, "drain", l.m.drainTime())
+				default:
 					in.log.Warn("handover ended: no new master heard in time, VIPs released", "after", l.m.HandoverTimeout())
 				}
 			}
@@ -158,10 +170,13 @@ func (l *loop) advert(r received) {
 	if r.adv.Priority == 0 {
 		reason = "priority_0"
 	}
-	handing := l.m.HandingOver()
+	draining := l.m.Draining()
 	l.step(now, reason, l.m.Advert(now, r.src, &r.adv))
-	if handing && !l.m.HandingOver() {
-		in.log.Info("handover done: the new master is heard, VIPs released", "master", r.src, "master_priority", r.adv.Priority)
+	if !draining && l.m.Draining() {
+		// The VIPs go when the drain ends (the timer), logged then.
+		l.drainMaster, l.drainPriority = r.src, r.adv.Priority
+		in.log.Info("another node is master: keeping the VIPs for the drain",
+			"master", r.src, "master_priority", r.adv.Priority, "drain", l.m.drainTime())
 	}
 }
 

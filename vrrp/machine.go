@@ -119,9 +119,13 @@ type Machine struct {
 	master         netip.Addr // the master last heard (ourselves while MASTER)
 	masterPriority uint8
 
-	// releaseAt is set while a graceful handover runs: the machine left MASTER (resign,
-	// maintenance, shutdown) but the VIPs stay until a new master is heard or until then.
+	// releaseAt is set while this node holds VIPs that are, or soon will be, another
+	// node's: a graceful handover (resign, maintenance, shutdown: until a new master is
+	// heard, at most HandoverTimeout) or a drain (see drainTime). The VIPs go then.
 	releaseAt time.Time
+	// draining: another node is master (heard during a handover, or it took the role
+	// from this one), and releaseAt is the end of the drain.
+	draining bool
 
 	// answered is when a master last answered each source out of turn, so that a flood
 	// of adverts is answered at most once per advert interval per source: never a
@@ -167,9 +171,11 @@ func (m *Machine) Deadline() time.Time {
 // until every member is ready (SetHold).
 func (m *Machine) Waiting() bool { return m.waiting }
 
-// HandingOver reports whether the machine left MASTER gracefully and still holds the
-// VIPs, until an advert of the new master arrives or HandoverTimeout has passed; the
-// runner keeps the VIPs (and a stopping instance keeps running) until then.
+// HandingOver reports whether the machine is not master but still holds the VIPs: it
+// left MASTER gracefully (until the drain after the new master's first advert has ended,
+// or HandoverTimeout has passed), or another master took the role from it (the drain,
+// see Draining). The runner keeps the VIPs (and a stopping instance keeps running) until
+// then.
 func (m *Machine) HandingOver() bool { return !m.releaseAt.IsZero() }
 
 // HandoverTimeout bounds a graceful handover: the longest master-down interval a backup
@@ -227,14 +233,15 @@ func (m *Machine) becomeMaster(now time.Time, acts []Action) []Action {
 	m.state = StateMaster
 	m.masterDownAt = time.Time{}
 	m.waiting = false
-	m.releaseAt = time.Time{} // master again before the handover ended: the VIPs stay
+	m.releaseAt, m.draining = time.Time{}, false // master again before the handover ended: the VIPs stay
 	m.adverAt = now.Add(m.cfg.AdvertInterval)
 	m.preemptAt = time.Time{}
 	m.yield = false
 	m.master, m.masterPriority = m.cfg.Primary, m.priority
-	// The VIPs and their announcement come before the advert: the old master releases
-	// the VIPs when it hears the advert, and by then this node answers on them and the
-	// clients' ARP caches name it, so no request meets an address nobody holds.
+	// The VIPs and their announcement come before the advert: the old master starts
+	// releasing the VIPs (see drainTime) when it hears the advert, and by then this node
+	// answers on them and the clients' ARP caches name it, so no request meets an
+	// address nobody holds.
 	return append(acts, Action{Kind: ActAddVIPs}, Action{Kind: ActAnnounce}, Action{Kind: ActSendAdvert, Priority: m.priority})
 }
 
@@ -247,9 +254,10 @@ func (m *Machine) becomeBackup(now time.Time) {
 
 // leaveMaster stops being master with the resignation advert (priority 0, so the backup
 // takes over after its skew time, RFC 5798 §6.4.3). On a fault the VIPs go at once. On a
-// planned leave (resign, maintenance, shutdown) they stay until the new master is heard
-// or HandoverTimeout has passed: the backup's gratuitous ARPs move the clients while this
-// node still answers, so the VIPs are never dark (keepalived removes them at once).
+// planned leave (resign, maintenance, shutdown) they stay until the drain after the new
+// master is heard has ended, or HandoverTimeout has passed: the backup's gratuitous ARPs
+// move the clients while this node still answers, so the VIPs are never dark (keepalived
+// removes them at once).
 func (m *Machine) leaveMaster(now time.Time, graceful bool, acts []Action) []Action {
 	m.adverAt = time.Time{}
 	if m.master == m.cfg.Primary {
@@ -263,14 +271,45 @@ func (m *Machine) leaveMaster(now time.Time, graceful bool, acts []Action) []Act
 	return append(acts, Action{Kind: ActRemoveVIPs})
 }
 
-// release ends a handover: the VIPs go.
+// release ends a handover or a drain: the VIPs go.
 func (m *Machine) release(acts []Action) []Action {
 	if m.releaseAt.IsZero() {
 		return acts
 	}
-	m.releaseAt = time.Time{}
+	m.releaseAt, m.draining = time.Time{}, false
 	return append(acts, Action{Kind: ActRemoveVIPs})
 }
+
+// maxDrain bounds drainTime.
+const maxDrain = 250 * time.Millisecond
+
+// drainTime is how long the VIPs stay once another node is master: the new master's
+// gratuitous ARPs have moved the clients, but a request this node received just before
+// would die with the address (its answer could no longer leave from the VIP). Half an
+// advert interval, at most 250 ms: enough for a proxied request in flight, and the two
+// holders overlap for the advert's one-way delay plus half an interval, under the
+// one-interval-plus-skew bound a move is judged by. This node's configured interval, not
+// one adopted from a master (v3): a master advertising a long one must not stretch it.
+func (m *Machine) drainTime() time.Duration { return min(m.cfg.AdvertInterval/2, maxDrain) }
+
+// drain starts the drain (see drainTime) of VIPs this node still holds while another
+// node is master: a handover's, or a master's that a better one took over from. It never
+// extends a release already due sooner (a handover stays within HandoverTimeout), nor
+// restarts a drain under way (each advert of the new master would push it back).
+func (m *Machine) drain(now time.Time) {
+	if m.draining {
+		return
+	}
+	at := now.Add(m.drainTime())
+	if m.releaseAt.IsZero() || at.Before(m.releaseAt) {
+		m.releaseAt = at
+	}
+	m.draining = true
+}
+
+// Draining reports whether the machine keeps the VIPs only for the drain after another
+// node became master (see drainTime); HandingOver is true as well.
+func (m *Machine) Draining() bool { return m.draining }
 
 // Timeout handles the expiry of the Adver_Timer (MASTER), the Master_Down_Timer (BACKUP)
 // and the end of a handover. Calling it early does nothing.
@@ -312,10 +351,11 @@ func (m *Machine) Timeout(now time.Time) []Action {
 // receiver (TTL, version, authentication, interval in v2). RFC 5798 §6.4.2 and §6.4.3.
 func (m *Machine) Advert(now time.Time, src netip.Addr, a *Advert) []Action {
 	var acts []Action
-	if a.Priority != 0 && src != m.cfg.Primary {
-		// A master speaks: if this node is handing over, the new master has taken the
-		// role (its gratuitous ARPs went out with its first advert); the VIPs go now.
-		acts = m.release(acts)
+	if a.Priority != 0 && src != m.cfg.Primary && m.HandingOver() {
+		// A master speaks while this node is handing over: the new master has taken the
+		// role (its gratuitous ARPs went out before its first advert); the VIPs go after
+		// the drain, once what this node already received is answered.
+		m.drain(now)
 	}
 	switch m.state {
 	case StateBackup:
@@ -379,7 +419,8 @@ func (m *Machine) Advert(now time.Time, src netip.Addr, a *Advert) []Action {
 }
 
 // leaveMasterForBackup yields to a better master (RFC 5798 §6.4.3): no priority-0 advert,
-// since the new master is already advertising.
+// since the new master is already advertising. The VIPs stay for the drain (RFC 5798
+// removes them at once; see drainTime).
 func (m *Machine) leaveMasterForBackup(now time.Time, src netip.Addr, a *Advert) []Action {
 	m.adverAt = time.Time{}
 	if m.cfg.Version == 3 {
@@ -388,7 +429,8 @@ func (m *Machine) leaveMasterForBackup(now time.Time, src netip.Addr, a *Advert)
 	m.state = StateBackup
 	m.masterDownAt = now.Add(m.MasterDownInterval())
 	m.master, m.masterPriority = src, a.Priority
-	return []Action{{Kind: ActRemoveVIPs}}
+	m.drain(now) // its gratuitous ARPs went out before its advert: see drainTime
+	return nil
 }
 
 // preemptNow reports whether a backup may now preempt a lower-priority master, starting

@@ -23,8 +23,8 @@ func (m *Machine) SetPriority(now time.Time, p uint8) []Action {
 }
 
 // SetFault enters FAULT (from any started state) or leaves it. A master resigns with
-// priority 0 on the way in and removes its VIPs at once, as does a node handing over: a
-// faulty node must not answer on them.
+// priority 0 on the way in and removes its VIPs at once, as does a node handing over or
+// draining: a faulty node must not answer on them.
 func (m *Machine) SetFault(now time.Time, fault bool) []Action {
 	if m.fault == fault {
 		return nil
@@ -191,8 +191,8 @@ func (m *Machine) mayAnswer(now time.Time, src netip.Addr) bool {
 // one advert interval and wins as usual. With no preemption or a preempt delay (which a
 // master that took over meanwhile must be able to count on) it first listens for one
 // advert interval and the skew time, keeping the VIPs: no master heard, it takes MASTER
-// back with them; a master heard, it lets them go and stays BACKUP. Held back (fault,
-// maintenance, a sync group), it starts as Start does.
+// back with them; a master heard, it lets them go after the drain (see drainTime) and
+// stays BACKUP. Held back (fault, maintenance, a sync group), it starts as Start does.
 func (m *Machine) Resume(now time.Time) []Action {
 	if m.state != StateInit {
 		return nil
@@ -209,7 +209,7 @@ func (m *Machine) Resume(now time.Time) []Action {
 	}
 	m.becomeBackup(now)
 	// A graceful handover in reverse: the VIPs stay until a master is heard (Advert
-	// releases them) or this node becomes master at the deadline (and keeps them).
+	// starts the drain) or this node becomes master at the deadline (and keeps them).
 	m.masterDownAt = now.Add(m.cfg.AdvertInterval + m.SkewTime())
 	m.releaseAt = m.masterDownAt
 	return nil

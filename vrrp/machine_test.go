@@ -65,6 +65,9 @@ const (
 	skew100 = 609375 * time.Microsecond
 	// hold1s is the handover bound at 1 s: three intervals and the skew of priority 1.
 	hold1s = 3*time.Second + 255*time.Second/256
+	// drain1s is how long the VIPs stay at 1 s once another node is master: half an
+	// interval, capped at 250 ms.
+	drain1s = 250 * time.Millisecond
 )
 
 func TestMachine(t *testing.T) {
@@ -154,10 +157,28 @@ func TestMachine(t *testing.T) {
 			step{mdi100 + time.Second, timeout, StateMaster, []Action{send(100)}, mdi100 + 2*time.Second})},
 		{"master: priority 0 answered at once", base, then(master,
 			step{mdi100 + time.Second/2, advert(lowPeer, 0, time.Second), StateMaster, []Action{send(100)}, mdi100 + 3*time.Second/2})},
+		// A better master takes the role: the VIPs stay for the drain (its own interval's,
+		// not the adopted one), then go.
 		{"master: higher priority wins", base, then(master,
-			step{mdi100 + time.Second/2, advert(lowPeer, 101, 3*time.Second), StateBackup, []Action{remove}, mdi100 + time.Second/2 + 9*time.Second + 156*3*time.Second/256})},
+			step{mdi100 + time.Second/2, advert(lowPeer, 101, 3*time.Second), StateBackup, nil, mdi100 + time.Second/2 + drain1s},
+			step{mdi100 + time.Second/2 + drain1s, timeout, StateBackup, []Action{remove}, mdi100 + time.Second/2 + 9*time.Second + 156*3*time.Second/256})},
 		{"master: equal priority, higher address wins", base, then(master,
-			step{mdi100 + time.Second/2, advert(highPeer, 100, time.Second), StateBackup, []Action{remove}, mdi100 + time.Second/2 + mdi100})},
+			step{mdi100 + time.Second/2, advert(highPeer, 100, time.Second), StateBackup, nil, mdi100 + time.Second/2 + drain1s},
+			step{mdi100 + time.Second/2 + drain1s, timeout, StateBackup, []Action{remove}, mdi100 + time.Second/2 + mdi100})},
+		{"master: preempted, keeps the VIPs for the drain, then removes them", base, then(master,
+			step{mdi100 + time.Second/2, advert(highPeer, 150, time.Second), StateBackup, nil, mdi100 + time.Second/2 + drain1s},
+			// The new master's next adverts do not push the end of the drain back.
+			step{mdi100 + time.Second/2 + drain1s/2, advert(highPeer, 150, time.Second), StateBackup, nil, mdi100 + time.Second/2 + drain1s},
+			step{mdi100 + time.Second/2 + drain1s - 1, timeout, StateBackup, nil, mdi100 + time.Second/2 + drain1s},
+			step{mdi100 + time.Second/2 + drain1s, timeout, StateBackup, []Action{remove}, mdi100 + time.Second/2 + drain1s/2 + mdi100},
+			step{mdi100 + 2*time.Second, advert(highPeer, 150, time.Second), StateBackup, nil, mdi100 + 2*time.Second + mdi100})},
+		{"master: a fault during the drain releases at once", base, then(master,
+			step{mdi100 + time.Second/2, advert(highPeer, 150, time.Second), StateBackup, nil, mdi100 + time.Second/2 + drain1s},
+			step{mdi100 + time.Second/2 + drain1s/2, fault(true), StateFault, []Action{remove}, -1})},
+		{"master: a shutdown during the drain lets it end", base, then(master,
+			step{mdi100 + time.Second/2, advert(highPeer, 150, time.Second), StateBackup, nil, mdi100 + time.Second/2 + drain1s},
+			step{mdi100 + time.Second/2 + drain1s/2, shutdown, StateInit, nil, mdi100 + time.Second/2 + drain1s},
+			step{mdi100 + time.Second/2 + drain1s, timeout, StateInit, []Action{remove}, -1})},
 		{"master: equal priority, lower address answered", base, then(master,
 			step{mdi100 + time.Second/2, advert(lowPeer, 100, time.Second), StateMaster, []Action{send(100), announce}, mdi100 + 3*time.Second/2})},
 		{"master: lower priority answered at once", base, then(master,
@@ -166,8 +187,17 @@ func TestMachine(t *testing.T) {
 			step{mdi100 + time.Second/2, shutdown, StateInit, []Action{send(0)}, mdi100 + time.Second/2 + hold1s},
 			// Another node's resignation is not a new master.
 			step{mdi100 + time.Second, advert(highPeer, 0, time.Second), StateInit, nil, mdi100 + time.Second/2 + hold1s},
-			step{mdi100 + time.Second + skew100, advert(highPeer, 100, time.Second), StateInit, []Action{remove}, -1},
-			step{mdi100 + 2*time.Second, advert(highPeer, 100, time.Second), StateInit, nil, -1})},
+			// The new master speaks: the VIPs stay for the drain, which its next advert
+			// does not extend.
+			step{mdi100 + time.Second + skew100, advert(highPeer, 100, time.Second), StateInit, nil, mdi100 + time.Second + skew100 + drain1s},
+			step{mdi100 + 2*time.Second, advert(highPeer, 100, time.Second), StateInit, nil, mdi100 + time.Second + skew100 + drain1s},
+			step{mdi100 + time.Second + skew100 + drain1s - 1, timeout, StateInit, nil, mdi100 + time.Second + skew100 + drain1s},
+			step{mdi100 + time.Second + skew100 + drain1s, timeout, StateInit, []Action{remove}, -1},
+			step{mdi100 + 3*time.Second, advert(highPeer, 100, time.Second), StateInit, nil, -1})},
+		{"master: a new master heard late: the drain ends with the handover bound", base, then(master,
+			step{mdi100 + time.Second/2, shutdown, StateInit, []Action{send(0)}, mdi100 + time.Second/2 + hold1s},
+			step{mdi100 + time.Second/2 + hold1s - drain1s/2, advert(highPeer, 100, time.Second), StateInit, nil, mdi100 + time.Second/2 + hold1s},
+			step{mdi100 + time.Second/2 + hold1s, timeout, StateInit, []Action{remove}, -1})},
 		{"master: shutdown with no one to take over releases after the bound", base, then(master,
 			step{mdi100 + time.Second/2, shutdown, StateInit, []Action{send(0)}, mdi100 + time.Second/2 + hold1s},
 			step{mdi100 + time.Second/2 + hold1s - 1, timeout, StateInit, nil, mdi100 + time.Second/2 + hold1s},
@@ -195,8 +225,9 @@ func TestMachine(t *testing.T) {
 		}},
 		{"master: resign, then let the new master keep the role", base, then(master,
 			step{mdi100 + time.Second/2, resign, StateBackup, []Action{send(0)}, mdi100 + time.Second/2 + mdi100},
-			// The new master's first advert ends the handover.
-			step{mdi100 + time.Second, advert(lowPeer, 50, time.Second), StateBackup, []Action{remove}, mdi100 + time.Second + mdi100},
+			// The new master's first advert starts the drain; the VIPs go at its end.
+			step{mdi100 + time.Second, advert(lowPeer, 50, time.Second), StateBackup, nil, mdi100 + time.Second + drain1s},
+			step{mdi100 + time.Second + drain1s, timeout, StateBackup, []Action{remove}, mdi100 + time.Second + mdi100},
 			step{mdi100 + 2*time.Second, advert(lowPeer, 50, time.Second), StateBackup, nil, mdi100 + 2*time.Second + mdi100},
 			// The new master dies: take the role back, and preempt again afterwards.
 			step{2*mdi100 + 2*time.Second, timeout, StateMaster, []Action{add, announce, send(100)}, 2*mdi100 + 3*time.Second},
@@ -218,7 +249,8 @@ func TestMachine(t *testing.T) {
 			step{mdi100 + time.Second/2, priority(60), StateMaster, nil, mdi100 + time.Second},
 			step{mdi100 + time.Second, timeout, StateMaster, []Action{send(60)}, mdi100 + 2*time.Second},
 			// and a priority-61 master now wins
-			step{mdi100 + 3*time.Second/2, advert(lowPeer, 61, time.Second), StateBackup, []Action{remove}, mdi100 + 3*time.Second/2 + 3*time.Second + 196*time.Second/256},
+			step{mdi100 + 3*time.Second/2, advert(lowPeer, 61, time.Second), StateBackup, nil, mdi100 + 3*time.Second/2 + drain1s},
+			step{mdi100 + 3*time.Second/2 + drain1s, timeout, StateBackup, []Action{remove}, mdi100 + 3*time.Second/2 + 3*time.Second + 196*time.Second/256},
 		)},
 		{"sync group: a held backup waits, then goes master when let go", base, []step{
 			{0, hold(true), StateInit, nil, -1},
@@ -250,9 +282,10 @@ func TestMachine(t *testing.T) {
 			// A hold does not move a master; SyncBackup does, handing over.
 			{mdi100 + time.Second/2, hold(true), StateMaster, nil, mdi100 + time.Second},
 			{mdi100 + time.Second, syncBackup, StateBackup, []Action{send(0)}, mdi100 + time.Second + mdi100},
-			// The peer's first advert ends the handover; a lower priority leaves the timer
+			// The peer's first advert starts the drain; a lower priority leaves the timer
 			// running (preempt).
-			{mdi100 + 2*time.Second, advert(highPeer, 90, time.Second), StateBackup, []Action{remove}, mdi100 + time.Second + mdi100},
+			{mdi100 + 2*time.Second, advert(highPeer, 90, time.Second), StateBackup, nil, mdi100 + 2*time.Second + drain1s},
+			{mdi100 + 2*time.Second + drain1s, timeout, StateBackup, []Action{remove}, mdi100 + time.Second + mdi100},
 			{mdi100 + 3*time.Second, syncBackup, StateBackup, nil, mdi100 + time.Second + mdi100},
 		}},
 		{"sync group: a held owner starts as backup", owner, []step{

@@ -393,13 +393,18 @@ func TestInstanceGracefulFailover(t *testing.T) {
 		wantHolder(t, "just before the skew time", n, "A")
 		advance(time.Millisecond)
 		wantStates(t, "at the skew time", map[*node]State{b: StateMaster})
-		wantHolder(t, "after takeover", n, "B")
+		// B's first advert starts A's drain: both hold the VIP until it ends.
+		wantHolder(t, "B heard, A draining", n, "A", "B")
 		if tr := b.transitions(); len(tr) != 2 || tr[1].To != StateMaster || tr[1].At.Sub(stopped) != skew100 {
 			t.Errorf("B transitions %+v", tr)
 		}
-		a.stop(t) // Run has returned: the handover ended with B's advert
-		if d := time.Since(stopped); d != skew100 {
-			t.Errorf("A's Run returned %v after ctx ended, want %v (B's first advert)", d, skew100)
+		advance(drain1s - time.Millisecond)
+		wantHolder(t, "just before the end of the drain", n, "A", "B")
+		advance(time.Millisecond)
+		wantHolder(t, "after the drain", n, "B")
+		a.stop(t) // Run has returned: the handover ended with the drain
+		if d := time.Since(stopped); d != skew100+drain1s {
+			t.Errorf("A's Run returned %v after ctx ended, want %v (B's first advert and the drain)", d, skew100+drain1s)
 		}
 		sa := a.in.Snapshot()
 		if sa.State != StateInit || sa.Counters.PriorityZeroSent != 1 || sa.HoldsVIPs {
@@ -482,6 +487,8 @@ func TestInstanceControl(t *testing.T) {
 		wantStates(t, "fault cleared", map[*node]State{a: StateBackup})
 		advance(mdi150)
 		wantStates(t, "fault cleared", map[*node]State{a: StateMaster, b: StateBackup})
+		wantHolder(t, "fault cleared, B draining", n, "B", "A")
+		advance(drain1s)
 		wantHolder(t, "fault cleared", n, "A")
 
 		// A weighted tracker drops A below B and A resigns: B takes over in its skew time.
@@ -504,6 +511,8 @@ func TestInstanceControl(t *testing.T) {
 		wantHolder(t, "resign, handing over", n, "A")
 		advance(skew100)
 		wantStates(t, "resign", map[*node]State{b: StateMaster})
+		wantHolder(t, "resign, A draining", n, "A", "B")
+		advance(drain1s)
 		wantHolder(t, "resign, handed over", n, "B")
 		advance(10 * time.Second)
 		wantStates(t, "after resign", map[*node]State{a: StateBackup, b: StateMaster})
@@ -662,8 +671,8 @@ func TestInstanceUnicastDropsStrangers(t *testing.T) {
 }
 
 // TestInstanceHandover checks the planned moves (resign, maintenance, shutdown): the old
-// master keeps the VIP until the new master's first advert, so there is no instant when
-// nobody holds it, and the status says so truthfully.
+// master keeps the VIP until the drain after the new master's first advert has ended, so
+// there is no instant when nobody holds it, and the status says so truthfully.
 func TestInstanceHandover(t *testing.T) {
 	for _, how := range []string{"resign", "maintenance", "shutdown"} {
 		t.Run(how, func(t *testing.T) {
@@ -688,19 +697,30 @@ func TestInstanceHandover(t *testing.T) {
 				if s := a.in.Snapshot(); !s.HoldsVIPs || s.State == StateMaster {
 					t.Errorf("A just after %s: state %s, holds VIPs %v", how, s.State, s.HoldsVIPs)
 				}
+				var released time.Duration // when A stopped holding the VIP
 				for range 2 * skew100 / time.Millisecond {
-					if len(n.holders(testVIP())) == 0 {
+					h := n.holders(testVIP())
+					if len(h) == 0 {
 						t.Fatalf("%v after %s: nobody holds the VIP", time.Since(leave), how)
 					}
+					if released == 0 && !slices.Contains(h, "A") {
+						released = time.Since(leave)
+					}
 					advance(time.Millisecond)
+				}
+				// B's first advert comes at its skew time; A answers for the drain more
+				// (sampled each millisecond).
+				if want := skew100 + drain1s; released < want || released >= want+time.Millisecond {
+					t.Errorf("A released the VIP %v after %s, want %v (B's skew time and the drain)", released, how, want)
 				}
 				wantStates(t, "after the handover", map[*node]State{b: StateMaster})
 				wantHolder(t, "after the handover", n, "B")
 				if s := a.in.Snapshot(); s.HoldsVIPs {
 					t.Errorf("A after the handover still says it holds the VIPs")
 				}
-				if !strings.Contains(a.log.String(), "handover done") {
-					t.Errorf("no handover line in A's log:\n%s", a.log)
+				if l := a.log.String(); !strings.Contains(l, "keeping the VIPs for the drain") ||
+					!strings.Contains(l, "handover done") || strings.Contains(l, "no new master heard in time") {
+					t.Errorf("A's log does not tell the drain and the handover's end truthfully:\n%s", l)
 				}
 			})
 		})

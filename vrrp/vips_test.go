@@ -102,7 +102,8 @@ func TestResumeWithVIPsLeftBehind(t *testing.T) {
 		noPreempt.start(t)
 		synctest.Wait()
 		wantStates(t, "nopreempt restarted", map[*node]State{noPreempt: StateBackup})
-		advance(time.Second)
+		// A's advert comes within a second; C lets the VIP go after the drain.
+		advance(time.Second + drain1s)
 		wantHolder(t, "nopreempt restarted", n, "A")
 	})
 }
