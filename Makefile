@@ -10,7 +10,7 @@ BIN     := bin
 TEST_DEPS := haproxy:haproxy keepalived:keepalived ip:iproute2 bridge:iproute2 gcc:gcc \
              tshark:tshark ping:iputils-ping curl:curl ps:procps unshare:util-linux
 
-.PHONY: all build test test-unit lint fuzz bench bench-quick demo install clean deps soak
+.PHONY: all build test test-unit lint fuzz bench bench-quick demo install clean deps soak deb
 
 all: build
 
@@ -120,6 +120,20 @@ install: build
 	install -m 0755 $(BIN)/haloctl $(DESTDIR)$(PREFIX)/bin/haloctl
 	[ -e $(DESTDIR)/etc/halo/halo.yaml ] || install -m 0644 configs/two-node/lb1.yaml $(DESTDIR)/etc/halo/halo.yaml
 
+# deb builds dist/halo_VERSION_amd64.deb (nfpm as a library, internal/cmd/mkdeb): static
+# binaries, the systemd units, /etc/halo's conffiles, man pages generated from the binaries'
+# flags and configs/README.md (internal/cmd/mkman), docs and examples. The Debian version
+# comes from git describe (see internal/cmd/mkdeb/version.go).
+DESCRIBE    = $(shell git describe --tags --always --dirty --abbrev=7 2>/dev/null)
+COMMIT_TIME = $(shell git log -1 --format=%ct 2>/dev/null)
+deb:
+	@mkdir -p $(BIN)/static dist/man
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/static/ ./cmd/halod ./cmd/haloctl
+	$(GO) run ./internal/cmd/mkman -bin $(BIN)/static -src docs/man -out dist/man -version '$(VERSION)' \
+	  -date $$(date -u -d @$(COMMIT_TIME) +%Y-%m-%d)
+	$(GO) run ./internal/cmd/mkdeb -bin $(BIN)/static -man dist/man -describe '$(DESCRIBE)' \
+	  -time $(COMMIT_TIME) -out dist
+
 clean:
-	rm -rf $(BIN) .bench
+	rm -rf $(BIN) .bench dist
 	$(GO) clean -testcache

@@ -42,7 +42,10 @@ commands:
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("haloctl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage+"flags:\n")
+		fs.PrintDefaults()
+	}
 	socket := fs.String("socket", supervisor.DefaultControlSocket, "halod's control socket")
 	asJSON := fs.Bool("json", false, "print the answer as JSON")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for halod")
