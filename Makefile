@@ -8,7 +8,8 @@ BIN     := bin
 # command:package pairs the tests, the demo and the benchmarks need. gcc is for the race
 # detector (cgo); tshark decodes VRRP adverts in the interop tests.
 TEST_DEPS := haproxy:haproxy keepalived:keepalived ip:iproute2 bridge:iproute2 gcc:gcc \
-             tshark:tshark ping:iputils-ping curl:curl ps:procps unshare:util-linux
+             tshark:tshark ping:iputils-ping curl:curl ps:procps unshare:util-linux \
+             lintian:lintian systemd-nspawn:systemd-container
 
 .PHONY: all build test test-unit lint fuzz bench bench-quick demo install clean deps soak deb
 
@@ -39,7 +40,8 @@ SOAK_TEST_DURATION ?= 2m
 SOAK_TEST_SEED ?= 747602304
 test: deps
 	@$(MAKE) --no-print-directory bench-quick
-	HALO_SOAK_DURATION=$(SOAK_TEST_DURATION) SOAK_SEED=$(SOAK_TEST_SEED) $(GO) test -race -count=1 -timeout 45m ./...
+	@$(MAKE) --no-print-directory deb
+	HALO_DEB=$$(ls -t dist/halo_*.deb | head -1) HALO_SOAK_DURATION=$(SOAK_TEST_DURATION) SOAK_SEED=$(SOAK_TEST_SEED) $(GO) test -race -count=1 -timeout 45m ./...
 
 # soak (root): the chaos soak alone for DURATION: random faults of the fault matrix, one at
 # a time, into a three-node lab while the client polls the VIP; prints the faults, the
@@ -114,11 +116,22 @@ demo: deps build
 	$(GO) build -o $(BIN)/ ./internal/cmd/labtool ./internal/cmd/demo
 	$(BIN)/demo -bin $(BIN)
 
+# install puts what the package does under PREFIX: the binaries, the three systemd units
+# (in /etc/systemd/system, pointing at PREFIX), and, only where none exists yet, the same
+# /etc/halo/halo.yaml and haproxy.cfg examples (edit the interface and the VIP); it enables
+# and starts nothing. The Debian package (make deb) is the better way on Debian.
+UNITDIR ?= /etc/systemd/system
 install: build
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/halo
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/halo $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(BIN)/halod $(DESTDIR)$(PREFIX)/sbin/halod
 	install -m 0755 $(BIN)/haloctl $(DESTDIR)$(PREFIX)/bin/haloctl
-	[ -e $(DESTDIR)/etc/halo/halo.yaml ] || install -m 0644 configs/two-node/lb1.yaml $(DESTDIR)/etc/halo/halo.yaml
+	for u in halod.service halod-external.service halod-cleanup@.service; do \
+	  sed -e 's|/usr/sbin/halod|$(PREFIX)/sbin/halod|g' -e 's|/usr/bin/haloctl|$(PREFIX)/bin/haloctl|g' \
+	    configs/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	[ -e $(DESTDIR)/etc/halo/halo.yaml ] || install -m 0640 configs/debian/halo.yaml $(DESTDIR)/etc/halo/halo.yaml
+	[ -e $(DESTDIR)/etc/halo/haproxy.cfg ] || install -m 0644 configs/haproxy.cfg $(DESTDIR)/etc/halo/haproxy.cfg
+	@[ -n "$(DESTDIR)" ] || ! [ -d /run/systemd/system ] || systemctl daemon-reload
 
 # deb builds dist/halo_VERSION_amd64.deb (nfpm as a library, internal/cmd/mkdeb): static
 # binaries, the systemd units, /etc/halo's conffiles, man pages generated from the binaries'

@@ -37,9 +37,11 @@ func TestPackage(t *testing.T) {
 		close(lint)
 	}()
 
+	start := time.Now()
 	c := bootContainer(t)
+	t.Logf("%s: container booted", time.Since(start).Round(time.Second))
 	const watched = "/etc /usr /var/lib/systemd /run"
-	before := c.must("sh", "-c", "find "+watched+" -xdev 2>/dev/null | grep -v '^/run/systemd\\|^/run/log\\|^/run/user' | sort")
+	before := c.must("sh", "-c", "find "+watched+" -xdev 2>/dev/null | grep -v '^/run/systemd\\|^/run/log\\|^/run/user\\|^/run/haproxy' | sort")
 	data, err := os.ReadFile(deb)
 	if err != nil {
 		t.Fatal(err)
@@ -63,8 +65,11 @@ func TestPackage(t *testing.T) {
 	setUpNode(t, c)
 	c.must("halod", "-t", "-config", "/etc/halo/halo.yaml")
 	checkManaged(t, c)
+	t.Logf("%s: managed mode checked", time.Since(start).Round(time.Second))
 	checkExternal(t, c)
 
+	c.must("rm", "-rf", "/etc/systemd/system/halod.service.d")
+	t.Logf("%s: units checked, halod started, reloaded, restarted, stopped", time.Since(start).Round(time.Second))
 	c.must("dpkg", "-r", "halo")
 	if _, err := c.run("test", "-e", "/usr/sbin/halod"); err == nil {
 		t.Error("dpkg -r left /usr/sbin/halod")
@@ -73,7 +78,7 @@ func TestPackage(t *testing.T) {
 		t.Error("dpkg -r removed the conffile /etc/halo/halo.yaml (only a purge may)")
 	}
 	c.must("dpkg", "-P", "halo")
-	after := c.must("sh", "-c", "find "+watched+" -xdev 2>/dev/null | grep -v '^/run/systemd\\|^/run/log\\|^/run/user' | sort")
+	after := c.must("sh", "-c", "find "+watched+" -xdev 2>/dev/null | grep -v '^/run/systemd\\|^/run/log\\|^/run/user\\|^/run/haproxy' | sort")
 	if d := diffLines(before, after); d != "" {
 		t.Errorf("files left or removed by dpkg -i, -r, -P (+ left, - gone):\n%s", d)
 	}
@@ -273,6 +278,7 @@ func checkManaged(t *testing.T, c *container) {
 		return nil
 	})
 
+	t.Logf("restarts spent, VIP removed")
 	c.must("systemctl", "reset-failed", "halod")
 	c.must("systemctl", "start", "halod")
 	poll.Until(t, 20*time.Second, "halod MASTER again", func() error {
