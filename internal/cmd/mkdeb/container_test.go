@@ -48,7 +48,7 @@ func bootContainer(t *testing.T) *container {
 
 	// basic.target: the host's enabled services (haproxy, keepalived, ...) stay down.
 	cmd := exec.Command("systemd-nspawn", "-D", root, "--register=no", "--keep-unit", "--link-journal=no",
-		"-M", "halotest", "--private-network", "-q", "-b", "--", "systemd.unit=basic.target")
+		"-M", fmt.Sprintf("halotest-%d", os.Getpid()), "--private-network", "-q", "-b", "--", "systemd.unit=basic.target")
 	console := filepath.Join(dir, "console.log")
 	f, err := os.Create(console)
 	if err != nil {
@@ -124,9 +124,6 @@ func (c *container) must(argv ...string) string {
 	}
 	return out
 }
-
-// sh runs a shell command line inside the container.
-func (c *container) sh(script string) (string, error) { return c.run("sh", "-c", script) }
 
 func tail(s string, n int) string {
 	if len(s) > n {
