@@ -45,6 +45,10 @@ func bootContainer(t *testing.T) *container {
 	}
 	t.Cleanup(func() { _ = syscall.Unmount(root, syscall.MNT_DETACH) })
 	_ = os.Remove(filepath.Join(root, "var/lib/man-db/auto-update"))
+	// A booted Debian has no policy-rc.d; an image built by Docker ships one that makes
+	// deb-systemd-invoke refuse every start and stop, which would hide the maintainer
+	// scripts' actions.
+	_ = os.Remove(filepath.Join(root, "usr/sbin/policy-rc.d"))
 
 	// basic.target: the host's enabled services (haproxy, keepalived, ...) stay down.
 	cmd := exec.Command("systemd-nspawn", "-D", root, "--register=no", "--keep-unit", "--link-journal=no",

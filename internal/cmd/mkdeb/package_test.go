@@ -64,13 +64,16 @@ func TestPackage(t *testing.T) {
 	checkUnits(t, c)
 	setUpNode(t, c)
 	c.must("halod", "-t", "-config", "/etc/halo/halo.yaml")
+	// The example as shipped passed; from here on, adverts every 100 ms so that becoming
+	// MASTER takes a third of a second rather than three (the units are what is tested).
+	c.must("sed", "-i", "s/advert_interval: 1s/advert_interval: 100ms/", "/etc/halo/halo.yaml")
 	checkManaged(t, c)
 	t.Logf("%s: managed mode checked", time.Since(start).Round(time.Second))
 	checkExternal(t, c)
 
+	t.Logf("%s: external mode checked", time.Since(start).Round(time.Second))
+	checkUpgradeRemove(t, c)
 	c.must("rm", "-rf", "/etc/systemd/system/halod.service.d")
-	t.Logf("%s: units checked, halod started, reloaded, restarted, stopped", time.Since(start).Round(time.Second))
-	c.must("dpkg", "-r", "halo")
 	if _, err := c.run("test", "-e", "/usr/sbin/halod"); err == nil {
 		t.Error("dpkg -r left /usr/sbin/halod")
 	}
@@ -145,6 +148,12 @@ func setUpNode(t *testing.T, c *container) {
 	c.must("ip", "link", "set", "eth0p", "up")
 	c.must("ip", "link", "set", "eth0", "up")
 	c.must("ip", "addr", "add", "198.51.100.11/24", "dev", "eth0")
+	// A backend for the example's "backend app" (192.0.2.21:8080, GET /healthz), so that
+	// HAProxy is healthy, not degraded, as on a real node.
+	c.must("ip", "addr", "add", "192.0.2.21/32", "dev", "lo")
+	c.must("sh", "-c", "mkdir -p /root/www && touch /root/www/healthz")
+	c.must("systemd-run", "--unit=halotest-backend", "-p", "WorkingDirectory=/root/www",
+		"python3", "-m", "http.server", "8080", "--bind", "192.0.2.21")
 	// A sandbox without CAP_SYS_RESOURCE (a CI runner's container) caps the hard limit of
 	// open files below the unit's LimitNOFILE: fit the example to it, so HAProxy can start.
 	limits, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", c.leader))
@@ -202,16 +211,7 @@ func (c *container) mainPID(unit string) string {
 func checkManaged(t *testing.T, c *container) {
 	t.Helper()
 	c.must("systemctl", "start", "halod")
-	poll.Until(t, 20*time.Second, "halod MASTER with its VIP and HAProxy running", func() error {
-		s, err := c.status()
-		if err != nil {
-			return err
-		}
-		if s.HAProxy.PID == 0 || len(s.Instances) != 1 || s.Instances[0].State != "MASTER" || !c.hasVIP() {
-			return fmt.Errorf("status %+v, VIP on eth0 %v", s, c.hasVIP())
-		}
-		return nil
-	})
+	waitMaster(t, c, "halod MASTER with its VIP and HAProxy healthy")
 	c.must("systemctl", "reload", "halod")
 
 	c.must("cp", "/etc/halo/haproxy.cfg", "/tmp/haproxy.cfg.good")
@@ -237,16 +237,7 @@ func checkManaged(t *testing.T, c *container) {
 	if !c.hasVIP() {
 		t.Error("the VIP is gone after a quick restart")
 	}
-	poll.Until(t, 15*time.Second, "the restarted halod MASTER", func() error {
-		s, err := c.status()
-		if err != nil {
-			return err
-		}
-		if len(s.Instances) != 1 || s.Instances[0].State != "MASTER" {
-			return fmt.Errorf("status %+v", s)
-		}
-		return nil
-	})
+	waitMaster(t, c, "the restarted halod MASTER, HAProxy healthy")
 	if !c.hasVIP() {
 		t.Error("the restarted halod does not hold the VIP")
 	}
@@ -258,8 +249,10 @@ func checkManaged(t *testing.T, c *container) {
 			break
 		}
 		c.must("systemctl", "kill", "--kill-who=main", "--signal=KILL", "halod")
+		failed := false
 		poll.Until(t, 10*time.Second, "halod restarted or failed", func() error {
 			if out, _ := c.run("systemctl", "is-failed", "halod"); strings.TrimSpace(out) == "failed" {
+				failed = true
 				return nil
 			}
 			if p := c.mainPID("halod"); p == pid || p == "0" || p == "" {
@@ -267,6 +260,11 @@ func checkManaged(t *testing.T, c *container) {
 			}
 			return nil
 		})
+		if !failed {
+			// Crash a halod that has settled (its HAProxy taken over), as a crash loop
+			// of a running node would.
+			waitMaster(t, c, "the restarted halod settled")
+		}
 	}
 	poll.Until(t, 15*time.Second, "halod failed for good and its VIP removed", func() error {
 		if out, _ := c.run("systemctl", "is-failed", "halod"); strings.TrimSpace(out) != "failed" {
@@ -281,12 +279,7 @@ func checkManaged(t *testing.T, c *container) {
 	t.Logf("restarts spent, VIP removed")
 	c.must("systemctl", "reset-failed", "halod")
 	c.must("systemctl", "start", "halod")
-	poll.Until(t, 20*time.Second, "halod MASTER again", func() error {
-		if s, err := c.status(); err != nil || len(s.Instances) != 1 || s.Instances[0].State != "MASTER" {
-			return fmt.Errorf("status %+v %v", s, err)
-		}
-		return nil
-	})
+	waitMaster(t, c, "halod MASTER again")
 	c.must("systemctl", "stop", "halod")
 	if c.hasVIP() {
 		t.Error("the VIP is still on eth0 after systemctl stop halod")
@@ -294,6 +287,45 @@ func checkManaged(t *testing.T, c *container) {
 	if out, err := c.run("pidof", "haproxy"); err == nil {
 		t.Errorf("HAProxy still runs after systemctl stop halod: %s", out)
 	}
+}
+
+// checkUpgradeRemove installs the package over a running halod (an upgrade: the postinst
+// restarts it on the new binary, which takes MASTER and the VIP back), then removes it (the
+// prerm stops halod: the VIP is released and HAProxy stopped).
+func checkUpgradeRemove(t *testing.T, c *container) {
+	t.Helper()
+	c.must("systemctl", "start", "halod")
+	waitMaster(t, c, "halod MASTER before the upgrade")
+	pid := c.mainPID("halod")
+	c.must("dpkg", "-i", "/root/halo.deb")
+	if p := c.mainPID("halod"); p == pid || p == "0" {
+		t.Errorf("dpkg -i over a running halod: MainPID %s, was %s: not restarted on the new binary", p, pid)
+	}
+	waitMaster(t, c, "halod MASTER after the upgrade")
+	c.must("dpkg", "-r", "halo")
+	if out, _ := c.run("systemctl", "is-active", "halod"); strings.TrimSpace(out) == "active" {
+		t.Error("halod still active after dpkg -r")
+	}
+	if c.hasVIP() {
+		t.Error("the VIP is still on eth0 after dpkg -r")
+	}
+	if out, err := c.run("pidof", "haproxy"); err == nil {
+		t.Errorf("HAProxy still runs after dpkg -r: %s", out)
+	}
+}
+
+func waitMaster(t *testing.T, c *container, what string) {
+	t.Helper()
+	poll.Until(t, 20*time.Second, what, func() error {
+		s, err := c.status()
+		if err != nil {
+			return err
+		}
+		if !s.HAProxy.Healthy || len(s.Instances) != 1 || s.Instances[0].State != "MASTER" || !c.hasVIP() {
+			return fmt.Errorf("status %+v, VIP on eth0 %v", s, c.hasVIP())
+		}
+		return nil
+	})
 }
 
 // checkExternal runs halod-external.service beside Debian's haproxy.service.
