@@ -166,6 +166,12 @@ func setUpNode(t *testing.T, c *container) {
 			hard, _ = strconv.Atoi(f[4])
 		}
 	}
+	// HAProxy under the sandbox as a safe haproxy.cfg runs it: workers as user haproxy in a
+	// chroot, logging to /dev/log. Added where the shipped example lacks it.
+	for _, d := range []string{"user haproxy", "group haproxy", "chroot /var/lib/haproxy"} {
+		c.must("sh", "-c", fmt.Sprintf("grep -q '^[[:space:]]*%s$' /etc/halo/haproxy.cfg || sed -i 's|^global$|global\\n    %s|' /etc/halo/haproxy.cfg", d, d))
+	}
+	c.must("sed", "-i", `s|^\([[:space:]]*\)log stderr .*|\1log /dev/log local0 info|`, "/etc/halo/haproxy.cfg")
 	if hard > 0 && hard < 65536 {
 		maxconn := (hard - 1000) / 2
 		t.Logf("hard limit of open files here is %d: LimitNOFILE=%d and maxconn %d in the container", hard, hard, maxconn)
@@ -212,6 +218,9 @@ func checkManaged(t *testing.T, c *container) {
 	t.Helper()
 	c.must("systemctl", "start", "halod")
 	waitMaster(t, c, "halod MASTER with its VIP and HAProxy healthy")
+	if out := c.must("ps", "-o", "user=", "-C", "haproxy"); !strings.Contains(out, "haproxy") {
+		t.Errorf("no HAProxy worker runs as user haproxy: %q", out)
+	}
 	c.must("systemctl", "reload", "halod")
 
 	c.must("cp", "/etc/halo/haproxy.cfg", "/tmp/haproxy.cfg.good")
