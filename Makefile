@@ -138,8 +138,9 @@ install: build
 # flags and configs/README.md (internal/cmd/mkman), docs and examples. The Debian version
 # comes from git describe (see internal/cmd/mkdeb/version.go).
 DESCRIBE    = $(shell git describe --tags --always --dirty --abbrev=7 2>/dev/null)
-COMMIT_TIME = $(shell git log -1 --format=%ct 2>/dev/null)
+COMMIT_TIME = $(or $(SOURCE_DATE_EPOCH),$(shell git log -1 --format=%ct 2>/dev/null))
 deb:
+	@[ -n "$(DESCRIBE)" ] && [ -n "$(COMMIT_TIME)" ] || { echo "make deb: needs a git checkout (git describe, the commit's time)"; exit 1; }
 	@mkdir -p $(BIN)/static dist/man
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/static/ ./cmd/halod ./cmd/haloctl
 	$(GO) run ./internal/cmd/mkman -bin $(BIN)/static -src docs/man -out dist/man -version '$(VERSION)' \
