@@ -41,7 +41,7 @@ SOAK_TEST_SEED ?= 747602304
 test: deps
 	@$(MAKE) --no-print-directory bench-quick
 	@$(MAKE) --no-print-directory deb
-	HALO_DEB=$$(ls -t dist/halo_*.deb | head -1) HALO_BIN=$(CURDIR)/$(BIN)/static HALO_SOAK_DURATION=$(SOAK_TEST_DURATION) SOAK_SEED=$(SOAK_TEST_SEED) $(GO) test -race -count=1 -timeout 45m ./...
+	HALO_DEB=$$(ls dist/halo_*.deb) HALO_BIN=$(CURDIR)/$(BIN)/static HALO_SOAK_DURATION=$(SOAK_TEST_DURATION) SOAK_SEED=$(SOAK_TEST_SEED) $(GO) test -race -count=1 -timeout 45m ./...
 
 # soak (root): the chaos soak alone for DURATION: random faults of the fault matrix, one at
 # a time, into a three-node lab while the client polls the VIP; prints the faults, the
@@ -141,7 +141,7 @@ DESCRIBE    = $(shell git describe --tags --always --dirty --abbrev=7 2>/dev/nul
 COMMIT_TIME = $(or $(SOURCE_DATE_EPOCH),$(shell git log -1 --format=%ct 2>/dev/null))
 deb:
 	@[ -n "$(DESCRIBE)" ] && [ -n "$(COMMIT_TIME)" ] || { echo "make deb: needs a git checkout (git describe, the commit's time)"; exit 1; }
-	@mkdir -p $(BIN)/static dist/man
+	@mkdir -p $(BIN)/static dist/man && rm -f dist/halo_*.deb
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/static/ ./cmd/halod ./cmd/haloctl
 	$(GO) run ./internal/cmd/mkman -bin $(BIN)/static -src docs/man -out dist/man -version '$(VERSION)' \
 	  -date $$(date -u -d @$(COMMIT_TIME) +%Y-%m-%d)
