@@ -116,7 +116,7 @@ demo: deps build
 	$(GO) build -o $(BIN)/ ./internal/cmd/labtool ./internal/cmd/demo
 	$(BIN)/demo -bin $(BIN)
 
-# install puts what the package does under PREFIX: the binaries, the three systemd units
+# install puts what the package does under PREFIX: the binaries, the man pages, the three systemd units
 # (in /etc/systemd/system, pointing at PREFIX), and, only where none exists yet, the same
 # /etc/halo/halo.yaml and haproxy.cfg examples (edit the interface and the VIP); it enables
 # and starts nothing. The Debian package (make deb) is the better way on Debian.
@@ -129,6 +129,11 @@ install: build
 	  sed -e 's|/usr/sbin/halod|$(PREFIX)/sbin/halod|g' -e 's|/usr/bin/haloctl|$(PREFIX)/bin/haloctl|g' \
 	    configs/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
 	done
+	$(GO) run ./internal/cmd/mkman -bin $(BIN) -src docs/man -out $(BIN)/man -version '$(VERSION)' -date $$(date -u +%Y-%m-%d)
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 $(BIN)/man/haloctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 $(BIN)/man/halo.yaml.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 $(BIN)/man/halod.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	[ -e $(DESTDIR)/etc/halo/halo.yaml ] || install -m 0640 configs/debian/halo.yaml $(DESTDIR)/etc/halo/halo.yaml
 	[ -e $(DESTDIR)/etc/halo/haproxy.cfg ] || install -m 0644 configs/haproxy.cfg $(DESTDIR)/etc/halo/haproxy.cfg
 	@[ -n "$(DESTDIR)" ] || ! [ -d /run/systemd/system ] || systemctl daemon-reload
