@@ -8,9 +8,10 @@ BIN     := bin
 # command:package pairs the tests, the demo and the benchmarks need. gcc is for the race
 # detector (cgo); tshark decodes VRRP adverts in the interop tests.
 TEST_DEPS := haproxy:haproxy keepalived:keepalived ip:iproute2 bridge:iproute2 gcc:gcc \
-             tshark:tshark ping:iputils-ping curl:curl ps:procps unshare:util-linux
+             tshark:tshark ping:iputils-ping curl:curl ps:procps unshare:util-linux \
+             lintian:lintian systemd-nspawn:systemd-container
 
-.PHONY: all build test test-unit lint fuzz bench bench-quick demo install clean deps soak promtool
+.PHONY: all build test test-unit lint fuzz bench bench-quick demo install clean deps soak promtool deb
 
 all: build
 
@@ -53,7 +54,8 @@ SOAK_TEST_DURATION ?= 2m
 SOAK_TEST_SEED ?= 747602304
 test: deps
 	@$(MAKE) --no-print-directory bench-quick
-	HALO_SOAK_DURATION=$(SOAK_TEST_DURATION) SOAK_SEED=$(SOAK_TEST_SEED) $(GO) test -race -count=1 -timeout 45m ./...
+	@$(MAKE) --no-print-directory deb
+	HALO_DEB=$$(ls dist/halo_*.deb) HALO_BIN=$(CURDIR)/$(BIN)/static HALO_SOAK_DURATION=$(SOAK_TEST_DURATION) SOAK_SEED=$(SOAK_TEST_SEED) $(GO) test -race -count=1 -timeout 45m ./...
 
 # soak (root): the chaos soak alone for DURATION: random faults of the fault matrix, one at
 # a time, into a three-node lab while the client polls the VIP; prints the faults, the
@@ -145,12 +147,43 @@ demo: deps build
 	$(GO) build -o $(BIN)/ ./internal/cmd/labtool ./internal/cmd/demo
 	$(BIN)/demo -bin $(BIN)
 
+# install puts what the package does under PREFIX: the binaries, the man pages, the three systemd units
+# (in /etc/systemd/system, pointing at PREFIX), and, only where none exists yet, the same
+# /etc/halo/halo.yaml and haproxy.cfg examples (edit the interface and the VIP); it enables
+# and starts nothing. The Debian package (make deb) is the better way on Debian.
+UNITDIR ?= /etc/systemd/system
 install: build
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/halo
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/halo $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(BIN)/halod $(DESTDIR)$(PREFIX)/sbin/halod
 	install -m 0755 $(BIN)/haloctl $(DESTDIR)$(PREFIX)/bin/haloctl
-	[ -e $(DESTDIR)/etc/halo/halo.yaml ] || install -m 0644 configs/two-node/lb1.yaml $(DESTDIR)/etc/halo/halo.yaml
+	for u in halod.service halod-external.service halod-cleanup@.service; do \
+	  sed -e 's|/usr/sbin/halod|$(PREFIX)/sbin/halod|g' -e 's|/usr/bin/haloctl|$(PREFIX)/bin/haloctl|g' \
+	    configs/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	$(GO) run ./internal/cmd/mkman -bin $(BIN) -src docs/man -out $(BIN)/man -version '$(VERSION)' -date $$(date -u +%Y-%m-%d)
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 $(BIN)/man/haloctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 $(BIN)/man/halo.yaml.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 $(BIN)/man/halod.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	[ -e $(DESTDIR)/etc/halo/halo.yaml ] || install -m 0640 configs/debian/halo.yaml $(DESTDIR)/etc/halo/halo.yaml
+	[ -e $(DESTDIR)/etc/halo/haproxy.cfg ] || install -m 0644 configs/haproxy.cfg $(DESTDIR)/etc/halo/haproxy.cfg
+	@[ -n "$(DESTDIR)" ] || ! [ -d /run/systemd/system ] || systemctl daemon-reload
+
+# deb builds dist/halo_VERSION_amd64.deb (nfpm as a library, internal/cmd/mkdeb): static
+# binaries, the systemd units, /etc/halo's conffiles, man pages generated from the binaries'
+# flags and configs/README.md (internal/cmd/mkman), docs and examples. The Debian version
+# comes from git describe (see internal/cmd/mkdeb/version.go).
+DESCRIBE    = $(shell git describe --tags --always --dirty --abbrev=7 2>/dev/null)
+COMMIT_TIME = $(or $(SOURCE_DATE_EPOCH),$(shell git log -1 --format=%ct 2>/dev/null))
+deb:
+	@[ -n "$(DESCRIBE)" ] && [ -n "$(COMMIT_TIME)" ] || { echo "make deb: needs a git checkout (git describe, the commit's time)"; exit 1; }
+	@mkdir -p $(BIN)/static dist/man && rm -f dist/halo_*.deb
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/static/ ./cmd/halod ./cmd/haloctl
+	$(GO) run ./internal/cmd/mkman -bin $(BIN)/static -src docs/man -out dist/man -version '$(VERSION)' \
+	  -date $$(date -u -d @$(COMMIT_TIME) +%Y-%m-%d)
+	$(GO) run ./internal/cmd/mkdeb -bin $(BIN)/static -man dist/man -describe '$(DESCRIBE)' \
+	  -time $(COMMIT_TIME) -out dist
 
 clean:
-	rm -rf $(BIN) .bench
+	rm -rf $(BIN) .bench dist
 	$(GO) clean -testcache
