@@ -55,7 +55,7 @@ SOAK_TEST_SEED ?= 747602304
 test: deps
 	@$(MAKE) --no-print-directory bench-quick
 	@$(MAKE) --no-print-directory deb
-	HALO_DEB=$$(ls -t dist/halo_*.deb | head -1) HALO_BIN=$(CURDIR)/$(BIN)/static HALO_SOAK_DURATION=$(SOAK_TEST_DURATION) SOAK_SEED=$(SOAK_TEST_SEED) $(GO) test -race -count=1 -timeout 45m ./...
+	HALO_DEB=$(CURDIR)/$$(ls -t dist/halo_*.deb | head -1) HALO_BIN=$(CURDIR)/$(BIN)/static HALO_SOAK_DURATION=$(SOAK_TEST_DURATION) SOAK_SEED=$(SOAK_TEST_SEED) $(GO) test -race -count=1 -timeout 45m ./...
 
 # soak (root): the chaos soak alone for DURATION: random faults of the fault matrix, one at
 # a time, into a three-node lab while the client polls the VIP; prints the faults, the

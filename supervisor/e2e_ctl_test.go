@@ -90,8 +90,10 @@ func TestE2EResignResume(t *testing.T) {
 	waitMaster(t, c, lb1)
 	waitServedBy(t, p, lb1.Name)
 	awaitWatch("VI_1 BACKUP -> MASTER")
-	if ev1, _ := p.Last(); ev1.Failures != ev0.Failures {
-		t.Errorf("%d client requests failed across resign and resume", ev1.Failures-ev0.Failures)
+	// Two moves, the VIP never dark: at most the one request per move whose SYN reached
+	// the old holder just before the new master's gratuitous ARP (see TestE2EMaintenance).
+	if ev1, _ := p.Last(); ev1.Failures-ev0.Failures > 2 {
+		t.Errorf("%d client requests failed across resign and resume (two moves: at most one each)", ev1.Failures-ev0.Failures)
 	}
 	if err := watch.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)

@@ -119,6 +119,12 @@ type Machine struct {
 	master         netip.Addr // the master last heard (ourselves while MASTER)
 	masterPriority uint8
 
+	// yieldTo is the master a resigned node yields to (see trackYield), yieldPrio its
+	// priority, yieldSince when it was first heard and yieldHeard when it last spoke.
+	yieldTo                netip.Addr
+	yieldPrio              uint8
+	yieldSince, yieldHeard time.Time
+
 	// releaseAt is set while this node holds VIPs that are, or soon will be, another
 	// node's: a graceful handover (resign, maintenance, shutdown: until a new master is
 	// heard, at most HandoverTimeout) or a drain (see drainTime). The VIPs go then.
@@ -365,17 +371,15 @@ func (m *Machine) Advert(now time.Time, src netip.Addr, a *Advert) []Action {
 			if !m.waiting {
 				m.masterDownAt = now.Add(m.SkewTime())
 			}
+			if m.yield && m.yieldTo == src {
+				m.yield = false // the master this node yielded to is leaving
+			}
 			if m.master == src {
 				m.master, m.masterPriority = netip.Addr{}, 0
-				m.yield = false // the master this node yielded to is leaving
 			}
 			return acts
 		}
-		if m.yield && m.master.IsValid() && src != m.master {
-			// Another master took over from the one this node yielded to (Resign): the
-			// yield was to that one only.
-			m.yield = false
-		}
+		m.trackYield(now, src, a.Priority)
 		if a.Priority < m.priority && m.preemptNow(now) {
 			// A lower-priority master and preemption allowed: let the Master_Down_Timer
 			// run out and take over.
@@ -431,6 +435,35 @@ func (m *Machine) leaveMasterForBackup(now time.Time, src netip.Addr, a *Advert)
 	m.master, m.masterPriority = src, a.Priority
 	m.drain(now) // its gratuitous ARPs went out before its advert: see drainTime
 	return nil
+}
+
+// trackYield follows the master a resigned node yields to: the first heard after the
+// resignation, or a better one heard within an interval of it (two backups whose timers
+// ran out together: the weaker claims the role for a moment and yields). The yield ends
+// when another master speaks while that one has been silent for two of its intervals:
+// it has gone, and a third node took over from it (the yield was to that one only).
+func (m *Machine) trackYield(now time.Time, src netip.Addr, prio uint8) {
+	if !m.yield {
+		return
+	}
+	switch {
+	case src == m.yieldTo:
+		m.yieldPrio, m.yieldHeard = prio, now
+	case !m.yieldTo.IsValid() || prio > m.yieldPrio && now.Sub(m.yieldSince) < m.masterAdverInterval:
+		m.yieldTo, m.yieldPrio, m.yieldSince, m.yieldHeard = src, prio, now, now
+	case now.Sub(m.yieldHeard) > 2*m.masterAdverInterval:
+		m.yield = false
+	}
+}
+
+// startYield begins a Resign's yield, to the master heard so far if any (a backup that
+// resigns yields to the current master).
+func (m *Machine) startYield(now time.Time) {
+	m.yield = true
+	m.yieldTo, m.yieldPrio, m.yieldSince, m.yieldHeard = netip.Addr{}, 0, time.Time{}, time.Time{}
+	if m.state == StateBackup && m.master.IsValid() && m.master != m.cfg.Primary {
+		m.yieldTo, m.yieldPrio, m.yieldSince, m.yieldHeard = m.master, m.masterPriority, now, now
+	}
 }
 
 // preemptNow reports whether a backup may now preempt a lower-priority master, starting

@@ -111,12 +111,12 @@ func (m *Machine) SetNoPreempt(on bool) {
 func (m *Machine) Resign(now time.Time) []Action {
 	switch m.state {
 	case StateMaster:
-		m.yield = true
+		m.startYield(now)
 		acts := m.leaveMaster(now, true, nil)
 		m.becomeBackup(now)
 		return acts
 	case StateBackup:
-		m.yield = true
+		m.startYield(now)
 	}
 	return nil
 }

@@ -419,12 +419,60 @@ func TestYieldEndsWithItsMaster(t *testing.T) {
 	if m.State() != StateBackup {
 		t.Fatalf("state %s: the yield to lb1 did not hold", m.State())
 	}
-	for range 5 { // another master took over from lb1, and speaks
+	// lb1 is gone; lb3 took over from it (after a master-down interval), and speaks: once
+	// lb1 has been silent for two intervals the yield ends, and this node preempts lb3
+	// when the Master_Down_Timer runs out.
+	for range 8 {
 		now = now.Add(time.Second)
 		m.Advert(now, lb3, adv(99))
 		m.Timeout(now)
 	}
 	if m.State() != StateMaster {
 		t.Errorf("state %s: still yielding to a master it never yielded to", m.State())
+	}
+}
+
+// TestYieldSurvivesARace: two backups' timers run out together after a resignation; the
+// weaker one claims the role for a moment and yields to the stronger one. The resigned
+// node keeps yielding to the stronger one (the soak found it preempting instead, taking
+// the role back from the master it had resigned to).
+func TestYieldSurvivesARace(t *testing.T) {
+	now := time.Unix(1000, 0)
+	self := netip.MustParseAddr("192.0.2.11")
+	m := NewMachine(MachineConfig{Version: 3, Priority: 101, AdvertInterval: time.Second, Preempt: true, Primary: self})
+	m.Start(now)
+	now = now.Add(4 * time.Second)
+	m.Timeout(now)
+	m.Resign(now)
+	lb2, lb3 := netip.MustParseAddr("192.0.2.12"), netip.MustParseAddr("192.0.2.13")
+	adv := func(p uint8) *Advert { return &Advert{Version: 3, VRID: 51, Priority: p, Interval: time.Second} }
+	now = now.Add(600 * time.Millisecond)
+	m.Advert(now, lb3, adv(99)) // lb3's claim arrives first
+	m.Advert(now, lb2, adv(100))
+	for range 10 {
+		now = now.Add(time.Second)
+		m.Advert(now, lb2, adv(100))
+		m.Timeout(now)
+	}
+	if m.State() != StateBackup || !m.Resigned() {
+		t.Errorf("state %s, resigned %v: the yield to lb2 did not survive lb3's brief claim", m.State(), m.Resigned())
+	}
+	// Both orders: lb2 first, then lb3's claim.
+	m2 := NewMachine(MachineConfig{Version: 3, Priority: 101, AdvertInterval: time.Second, Preempt: true, Primary: self})
+	now = time.Unix(2000, 0)
+	m2.Start(now)
+	now = now.Add(4 * time.Second)
+	m2.Timeout(now)
+	m2.Resign(now)
+	now = now.Add(600 * time.Millisecond)
+	m2.Advert(now, lb2, adv(100))
+	m2.Advert(now.Add(time.Millisecond), lb3, adv(99))
+	for range 10 {
+		now = now.Add(time.Second)
+		m2.Advert(now, lb2, adv(100))
+		m2.Timeout(now)
+	}
+	if m2.State() != StateBackup || !m2.Resigned() {
+		t.Errorf("state %s, resigned %v: lb3's brief claim ended the yield to lb2", m2.State(), m2.Resigned())
 	}
 }
