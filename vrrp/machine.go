@@ -207,6 +207,8 @@ func (m *Machine) Start(now time.Time) []Action {
 	return m.initialize(now, nil)
 }
 
+// initialize runs the Initialize state's startup event: the owner becomes master at once,
+// every other node waits a master-down interval as backup.
 func (m *Machine) initialize(now time.Time, acts []Action) []Action {
 	m.masterAdverInterval = m.cfg.AdvertInterval
 	if m.priority == 255 && !m.maintenance && !m.hold {

@@ -182,8 +182,6 @@ func (m *Machine) mayAnswer(now time.Time, src netip.Addr) bool {
 	return true
 }
 
-// initialize runs the Initialize state's startup event: the owner becomes master at once,
-// every other node waits a master-down interval as backup.
 // Resume starts a machine that finds its VIPs still on the interface, left by a run of
 // this node that crashed or was restarted while master: it takes MASTER back at once
 // (advert, announcement) instead of dropping the VIPs and waiting a master-down interval
