@@ -313,6 +313,7 @@ func TestRestartInPlaceFailsOver(t *testing.T) {
 		cfg := l.cfg
 		cfg.Restart = backoff
 		cfg.RestartInPlace.MaxCrashes = 1
+		cfg.RestartInPlace.Within = 5 * time.Second // the case is the crash loop: a loaded machine's slow restart must not turn the verdict first (CI saw 1 s pass)
 		r := start(t, cfg)
 		poll.Until(t, 10*time.Second, "healthy and holding", func() error {
 			if err := healthy(r.m)(); err != nil {
