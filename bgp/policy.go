@@ -25,14 +25,18 @@ func (p phase) String() string {
 
 // decide is the whole policy: a node that is not healthy withdraws at once (a dead or hung
 // HAProxy cannot serve the flows a drain would keep); a healthy node that drains keeps
-// its prefixes with GRACEFUL_SHUTDOWN until drainStart+drain, then withdraws. It also
-// returns when to decide again (zero: only on a new input).
-func decide(healthy, draining bool, drainStart, now time.Time, drain time.Duration) (phase, time.Time) {
+// its prefixes with GRACEFUL_SHUTDOWN until drainStart+drain, then withdraws. A drain
+// never announces what was not offered (cur withdrawn): a node that starts, or comes back
+// healthy, in maintenance stays out. It also returns when to decide again (zero: only on
+// a new input).
+func decide(cur phase, healthy, draining bool, drainStart, now time.Time, drain time.Duration) (phase, time.Time) {
 	switch {
 	case !healthy:
 		return phaseWithdrawn, time.Time{}
 	case !draining:
 		return phaseAnnounced, time.Time{}
+	case cur == phaseWithdrawn:
+		return phaseWithdrawn, time.Time{}
 	}
 	end := drainStart.Add(drain)
 	if !now.Before(end) {

@@ -214,7 +214,7 @@ func (s *Speaker) loop(ctx context.Context, srv *server.BgpServer, prefixes []ne
 		healthy, draining, start := s.healthy, s.draining, s.drainStart
 		s.mu.Unlock()
 		now := s.opts.Now()
-		want, next := decide(healthy, draining, start, now, s.cfg.DrainTime())
+		want, next := decide(cur, healthy, draining, start, now, s.cfg.DrainTime())
 		if want != cur {
 			if err := applyPhase(srv, &s.cfg, want); err != nil {
 				s.setError(err)

@@ -60,6 +60,7 @@ func (s *Supervisor) applyHealth() <-chan struct{} {
 	for _, in := range ins {
 		track(in.vi, h)
 	}
+	s.trackBGP(h)
 	return changed
 }
 

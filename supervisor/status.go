@@ -18,6 +18,8 @@ type Status struct {
 	HAProxy     HAProxyStatus     `json:"haproxy"`
 	Instances   []InstanceStatus  `json:"instances"`
 	SyncGroups  []SyncGroupStatus `json:"sync_groups,omitempty"`
+	// BGP is absent without a bgp section.
+	BGP *BGPStatus `json:"bgp,omitempty"`
 }
 
 // HAProxyStatus is the HAProxy part of the snapshot.
@@ -123,7 +125,7 @@ type SyncGroupStatus struct {
 // in FAULT or INIT (a failed instance waits in INIT), not in maintenance, and the
 // configuration on disk was valid at the last reload. haloctl's exit code follows it.
 func (s *Status) Healthy() bool {
-	if !s.HAProxy.Healthy || s.Maintenance || !s.ConfigValid {
+	if !s.HAProxy.Healthy || s.Maintenance || !s.ConfigValid || !s.BGP.healthy() {
 		return false
 	}
 	for _, in := range s.Instances {
@@ -192,6 +194,7 @@ func (s *Status) WriteTable(w io.Writer, now time.Time) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", g.Name, g.State, desc)
 	}
+	s.BGP.writeTable(tw, now)
 	if s.Maintenance {
 		fmt.Fprintf(tw, "node\tMAINTENANCE\tkept out of MASTER until `haloctl maintenance off`\n")
 	}

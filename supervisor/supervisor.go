@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/halo-lb/halo/bgp"
 	"github.com/halo-lb/halo/vrrp"
 )
 
@@ -63,6 +64,8 @@ type Deps struct {
 	// StateDir keeps the maintenance flag across restarts; empty: the control socket's
 	// directory.
 	StateDir string
+	// BGPOptions returns the BGP speaker's options; nil: the real netlink binder.
+	BGPOptions func() bgp.Options
 }
 
 // Supervisor owns the daemon's state: one Run loop; other goroutines talk to it through
@@ -91,6 +94,7 @@ type Supervisor struct {
 	groups      map[string]*group
 	maintenance bool
 	configValid bool
+	bgp         *bgpRun // nil without a bgp section
 }
 
 type instance struct {
@@ -192,6 +196,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		stopServer()
 		stopVRRP()
 		s.stopInstances()
+		s.stopBGP()
 		stopHAProxy()
 		wg.Wait()
 		if srv != nil {
@@ -222,6 +227,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	s.startBGP(vrrpCtx, cfg)
 	srvErr := make(chan error, 1)
 	if srv != nil {
 		wg.Go(func() { srvErr <- srv.Serve(srvCtx) })
@@ -286,6 +292,7 @@ func (s *Supervisor) Status() Status {
 	}
 	s.mu.Unlock()
 	st.HAProxy = s.hap.Status()
+	st.BGP = s.bgpStatus()
 	s.mu.Lock()
 	groups := make([]*group, 0, len(s.groups))
 	for _, gc := range cfg.VRRP.SyncGroups {
