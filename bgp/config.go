@@ -20,9 +20,10 @@ type Config struct {
 	// listen: halo dials out to every neighbour, as kube-vip and MetalLB do, and the
 	// router needs no route back to an open port on the load balancer.
 	ListenPort int `yaml:"listen_port"`
-	// Interface holds the service addresses on this node (default "halo0", a dummy
-	// interface halo creates and removes; "lo" works too). Every node binds every
-	// service address, announced or not, so HAProxy binds it without nonlocal_bind.
+	// Interface holds the service addresses on this node (default "lo"; a name that does
+	// not exist is created as a dummy interface and deleted on stop). Every node binds
+	// every service address, announced or not, so HAProxy binds it without
+	// ip_nonlocal_bind.
 	Interface string `yaml:"interface"`
 	// Neighbors are the routers to announce to. At least one.
 	Neighbors []NeighborConfig `yaml:"neighbors"`
@@ -82,7 +83,7 @@ type PrefixConfig struct {
 
 // Defaults, documented in configs/README.md.
 const (
-	DefaultInterface     = "halo0"
+	DefaultInterface     = "lo"
 	DefaultPort          = 179
 	DefaultHoldTime      = 9 * time.Second
 	DefaultDrain         = 5 * time.Second

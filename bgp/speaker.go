@@ -161,12 +161,23 @@ func (s *Speaker) Status() Status {
 	return st
 }
 
+// Bind puts the service addresses on the node. Run does it too; the supervisor calls it
+// before HAProxy starts, so that HAProxy binds them without ip_nonlocal_bind.
+func (s *Speaker) Bind() error {
+	prefixes := s.cfg.ServicePrefixes()
+	err := s.opts.Binder.Bind(prefixes)
+	if err != nil {
+		s.setError(err)
+	}
+	s.markBound(prefixes)
+	return err
+}
+
 // Run binds the service addresses, starts GoBGP and applies every input until ctx ends;
 // then it withdraws, closes the sessions (a CEASE to each router) and unbinds.
 func (s *Speaker) Run(ctx context.Context) error {
 	prefixes := s.cfg.ServicePrefixes()
-	if err := s.opts.Binder.Bind(prefixes); err != nil {
-		s.setError(err)
+	if err := s.Bind(); err != nil {
 		return err
 	}
 	defer func() {

@@ -15,18 +15,23 @@ type bgpRun struct {
 	done   chan error
 }
 
-// startBGP starts the speaker with the current maintenance state and HAProxy verdict, so
-// that its first decision is already the right one (a node restarted in maintenance never
-// announces). Nothing of GoBGP starts without a bgp section.
-func (s *Supervisor) startBGP(ctx context.Context, cfg *Config) {
+// startBGP binds the service addresses and starts the speaker with the current
+// maintenance state and HAProxy verdict, so that its first decision is already the right
+// one (a node restarted in maintenance never announces). It runs before HAProxy starts:
+// HAProxy then binds the service addresses as local ones. Nothing of GoBGP starts
+// without a bgp section.
+func (s *Supervisor) startBGP(ctx context.Context, cfg *Config) error {
 	if cfg.BGP == nil {
-		return
+		return nil
 	}
 	var opts bgp.Options
 	if s.deps.BGPOptions != nil {
 		opts = s.deps.BGPOptions()
 	}
 	sp := bgp.New(*cfg.BGP, s.log.With("component", "bgp"), opts)
+	if err := sp.Bind(); err != nil {
+		return err
+	}
 	// Not ctx's child: a stop cancels the VRRP instances' context first, and the speaker
 	// must go on announcing through its drain; stopBGP ends it.
 	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -42,6 +47,7 @@ func (s *Supervisor) startBGP(ctx context.Context, cfg *Config) {
 	sp.SetHealthy(bgpHealthy(s.currentHealth()))
 	s.healthMu.Unlock()
 	go func() { r.done <- sp.Run(bctx) }()
+	return nil
 }
 
 // bgpHealthy is the verdict that keeps the prefixes announced: HAProxy serves. A backend

@@ -30,7 +30,7 @@ func TestBGPOnlyConfig(t *testing.T) {
 	if b == nil {
 		t.Fatal("bgp section not decoded")
 	}
-	if b.Interface != "halo0" || b.ListenPort != 0 || b.DrainTime() != 5*time.Second {
+	if b.Interface != "lo" || b.ListenPort != 0 || b.DrainTime() != 5*time.Second {
 		t.Errorf("section defaults: %+v", b)
 	}
 	n0, n1 := b.Neighbors[0], b.Neighbors[1]

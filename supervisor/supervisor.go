@@ -203,6 +203,14 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			srv.Close()
 		}
 	}
+	s.mu.Lock()
+	bootCfg := s.cfg
+	s.mu.Unlock()
+	if err := s.startBGP(vrrpCtx, bootCfg); err != nil {
+		s.log.Error("BGP cannot start", "err", err)
+		shutdown()
+		return err
+	}
 	hapErr := make(chan error, 1)
 	wg.Go(func() { hapErr <- s.hap.Run(hapCtx) })
 	_, healthChanged := s.hap.Health()
@@ -227,7 +235,6 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	s.startBGP(vrrpCtx, cfg)
 	srvErr := make(chan error, 1)
 	if srv != nil {
 		wg.Go(func() { srvErr <- srv.Serve(srvCtx) })
