@@ -6,9 +6,11 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN     := bin
 
 # command:package pairs the tests, the demo and the benchmarks need. gcc is for the race
-# detector (cgo); tshark decodes VRRP adverts in the interop tests.
+# detector (cgo); tshark decodes VRRP adverts in the interop tests; frr (vtysh, bgpd,
+# bfdd, zebra) is the upstream router of the BGP lab, run by the tests, never as a service.
 TEST_DEPS := haproxy:haproxy keepalived:keepalived ip:iproute2 bridge:iproute2 gcc:gcc \
-             tshark:tshark ping:iputils-ping curl:curl ps:procps unshare:util-linux
+             tshark:tshark ping:iputils-ping curl:curl ps:procps unshare:util-linux \
+             vtysh:frr
 
 .PHONY: all build test test-unit lint fuzz bench bench-quick demo install clean deps soak
 

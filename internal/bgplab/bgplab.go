@@ -328,3 +328,41 @@ func (l *Lab) Spread(ctx context.Context, n int) (map[string]int, int, error) {
 	}
 	return res.ByLB, res.Failures, nil
 }
+
+// pathCommunity checks that the router holds a path for p from nexthop whose communities
+// include community ("": any path at all).
+func (l *Lab) pathCommunity(ctx context.Context, p netip.Prefix, nexthop netip.Addr, community string) error {
+	afi := "ipv4"
+	if p.Addr().Is6() {
+		afi = "ipv6"
+	}
+	out, err := l.Vtysh(ctx, fmt.Sprintf("show bgp %s unicast %s json", afi, p))
+	if err != nil {
+		return fmt.Errorf("vtysh: %v: %s", err, out)
+	}
+	var r struct {
+		Paths []struct {
+			Community struct {
+				String string `json:"string"`
+			} `json:"community"`
+			Nexthops []struct {
+				IP string `json:"ip"`
+			} `json:"nexthops"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		return fmt.Errorf("vtysh json: %v: %s", err, out)
+	}
+	for _, path := range r.Paths {
+		for _, nh := range path.Nexthops {
+			if nh.IP != nexthop.String() {
+				continue
+			}
+			if community == "" || slices.Contains(strings.Fields(path.Community.String), community) {
+				return nil
+			}
+			return fmt.Errorf("path from %s has communities %q, not %s", nexthop, path.Community.String, community)
+		}
+	}
+	return fmt.Errorf("no path for %s from %s", p, nexthop)
+}

@@ -2,9 +2,12 @@ package bgplab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -66,25 +69,138 @@ func without(lbs []*cluster.LB, drop *cluster.LB) []*cluster.LB {
 	return out
 }
 
-// Three healthy nodes: the router holds three ECMP next hops for both service
-// addresses, and new client connections spread over all three.
-func TestECMPAcrossThreeNodes(t *testing.T) {
+// One lab, the faults in turn (each heals before the next): three healthy nodes give the
+// router three ECMP next hops for both service addresses and spread new connections; a
+// killed HAProxy, a maintenance drain, a SIGKILLed halod and a cut link each take one node's
+// next hop out of the router's FIB, within the bound its detection allows, and healing
+// puts it back.
+func TestBGPLab(t *testing.T) {
 	l := startAll(t, Options{})
-	l.awaitHops(t, Service4, l.LBs, 30*time.Second, "three IPv4 next hops")
-	l.awaitHops(t, Service6, l.LBs, 30*time.Second, "three IPv6 next hops")
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	by, fails, err := l.Spread(ctx, 300)
-	if err != nil {
-		t.Fatal(err)
+	all := l.LBs
+	awaitAll := func(t *testing.T, what string) {
+		t.Helper()
+		l.awaitHops(t, Service4, all, 30*time.Second, what+" (IPv4)")
+		l.awaitHops(t, Service6, all, 30*time.Second, what+" (IPv6)")
 	}
-	if fails > 0 {
-		t.Errorf("%d of 300 connections failed", fails)
+	awaitAll(t, "three next hops")
+	// Both ends run BFD: halod (GoBGP's BFD) and the router (bfdd).
+	for _, lb := range all {
+		poll.Until(t, 10*time.Second, lb.Name+"'s BFD sessions up", func() error {
+			st, err := lb.Status(t.Context())
+			if err != nil {
+				return err
+			}
+			for _, n := range st.BGP.Neighbors {
+				if n.BFD != "up" {
+					return fmt.Errorf("neighbour %s: BFD %s", n.Address, n.BFD)
+				}
+			}
+			return nil
+		})
 	}
-	for _, lb := range l.LBs {
-		if by[lb.Name] < 60 {
-			t.Errorf("%s served %d of 300 connections (want >= 60): %v", lb.Name, by[lb.Name], by)
+	poll.Until(t, 10*time.Second, "the router's BFD peers up", func() error {
+		out, err := l.Vtysh(t.Context(), "show bfd peers brief")
+		if err != nil {
+			return err
 		}
-	}
-	t.Logf("spread over the nodes: %v", by)
+		if n := strings.Count(out, " up "); n != 2*len(all) {
+			return fmt.Errorf("%d sessions up, want %d:\n%s", n, 2*len(all), out)
+		}
+		return nil
+	})
+
+	t.Run("spread", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+		defer cancel()
+		by, fails, err := l.Spread(ctx, 300)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fails > 0 {
+			t.Errorf("%d of 300 connections failed", fails)
+		}
+		for _, lb := range all {
+			if by[lb.Name] < 60 {
+				t.Errorf("%s served %d of 300 connections (want >= 60): %v", lb.Name, by[lb.Name], by)
+			}
+		}
+		t.Logf("300 new connections: %v", by)
+	})
+
+	t.Run("haproxy-sigkill", func(t *testing.T) {
+		lb := all[0]
+		master, workers, err := lb.HAProxyPIDs(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range append([]int{master}, workers...) {
+			if err := syscall.Kill(p, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+				t.Fatal(err)
+			}
+		}
+		took := l.awaitHops(t, Service4, without(all, lb), 5*time.Second, "lb1's next hop gone after HAProxy's SIGKILL")
+		t.Logf("HAProxy SIGKILL to next hop out of the FIB: %s (at most, polled)", took)
+		awaitAll(t, "lb1 back once halod restarted HAProxy")
+	})
+
+	t.Run("maintenance-drain", func(t *testing.T) {
+		lb := all[1]
+		if resp, err := lb.Ctl(t.Context(), "maintenance", "on"); err != nil || !resp.OK {
+			t.Fatalf("maintenance on: %v %s", err, resp.Error)
+		}
+		start := time.Now()
+		poll.Until(t, 5*time.Second, "GRACEFUL_SHUTDOWN on lb2's path at the router", func() error {
+			return l.pathCommunity(t.Context(), Service4, LBAddr(lb, false), "graceful-shutdown")
+		})
+		// The router prefers the other paths at once (LOCAL_PREF 0 on receipt, RFC 8326):
+		// lb2 leaves the FIB during the drain, while its route is still there.
+		l.awaitHops(t, Service4, without(all, lb), 5*time.Second, "lb2 out of the FIB while draining")
+		if err := l.pathCommunity(t.Context(), Service4, LBAddr(lb, false), "graceful-shutdown"); err != nil {
+			t.Errorf("lb2's route withdrawn before the drain ended (%s after maintenance on): %v", time.Since(start), err)
+		}
+		poll.Until(t, 10*time.Second, "lb2's route withdrawn after the drain", func() error {
+			if err := l.pathCommunity(t.Context(), Service4, LBAddr(lb, false), ""); err == nil {
+				return fmt.Errorf("still there")
+			}
+			return nil
+		})
+		if d := time.Since(start); d < 2*time.Second {
+			t.Errorf("withdrawn %s after maintenance on, before the 2s drain", d)
+		}
+		if resp, err := lb.Ctl(t.Context(), "maintenance", "off"); err != nil || !resp.OK {
+			t.Fatalf("maintenance off: %v %s", err, resp.Error)
+		}
+		awaitAll(t, "lb2 back after maintenance off")
+	})
+
+	t.Run("halod-sigkill", func(t *testing.T) {
+		lb := all[2]
+		if err := lb.Halod.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		took := l.awaitHops(t, Service4, without(all, lb), 3*time.Second, "lb3's next hop gone after halod's SIGKILL (BFD)")
+		// The kernel closes the dead halod's TCP session, so the router usually knows
+		// before BFD's 150 ms; BFD is what catches a node that dies without a FIN.
+		t.Logf("halod SIGKILL to next hop out of the FIB: %s", took)
+		l.awaitHops(t, Service6, without(all, lb), 3*time.Second, "lb3's IPv6 next hop gone")
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		if err := l.StartHalod(ctx, lb); err != nil {
+			t.Fatal(err)
+		}
+		awaitAll(t, "lb3 back after halod restarted")
+	})
+
+	t.Run("link-cut", func(t *testing.T) {
+		lb := all[0]
+		if err := l.Net.LinkDown(lb.Node, 0); err != nil {
+			t.Fatal(err)
+		}
+		took := l.awaitHops(t, Service4, without(all, lb), 3*time.Second, "lb1's next hop gone after its link was cut (BFD)")
+		t.Logf("link cut to next hop out of the FIB: %s (BFD 50ms x 3)", took)
+		if err := l.Net.LinkUp(lb.Node, 0); err != nil {
+			t.Fatal(err)
+		}
+		awaitAll(t, "lb1 back after the link healed")
+	})
 }
