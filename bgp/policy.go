@@ -2,25 +2,39 @@ package bgp
 
 import "time"
 
-// phase is what the speaker offers for every prefix; the node's health is one, so the
+// Phase is what the speaker offers for every prefix; the node's health is one, so the
 // prefixes move together.
-type phase int
+type Phase int
 
+// The phases, in the order a healthy node goes through them on a drain.
 const (
-	phaseWithdrawn phase = iota
-	phaseAnnounced
-	phaseDraining
+	PhaseWithdrawn Phase = iota
+	PhaseAnnounced
+	PhaseDraining
 )
 
-func (p phase) String() string {
+func (p Phase) String() string {
 	switch p {
-	case phaseAnnounced:
+	case PhaseAnnounced:
 		return StateAnnounced
-	case phaseDraining:
+	case PhaseDraining:
 		return StateDraining
 	default:
 		return StateWithdrawn
 	}
+}
+
+// ParsePhase is String's inverse.
+func ParsePhase(s string) (Phase, bool) {
+	switch s {
+	case StateAnnounced:
+		return PhaseAnnounced, true
+	case StateDraining:
+		return PhaseDraining, true
+	case StateWithdrawn:
+		return PhaseWithdrawn, true
+	}
+	return PhaseWithdrawn, false
 }
 
 // decide is the whole policy: a node that is not healthy withdraws at once (a dead or hung
@@ -29,18 +43,18 @@ func (p phase) String() string {
 // never announces what was not offered (cur withdrawn): a node that starts, or comes back
 // healthy, in maintenance stays out. It also returns when to decide again (zero: only on
 // a new input).
-func decide(cur phase, healthy, draining bool, drainStart, now time.Time, drain time.Duration) (phase, time.Time) {
+func decide(cur Phase, healthy, draining bool, drainStart, now time.Time, drain time.Duration) (Phase, time.Time) {
 	switch {
 	case !healthy:
-		return phaseWithdrawn, time.Time{}
+		return PhaseWithdrawn, time.Time{}
 	case !draining:
-		return phaseAnnounced, time.Time{}
-	case cur == phaseWithdrawn:
-		return phaseWithdrawn, time.Time{}
+		return PhaseAnnounced, time.Time{}
+	case cur == PhaseWithdrawn:
+		return PhaseWithdrawn, time.Time{}
 	}
 	end := drainStart.Add(drain)
 	if !now.Before(end) {
-		return phaseWithdrawn, time.Time{}
+		return PhaseWithdrawn, time.Time{}
 	}
-	return phaseDraining, end
+	return PhaseDraining, end
 }

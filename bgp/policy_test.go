@@ -10,21 +10,21 @@ func TestDecide(t *testing.T) {
 	const drain = 5 * time.Second
 	tests := []struct {
 		name              string
-		cur               phase
+		cur               Phase
 		healthy, draining bool
 		now               time.Time
-		want              phase
+		want              Phase
 		wantNext          time.Time
 	}{
-		{"healthy announces", phaseWithdrawn, true, false, t0, phaseAnnounced, time.Time{}},
-		{"unhealthy withdraws", phaseAnnounced, false, false, t0, phaseWithdrawn, time.Time{}},
-		{"drain starts", phaseAnnounced, true, true, t0, phaseDraining, t0.Add(drain)},
-		{"drain goes on", phaseDraining, true, true, t0.Add(drain - time.Millisecond), phaseDraining, t0.Add(drain)},
-		{"drain ends", phaseDraining, true, true, t0.Add(drain), phaseWithdrawn, time.Time{}},
-		{"unhealthy while draining withdraws at once", phaseDraining, false, true, t0.Add(time.Second), phaseWithdrawn, time.Time{}},
-		{"maintenance at start stays out", phaseWithdrawn, true, true, t0, phaseWithdrawn, time.Time{}},
-		{"back to healthy in maintenance stays out", phaseWithdrawn, true, true, t0.Add(time.Second), phaseWithdrawn, time.Time{}},
-		{"maintenance off announces", phaseWithdrawn, true, false, t0, phaseAnnounced, time.Time{}},
+		{"healthy announces", PhaseWithdrawn, true, false, t0, PhaseAnnounced, time.Time{}},
+		{"unhealthy withdraws", PhaseAnnounced, false, false, t0, PhaseWithdrawn, time.Time{}},
+		{"drain starts", PhaseAnnounced, true, true, t0, PhaseDraining, t0.Add(drain)},
+		{"drain goes on", PhaseDraining, true, true, t0.Add(drain - time.Millisecond), PhaseDraining, t0.Add(drain)},
+		{"drain ends", PhaseDraining, true, true, t0.Add(drain), PhaseWithdrawn, time.Time{}},
+		{"unhealthy while draining withdraws at once", PhaseDraining, false, true, t0.Add(time.Second), PhaseWithdrawn, time.Time{}},
+		{"maintenance at start stays out", PhaseWithdrawn, true, true, t0, PhaseWithdrawn, time.Time{}},
+		{"back to healthy in maintenance stays out", PhaseWithdrawn, true, true, t0.Add(time.Second), PhaseWithdrawn, time.Time{}},
+		{"maintenance off announces", PhaseWithdrawn, true, false, t0, PhaseAnnounced, time.Time{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -34,7 +34,7 @@ func TestDecide(t *testing.T) {
 			}
 		})
 	}
-	if got, _ := decide(phaseAnnounced, true, true, t0, t0, 0); got != phaseWithdrawn {
+	if got, _ := decide(PhaseAnnounced, true, true, t0, t0, 0); got != PhaseWithdrawn {
 		t.Errorf("drain 0s: %s, want withdrawn at once", got)
 	}
 }

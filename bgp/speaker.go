@@ -2,14 +2,10 @@ package bgp
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/netip"
 	"sync"
 	"time"
-
-	"github.com/osrg/gobgp/v4/pkg/apiutil"
-	"github.com/osrg/gobgp/v4/pkg/server"
 )
 
 // Binder puts the service addresses on this node and takes them off.
@@ -22,20 +18,35 @@ type Binder interface {
 	Bound(prefixes []netip.Prefix) map[netip.Prefix]bool
 }
 
-// Options are the speaker's dependencies; the zero value binds with netlink.
+// Options are the speaker's dependencies; the zero value binds with netlink and runs
+// halo-bgp.
 type Options struct {
 	// Binder; nil: the configured interface, through netlink.
 	Binder Binder
+	// Engine runs BGP; nil: ProcessEngine{Path: EnginePath}.
+	Engine Engine
+	// EnginePath is halo-bgp's path for the default engine; "": LookEngine's search.
+	EnginePath string
 	// Now is the clock of the drain; nil: time.Now.
 	Now func() time.Time
-	// RefreshInterval is how often neighbour states are read from GoBGP for Status
-	// (default 1s; a session event reads them at once).
+	// RefreshInterval is how often the engine reads the neighbours' states for Status
+	// when no session event arrives (default 1s).
 	RefreshInterval time.Duration
 }
 
-// retryInterval paces a route update GoBGP refused (it is not expected to: the routes
-// are built from a validated config).
+// retryInterval paces a route update the engine refused (it is not expected to: the
+// routes are built from a validated config).
 const retryInterval = time.Second
+
+// An engine that fails to start or ends by itself is started again after a backoff that
+// doubles from minRestart to maxRestart, and starts over once a run lasted stableRun.
+// engineStop bounds a clean stop's withdraw and CEASE before the process is killed.
+const (
+	minRestart = 500 * time.Millisecond
+	maxRestart = 30 * time.Second
+	stableRun  = time.Minute
+	engineStop = engineStopTimeout + 2*time.Second
+)
 
 // Speaker announces the service prefixes while the node is healthy. SetHealthy and
 // SetDraining store the latest value and wake the one goroutine (Run) that applies it:
@@ -45,8 +56,7 @@ type Speaker struct {
 	log  *slog.Logger
 	opts Options
 
-	wake    chan struct{} // 1 slot: "an input changed"
-	refresh chan struct{} // 1 slot: "a session changed, read the neighbours again"
+	wake chan struct{} // 1 slot: "an input changed"
 
 	mu         sync.Mutex
 	healthy    bool
@@ -55,6 +65,8 @@ type Speaker struct {
 	st         Status
 	since      time.Time     // when the current phase began
 	settled    chan struct{} // closed when the phase is withdrawn and draining is set
+	gen        uint64        // the engine run whose neighbour reports count
+	flapBase   []uint64      // flaps of earlier engine runs, per neighbour
 }
 
 // New builds a speaker for a validated config; it starts nothing.
@@ -68,16 +80,14 @@ func New(cfg Config, logger *slog.Logger, opts Options) *Speaker {
 	if opts.Binder == nil {
 		opts.Binder = newNetlinkBinder(cfg.Interface, logger)
 	}
-	s := &Speaker{cfg: cfg, log: logger, opts: opts,
-		wake: make(chan struct{}, 1), refresh: make(chan struct{}, 1)}
-	s.st = Status{ASN: cfg.ASN, RouterID: cfg.RouterID}
-	for _, n := range cfg.Neighbors {
-		bfd := BFDOff
-		if n.BFDOn() {
-			bfd = BFDDown
-		}
-		s.st.Neighbors = append(s.st.Neighbors, NeighborStatus{Address: netip.MustParseAddr(n.Address).Unmap().String(), ASN: n.ASN, State: "IDLE", BFD: bfd})
+	if opts.Engine == nil {
+		opts.Engine = ProcessEngine{Path: opts.EnginePath}
 	}
+	s := &Speaker{cfg: cfg, log: logger, opts: opts, wake: make(chan struct{}, 1),
+		flapBase: make([]uint64, len(cfg.Neighbors))}
+	s.st = Status{ASN: cfg.ASN, RouterID: cfg.RouterID}
+	s.st.Neighbors = make([]NeighborStatus, len(cfg.Neighbors))
+	s.neighborsDownLocked()
 	for _, p := range cfg.ServicePrefixes() {
 		s.st.Prefixes = append(s.st.Prefixes, PrefixStatus{Prefix: p.String(), State: StateWithdrawn})
 	}
@@ -114,13 +124,14 @@ func (s *Speaker) SetDraining(d bool) {
 }
 
 // Drain sets draining and waits until the prefixes are withdrawn (the drain time, or at
-// once when the node is unhealthy), or ctx ends: a clean stop calls it before it ends Run,
-// so that the routers moved new flows away before the sessions close.
+// once when the node is unhealthy or the engine is down), or ctx ends: a clean stop calls
+// it before it ends Run, so that the routers moved new flows away before the sessions
+// close.
 func (s *Speaker) Drain(ctx context.Context) error {
 	s.SetDraining(true)
 	for {
 		s.mu.Lock()
-		done := s.st.Running && s.draining && phaseOf(s.st) == phaseWithdrawn || !s.st.Running
+		done := s.st.Running && s.draining && phaseOf(s.st) == PhaseWithdrawn || !s.st.Running
 		if s.settled == nil {
 			s.settled = make(chan struct{})
 		}
@@ -137,20 +148,15 @@ func (s *Speaker) Drain(ctx context.Context) error {
 	}
 }
 
-func phaseOf(st Status) phase {
+func phaseOf(st Status) Phase {
 	if len(st.Prefixes) == 0 {
-		return phaseWithdrawn
+		return PhaseWithdrawn
 	}
-	switch st.Prefixes[0].State {
-	case StateAnnounced:
-		return phaseAnnounced
-	case StateDraining:
-		return phaseDraining
-	}
-	return phaseWithdrawn
+	p, _ := ParsePhase(st.Prefixes[0].State)
+	return p
 }
 
-// Status returns the speaker's part of the snapshot; it never blocks on GoBGP.
+// Status returns the speaker's part of the snapshot; it never waits for the engine.
 func (s *Speaker) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -173,8 +179,11 @@ func (s *Speaker) Bind() error {
 	return err
 }
 
-// Run binds the service addresses, starts GoBGP and applies every input until ctx ends;
-// then it withdraws, closes the sessions (a CEASE to each router) and unbinds.
+// Run binds the service addresses, starts the engine and applies every input until ctx
+// ends; then it withdraws, closes the sessions (a CEASE to each router) and unbinds. An
+// engine that cannot start, or that ends by itself, is started again with a backoff:
+// meanwhile its sessions are down, and the routers, which saw them drop, have withdrawn
+// this node's prefixes, the safe failure for ECMP (the other nodes take its flows).
 func (s *Speaker) Run(ctx context.Context) error {
 	prefixes := s.cfg.ServicePrefixes()
 	if err := s.Bind(); err != nil {
@@ -186,37 +195,117 @@ func (s *Speaker) Run(ctx context.Context) error {
 		}
 		s.markBound(prefixes)
 	}()
-	srv, err := startEngine(ctx, &s.cfg, s.log)
+	backoff := minRestart
+	for {
+		began := time.Now()
+		run, err := s.startEngine(ctx)
+		if err == nil {
+			if !s.loop(ctx, run, prefixes) {
+				s.stopEngine(run)
+				return nil
+			}
+			err = run.Err()
+			s.log.Error("BGP engine ended; its sessions are down and the routers withdraw this node until it is back", "err", err, "restart_in", backoff)
+			s.engineEnded(err)
+			if time.Since(began) >= stableRun {
+				backoff = minRestart
+			}
+		} else {
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.setError(err)
+			s.log.Warn("BGP engine not started", "restart_in", backoff)
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		backoff = min(2*backoff, maxRestart)
+	}
+}
+
+// startEngine starts an engine whose neighbour reports update the status until it ends.
+func (s *Speaker) startEngine(ctx context.Context) (EngineRun, error) {
+	s.mu.Lock()
+	s.gen++
+	gen := s.gen
+	s.mu.Unlock()
+	run, err := s.opts.Engine.Start(ctx, EngineSpec{Config: &s.cfg, Log: s.log, RefreshInterval: s.opts.RefreshInterval,
+		OnNeighbors: func(ns []NeighborStatus) { s.setNeighbors(gen, ns) }})
 	if err != nil {
-		s.setError(err)
-		return err
+		return nil, err
 	}
 	s.mu.Lock()
 	s.st.Running = true
+	s.st.Error = ""
 	s.mu.Unlock()
-	var wg sync.WaitGroup
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	wg.Go(func() { s.watchSessions(watchCtx, srv) })
-	defer func() {
-		stopWatch()
-		wg.Wait()
-		srv.Stop() // CEASE to every established neighbour: the routers withdraw at once
-		s.mu.Lock()
-		s.st.Running = false
-		s.setPhaseLocked(phaseWithdrawn)
-		s.mu.Unlock()
-	}()
-	s.loop(ctx, srv, prefixes)
-	// Withdraw before the CEASE, so that a router that keeps the session's routes stale
-	// (graceful restart) has none to keep.
-	if err := applyPhase(srv, &s.cfg, phaseWithdrawn); err != nil {
-		s.log.Warn("withdraw on stop", "err", err)
-	}
-	return nil
+	return run, nil
 }
 
-func (s *Speaker) loop(ctx context.Context, srv *server.BgpServer, prefixes []netip.Prefix) {
-	cur := phaseWithdrawn
+// stopEngine withdraws and closes the sessions, bounded: a hung engine is killed.
+func (s *Speaker) stopEngine(run EngineRun) {
+	ctx, cancel := context.WithTimeout(context.Background(), engineStop)
+	defer cancel()
+	if err := run.Stop(ctx); err != nil {
+		s.log.Warn("BGP engine stop", "err", err)
+	}
+	s.engineEnded(nil)
+}
+
+// engineEnded marks the sessions down and the prefixes withdrawn: with the engine gone,
+// no router holds them any more.
+func (s *Speaker) engineEnded(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen++
+	for i, n := range s.st.Neighbors {
+		s.flapBase[i] = n.Flaps
+		if n.State == "ESTABLISHED" {
+			s.flapBase[i]++
+		}
+	}
+	s.neighborsDownLocked()
+	s.st.Running = false
+	if err != nil {
+		s.st.Error = err.Error()
+	}
+	s.setPhaseLocked(PhaseWithdrawn)
+}
+
+// neighborsDownLocked shows every session as not running. s.mu is held.
+func (s *Speaker) neighborsDownLocked() {
+	for i, n := range s.cfg.Neighbors {
+		bfd := BFDOff
+		if n.BFDOn() {
+			bfd = BFDDown
+		}
+		s.st.Neighbors[i] = NeighborStatus{Address: netip.MustParseAddr(n.Address).Unmap().String(), ASN: n.ASN,
+			State: "IDLE", BFD: bfd, Flaps: s.flapBase[i]}
+	}
+}
+
+// setNeighbors takes an engine's report, when that engine is still the current one; the
+// flap counters go on from the earlier engines'.
+func (s *Speaker) setNeighbors(gen uint64, ns []NeighborStatus) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if gen != s.gen || len(ns) != len(s.st.Neighbors) {
+		return
+	}
+	for i := range ns {
+		ns[i].Flaps += s.flapBase[i]
+	}
+	copy(s.st.Neighbors, ns)
+}
+
+// loop applies the inputs until ctx ends (false) or the engine ends by itself (true).
+// A new engine offers nothing until told, so every run starts from withdrawn.
+func (s *Speaker) loop(ctx context.Context, run EngineRun, prefixes []netip.Prefix) bool {
+	cur := PhaseWithdrawn
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -227,7 +316,10 @@ func (s *Speaker) loop(ctx context.Context, srv *server.BgpServer, prefixes []ne
 		now := s.opts.Now()
 		want, next := decide(cur, healthy, draining, start, now, s.cfg.DrainTime())
 		if want != cur {
-			if err := applyPhase(srv, &s.cfg, want); err != nil {
+			if err := run.Apply(ctx, want); err != nil {
+				if ctx.Err() != nil {
+					return false
+				}
 				s.setError(err)
 				next = now.Add(retryInterval)
 			} else {
@@ -245,7 +337,9 @@ func (s *Speaker) loop(ctx context.Context, srv *server.BgpServer, prefixes []ne
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return false
+		case <-run.Done():
+			return true
 		case <-s.wake:
 		case <-timer.C:
 		}
@@ -254,16 +348,16 @@ func (s *Speaker) loop(ctx context.Context, srv *server.BgpServer, prefixes []ne
 }
 
 // setPhaseLocked records a new phase, its counters and wakes Drain. s.mu is held.
-func (s *Speaker) setPhaseLocked(p phase) {
+func (s *Speaker) setPhaseLocked(p Phase) {
 	old := phaseOf(s.st)
 	if old != p {
 		s.since = s.opts.Now()
 		switch p {
-		case phaseAnnounced:
+		case PhaseAnnounced:
 			s.st.Announces++
-		case phaseDraining:
+		case PhaseDraining:
 			s.st.Drains++
-		case phaseWithdrawn:
+		case PhaseWithdrawn:
 			s.st.Withdrawals++
 		}
 	}
@@ -291,40 +385,4 @@ func (s *Speaker) setError(err error) {
 	s.mu.Lock()
 	s.st.Error = err.Error()
 	s.mu.Unlock()
-}
-
-// watchSessions keeps the neighbours' part of the status fresh: at once on a session
-// event (logged), else every RefreshInterval, which also picks up BFD changes.
-func (s *Speaker) watchSessions(ctx context.Context, srv *server.BgpServer) {
-	err := srv.WatchEvent(ctx, server.WatchEventMessageCallbacks{
-		OnPeerUpdate: func(ev *apiutil.WatchEventMessage_PeerEvent, _ time.Time) {
-			if ev.Type == apiutil.PEER_EVENT_STATE {
-				st := ev.Peer.State
-				s.log.Info("bgp session", "neighbor", st.NeighborAddress, "state", st.SessionState.String(),
-					"reason", st.DisconnectMessage)
-			}
-			poke(s.refresh)
-		},
-	}, server.WatchPeer())
-	if err != nil && !errors.Is(err, context.Canceled) {
-		s.log.Warn("bgp: session events not watched; polling only", "err", err)
-	}
-	t := time.NewTicker(s.opts.RefreshInterval)
-	defer t.Stop()
-	for {
-		rctx, cancel := context.WithTimeout(ctx, time.Second)
-		ns, err := listNeighbors(rctx, srv, &s.cfg)
-		cancel()
-		if err == nil {
-			s.mu.Lock()
-			s.st.Neighbors = ns
-			s.mu.Unlock()
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-s.refresh:
-		}
-	}
 }

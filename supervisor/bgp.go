@@ -18,8 +18,8 @@ type bgpRun struct {
 // startBGP binds the service addresses and starts the speaker with the current
 // maintenance state and HAProxy verdict, so that its first decision is already the right
 // one (a node restarted in maintenance never announces). It runs before HAProxy starts:
-// HAProxy then binds the service addresses as local ones. Nothing of GoBGP starts
-// without a bgp section.
+// HAProxy then binds the service addresses as local ones. Without a bgp section no engine
+// process starts.
 func (s *Supervisor) startBGP(ctx context.Context, cfg *Config) error {
 	if cfg.BGP == nil {
 		return nil
@@ -27,6 +27,14 @@ func (s *Supervisor) startBGP(ctx context.Context, cfg *Config) error {
 	var opts bgp.Options
 	if s.deps.BGPOptions != nil {
 		opts = s.deps.BGPOptions()
+	}
+	if opts.Engine == nil {
+		// A missing halo-bgp fails the start, not a retry loop nobody reads.
+		path, err := bgp.LookEngine(opts.EnginePath)
+		if err != nil {
+			return err
+		}
+		opts.EnginePath = path
 	}
 	sp := bgp.New(*cfg.BGP, s.log.With("component", "bgp"), opts)
 	if err := sp.Bind(); err != nil {

@@ -16,6 +16,9 @@ import (
 	"github.com/halo-lb/halo/internal/poll"
 )
 
+// TestMain removes the halo-bgp the BGP tests build.
+func TestMain(m *testing.M) { bgptest.Main(m) }
+
 // startBGPNode runs a supervisor with a bgp section and no VRRP instance, its speaker
 // peering with r.
 func startBGPNode(t *testing.T, r *bgptest.Router, hap *fakeHAProxy, drain string, maintenance bool) (*Supervisor, context.CancelFunc, chan error) {
@@ -42,9 +45,10 @@ control: {socket: %s/halo.sock}
 	if err != nil {
 		t.Fatal(err)
 	}
+	engine := bgptest.EngineBinary(t) // halod's engine: halo-bgp, a child process
 	sup, err := New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "test", HAProxy: hap, NoControl: true,
 		BGPOptions: func() bgp.Options {
-			return bgp.Options{Binder: &bgptest.Binder{}, RefreshInterval: 50 * time.Millisecond}
+			return bgp.Options{Binder: &bgptest.Binder{}, EnginePath: engine, RefreshInterval: 50 * time.Millisecond}
 		}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,11 +1,15 @@
 // Package bgptest runs what BGP tests need in memory and on loopback, without root: a
-// second GoBGP playing the upstream router, and a service-address binder in memory.
+// second GoBGP playing the upstream router, a service-address binder in memory, and the
+// halo-bgp engine built for the test.
 package bgptest
 
 import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -132,4 +136,47 @@ func (r *Router) Await(t testing.TB, prefix, want, what string) time.Duration {
 		}
 		return nil
 	})
+}
+
+var (
+	engineOnce sync.Once
+	engineDir  string
+	enginePath string
+	engineErr  error
+)
+
+// EngineBinary builds halo-bgp once per test binary and returns its path; Main removes
+// it.
+func EngineBinary(t testing.TB) string {
+	t.Helper()
+	engineOnce.Do(func() {
+		gomod, err := exec.Command("go", "env", "GOMOD").Output()
+		if err != nil {
+			engineErr = fmt.Errorf("go env GOMOD: %w", err)
+			return
+		}
+		if engineDir, engineErr = os.MkdirTemp("", "halo-bgp-"); engineErr != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", engineDir+"/", "./cmd/halo-bgp")
+		cmd.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			engineErr = fmt.Errorf("go build ./cmd/halo-bgp: %v\n%s", err, out)
+			return
+		}
+		enginePath = filepath.Join(engineDir, "halo-bgp")
+	})
+	if engineErr != nil {
+		t.Fatal(engineErr)
+	}
+	return enginePath
+}
+
+// Main runs the tests and removes what EngineBinary built; call it from TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
+	if engineDir != "" {
+		os.RemoveAll(engineDir)
+	}
+	os.Exit(code)
 }

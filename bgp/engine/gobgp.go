@@ -1,4 +1,4 @@
-package bgp
+package engine
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"github.com/osrg/gobgp/v4/pkg/apiutil"
 	"github.com/osrg/gobgp/v4/pkg/packet/bgp"
 	"github.com/osrg/gobgp/v4/pkg/server"
+
+	halo "github.com/halo-lb/halo/bgp"
 )
 
 // Session timers halo sets rather than GoBGP's defaults (120 s between connection
@@ -21,10 +23,9 @@ const (
 	idleHold     = 2 // seconds
 )
 
-// startEngine starts an embedded GoBGP speaker with this config's global settings and
-// neighbours. Nothing of GoBGP exists before this is called, so a halo.yaml without bgp
-// costs no goroutine, socket or timer.
-func startEngine(ctx context.Context, c *Config, logger *slog.Logger) (*server.BgpServer, error) {
+// startServer starts a GoBGP speaker in this process with the config's global settings
+// and neighbours.
+func startServer(ctx context.Context, c *halo.Config, logger *slog.Logger) (*server.BgpServer, error) {
 	// GoBGP logs every FSM step at info; halo logs the transitions that matter itself.
 	lvl := new(slog.LevelVar)
 	lvl.Set(slog.LevelWarn)
@@ -49,7 +50,7 @@ func startEngine(ctx context.Context, c *Config, logger *slog.Logger) (*server.B
 	return s, nil
 }
 
-func peerOf(n NeighborConfig) *api.Peer {
+func peerOf(n halo.NeighborConfig) *api.Peer {
 	addr := netip.MustParseAddr(n.Address).Unmap()
 	fam := &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
 	if addr.Is6() {
@@ -75,10 +76,10 @@ func peerOf(n NeighborConfig) *api.Peer {
 	return p
 }
 
-// pathsFor builds the routes of every prefix: phaseDraining adds GRACEFUL_SHUTDOWN and
+// pathsFor builds the routes of every prefix: draining adds GRACEFUL_SHUTDOWN and
 // LOCAL_PREF 0 (RFC 8326 §4; GoBGP strips LOCAL_PREF toward eBGP peers). The next hop is
 // left unspecified so that GoBGP puts the session's own address in it.
-func pathsFor(c *Config, p phase) ([]*apiutil.Path, error) {
+func pathsFor(c *halo.Config, p halo.Phase) ([]*apiutil.Path, error) {
 	out := make([]*apiutil.Path, 0, len(c.Prefixes))
 	for _, pc := range c.Prefixes {
 		pf, err := netip.ParsePrefix(pc.Prefix)
@@ -107,15 +108,15 @@ func pathsFor(c *Config, p phase) ([]*apiutil.Path, error) {
 		}
 		var comms []uint32
 		for _, s := range pc.Communities {
-			v, err := ParseCommunity(s)
+			v, err := halo.ParseCommunity(s)
 			if err != nil {
 				return nil, err
 			}
 			comms = append(comms, v)
 		}
 		lp := pc.LocalPref
-		if p == phaseDraining {
-			comms = append(comms, GracefulShutdown)
+		if p == halo.PhaseDraining {
+			comms = append(comms, halo.GracefulShutdown)
 			zero := uint32(0)
 			lp = &zero
 		}
@@ -136,8 +137,8 @@ func pathsFor(c *Config, p phase) ([]*apiutil.Path, error) {
 // applyPhase offers (announced, draining) or withdraws every prefix. Adding a path for a
 // prefix already offered replaces it, so the move to draining is one UPDATE per prefix
 // with the new attributes, never a withdraw and re-announce.
-func applyPhase(s *server.BgpServer, c *Config, p phase) error {
-	if p == phaseWithdrawn {
+func applyPhase(s *server.BgpServer, c *halo.Config, p halo.Phase) error {
+	if p == halo.PhaseWithdrawn {
 		if err := s.DeletePath(apiutil.DeletePathRequest{DeleteAll: true}); err != nil {
 			return fmt.Errorf("bgp: withdraw: %w", err)
 		}
@@ -154,13 +155,13 @@ func applyPhase(s *server.BgpServer, c *Config, p phase) error {
 }
 
 // listNeighbors reads every session's state from GoBGP.
-func listNeighbors(ctx context.Context, s *server.BgpServer, c *Config) ([]NeighborStatus, error) {
-	byAddr := map[string]NeighborStatus{}
+func listNeighbors(ctx context.Context, s *server.BgpServer, c *halo.Config) ([]halo.NeighborStatus, error) {
+	byAddr := map[string]halo.NeighborStatus{}
 	err := s.ListPeer(ctx, &api.ListPeerRequest{EnableAdvertised: true}, func(p *api.Peer) {
 		st := p.GetState()
-		ns := NeighborStatus{
+		ns := halo.NeighborStatus{
 			Address: st.GetNeighborAddress(), ASN: st.GetPeerAsn(),
-			State: sessionState(st.GetSessionState()), BFD: BFDOff, Flaps: uint64(st.GetFlops()),
+			State: sessionState(st.GetSessionState()), BFD: halo.BFDOff, Flaps: uint64(st.GetFlops()),
 		}
 		if ns.State == "ESTABLISHED" {
 			if up := p.GetTimers().GetState().GetUptime(); up != nil {
@@ -183,15 +184,15 @@ func listNeighbors(ctx context.Context, s *server.BgpServer, c *Config) ([]Neigh
 		return nil, err
 	}
 	// Config order, and BFD "off" where it is not configured whatever GoBGP reports.
-	out := make([]NeighborStatus, 0, len(c.Neighbors))
+	out := make([]halo.NeighborStatus, 0, len(c.Neighbors))
 	for _, n := range c.Neighbors {
 		a := netip.MustParseAddr(n.Address).Unmap().String()
 		ns, ok := byAddr[a]
 		if !ok {
-			ns = NeighborStatus{Address: a, ASN: n.ASN, State: "IDLE"}
+			ns = halo.NeighborStatus{Address: a, ASN: n.ASN, State: "IDLE"}
 		}
 		if !n.BFDOn() {
-			ns.BFD = BFDOff
+			ns.BFD = halo.BFDOff
 		}
 		out = append(out, ns)
 	}
@@ -219,11 +220,11 @@ func sessionState(s api.PeerState_SessionState) string {
 func bfdState(s api.BfdSessionState) string {
 	switch s {
 	case api.BfdSessionState_BFD_SESSION_STATE_UP:
-		return BFDUp
+		return halo.BFDUp
 	case api.BfdSessionState_BFD_SESSION_STATE_INIT:
-		return BFDInit
+		return halo.BFDInit
 	case api.BfdSessionState_BFD_SESSION_STATE_ADMIN_DOWN:
-		return BFDAdminDown
+		return halo.BFDAdminDown
 	}
-	return BFDDown
+	return halo.BFDDown
 }
