@@ -18,7 +18,7 @@ all: build
 
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/halod ./cmd/haloctl
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/halod ./cmd/haloctl ./cmd/halo-bgp
 
 # deps installs, through apt-get, the packages whose commands are missing.
 deps:
@@ -102,13 +102,13 @@ fuzz:
 bench: deps
 	@$(MAKE) --no-print-directory deps TEST_DEPS="killall:psmisc nsenter:util-linux"
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/halod ./cmd/haloctl ./internal/cmd/labtool ./internal/cmd/bench
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/halod ./cmd/haloctl ./cmd/halo-bgp ./internal/cmd/labtool ./internal/cmd/bench
 	$(BIN)/bench -bin $(BIN) -out $(or $(BENCH_OUT),docs/BENCHMARKS.md)
 
 bench-quick: deps
 	@$(MAKE) --no-print-directory deps TEST_DEPS="killall:psmisc nsenter:util-linux"
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/halod ./cmd/haloctl ./internal/cmd/labtool ./internal/cmd/bench
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/halod ./cmd/haloctl ./cmd/halo-bgp ./internal/cmd/labtool ./internal/cmd/bench
 	$(BIN)/bench -quick -bin $(BIN) -out $(or $(BENCH_OUT),.bench/BENCHMARKS.md)
 
 # A live two-node cluster in network namespaces, narrated; removes everything it made.
@@ -119,6 +119,7 @@ demo: deps build
 install: build
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/halo
 	install -m 0755 $(BIN)/halod $(DESTDIR)$(PREFIX)/sbin/halod
+	install -m 0755 $(BIN)/halo-bgp $(DESTDIR)$(PREFIX)/sbin/halo-bgp
 	install -m 0755 $(BIN)/haloctl $(DESTDIR)$(PREFIX)/bin/haloctl
 	[ -e $(DESTDIR)/etc/halo/halo.yaml ] || install -m 0644 configs/two-node/lb1.yaml $(DESTDIR)/etc/halo/halo.yaml
 
