@@ -30,8 +30,7 @@ func (b *netlinkBinder) Bind(prefixes []netip.Prefix) error {
 	link, err := netlink.LinkByName(b.name)
 	var notFound netlink.LinkNotFoundError
 	if errors.As(err, &notFound) {
-		d := &netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: b.name}}
-		if err := netlink.LinkAdd(d); err != nil && !errors.Is(err, unix.EEXIST) {
+		if err := addDummy(b.name); err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("bgp: create dummy interface %s: %w", b.name, err)
 		}
 		link, err = netlink.LinkByName(b.name)
