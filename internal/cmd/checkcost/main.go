@@ -125,6 +125,7 @@ type run struct {
 	ticks0     int64
 	ns0        int64
 	rssKB      int64
+	childKB    int64 // the children's part of rssKB's sample
 }
 
 func compare(ctx context.Context, haproxyBin, iface string, window, warm time.Duration, args []string) error {
@@ -216,14 +217,17 @@ func compare(ctx context.Context, haproxyBin, iface string, window, warm time.Du
 			if err != nil {
 				return fmt.Errorf("%s: %w", r.label, err)
 			}
-			r.rssKB = max(r.rssKB, rss)
+			if rss > r.rssKB {
+				own, _ := rssKB(r.cmd.Process.Pid)
+				r.rssKB, r.childKB = rss, rss-own
+			}
 		}
 		if err := pause(ctx, min(time.Second, window-time.Since(t0))); err != nil {
 			return err
 		}
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "build\tCPU s\t%% of a core\t%% (schedstat)\tmax RSS MiB\n")
+	fmt.Fprintf(tw, "build\tCPU s\t%% of a core\t%% (schedstat)\tmax RSS MiB\tof which children\n")
 	wall := time.Since(t0).Seconds()
 	for _, r := range runs {
 		t, err := r.sum(cpuTicks)
@@ -236,7 +240,11 @@ func compare(ctx context.Context, haproxyBin, iface string, window, warm time.Du
 		}
 		cpu := float64(t-r.ticks0) / clkTck
 		exact := float64(ns-r.ns0) / 1e9
-		fmt.Fprintf(tw, "%s\t%.2f\t%.3f\t%.3f\t%.1f\n", r.label, cpu, 100*cpu/wall, 100*exact/wall, float64(r.rssKB)/1024)
+		child := "-"
+		if r.children {
+			child = fmt.Sprintf("%.1f", float64(r.childKB)/1024)
+		}
+		fmt.Fprintf(tw, "%s\t%.2f\t%.3f\t%.3f\t%.1f\t%s\n", r.label, cpu, 100*cpu/wall, 100*exact/wall, float64(r.rssKB)/1024, child)
 	}
 	return tw.Flush()
 }
