@@ -124,7 +124,8 @@ func (e ProcessEngine) Start(ctx context.Context, spec EngineSpec) (EngineRun, e
 		close(p.done)
 	}()
 
-	if err := p.out.send(toEngine{Start: &startMsg{Config: *spec.Config, RefreshInterval: spec.RefreshInterval}}); err != nil {
+	debug := spec.Log.Enabled(context.Background(), slog.LevelDebug)
+	if err := p.out.send(toEngine{Start: &startMsg{Config: *spec.Config, RefreshInterval: spec.RefreshInterval, Debug: debug}}); err != nil {
 		p.kill()
 		<-p.done
 		return nil, fmt.Errorf("bgp: writing the engine's config: %w", err)

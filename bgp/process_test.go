@@ -102,7 +102,7 @@ func TestEngineProcessKilledIsRestarted(t *testing.T) {
 	t.Logf("re-announced after %s", took)
 	poll.Until(t, 20*time.Second, "status after the restart", func() error {
 		st := sp.Status()
-		if n := st.Neighbors[0]; !st.Running || n.State != "ESTABLISHED" || n.Flaps < 1 || st.Announces != 2 || st.Withdrawals != 1 {
+		if n := st.Neighbors[0]; !st.Running || n.State != "ESTABLISHED" || n.Flaps < 1 || st.Announces != 2 || st.Withdrawals != 1 || st.EngineFailures != 1 {
 			return fmt.Errorf("status %+v", st)
 		}
 		return nil

@@ -95,7 +95,7 @@ func TestEngineEndedIsRestarted(t *testing.T) {
 	poll.Until(t, 5*time.Second, "engine end seen", func() error {
 		st := sp.Status()
 		n := st.Neighbors[0]
-		if st.Running || n.State != "IDLE" || n.BFD != BFDDown || n.Flaps != 3 || st.Prefixes[0].State != StateWithdrawn || st.Error == "" {
+		if st.Running || n.State != "IDLE" || n.BFD != BFDDown || n.Flaps != 3 || st.Prefixes[0].State != StateWithdrawn || st.Error == "" || st.EngineFailures != 1 {
 			return fmt.Errorf("status %+v", st)
 		}
 		return nil

@@ -37,7 +37,11 @@ func ServeEngine(ctx context.Context, r io.Reader, w io.Writer, eng Engine) erro
 	if err := cfg.Validate(); err != nil {
 		return fatal(fmt.Errorf("config: %w", err))
 	}
-	log := slog.New(&wireHandler{out: out, level: slog.LevelInfo})
+	level := slog.LevelInfo
+	if m.Start.Debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(&wireHandler{out: out, level: level})
 	refresh := m.Start.RefreshInterval
 	if refresh <= 0 {
 		refresh = time.Second

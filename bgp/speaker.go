@@ -215,6 +215,9 @@ func (s *Speaker) Run(ctx context.Context) error {
 				return nil
 			}
 			s.setError(err)
+			s.mu.Lock()
+			s.st.EngineFailures++
+			s.mu.Unlock()
 			s.log.Warn("BGP engine not started", "restart_in", backoff)
 		}
 		t := time.NewTimer(backoff)
@@ -272,6 +275,7 @@ func (s *Speaker) engineEnded(err error) {
 	s.st.Running = false
 	if err != nil {
 		s.st.Error = err.Error()
+		s.st.EngineFailures++
 	}
 	s.setPhaseLocked(PhaseWithdrawn)
 }

@@ -25,7 +25,7 @@ const (
 type Status struct {
 	ASN      uint32
 	RouterID string
-	// Running is false before GoBGP started and after it stopped.
+	// Running is false before the engine started, while it restarts, and after it stopped.
 	Running bool
 	// Healthy and Draining are the inputs last given (SetHealthy, SetDraining).
 	Healthy, Draining bool
@@ -36,6 +36,9 @@ type Status struct {
 	// Announces counts changes into announced, Withdrawals into withdrawn (after having
 	// been offered), Drains into draining.
 	Announces, Withdrawals, Drains uint64
+	// EngineFailures counts the engine's ends that nobody asked for (halo-bgp crashed, was
+	// killed or hung) and its failed starts: each one is followed by a restart.
+	EngineFailures uint64
 }
 
 // NeighborStatus is one BGP session.

@@ -27,6 +27,8 @@ type toEngine struct {
 type startMsg struct {
 	Config          Config        `json:"config"`
 	RefreshInterval time.Duration `json:"refresh_interval"`
+	// Debug: halod logs at debug level, and wants the engine's debug records too.
+	Debug bool `json:"debug,omitempty"`
 }
 
 type applyMsg struct {

@@ -12,6 +12,8 @@ type bgpCollector struct {
 	src Source
 
 	session, bfd, prefix, announces, withdrawals, drains, flaps *prometheus.Desc
+
+	engineFailures *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*bgpCollector)(nil)
@@ -28,7 +30,7 @@ func newBGPCollector(src Source) *bgpCollector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("halo_bgp_"+name, help, labels, nil)
 	}
-	return &bgpCollector{
+	c := &bgpCollector{
 		src:         src,
 		session:     d("session_state", "BGP session state, one series per state: 1 for the current one.", "neighbor", "state"),
 		bfd:         d("bfd_state", "BFD session state with the neighbour, one series per state (off: not configured).", "neighbor", "state"),
@@ -38,10 +40,12 @@ func newBGPCollector(src Source) *bgpCollector {
 		drains:      d("drains_total", "Planned withdrawals begun with GRACEFUL_SHUTDOWN (RFC 8326)."),
 		flaps:       d("session_flaps_total", "Drops of the BGP session from ESTABLISHED.", "neighbor"),
 	}
+	c.engineFailures = d("engine_failures_total", "Ends of the BGP engine process (halo-bgp) nobody asked for, and its failed starts; a restart follows each.")
+	return c
 }
 
 func (c *bgpCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.session, c.bfd, c.prefix, c.announces, c.withdrawals, c.drains, c.flaps} {
+	for _, d := range []*prometheus.Desc{c.session, c.bfd, c.prefix, c.announces, c.withdrawals, c.drains, c.flaps, c.engineFailures} {
 		ch <- d
 	}
 }
@@ -78,4 +82,5 @@ func collectBGP(c *bgpCollector, b *supervisor.BGPStatus, ch chan<- prometheus.M
 	counter(c.announces, float64(b.Announces))
 	counter(c.withdrawals, float64(b.Withdrawals))
 	counter(c.drains, float64(b.Drains))
+	counter(c.engineFailures, float64(b.EngineFailures))
 }

@@ -12,7 +12,7 @@ import (
 func bgpSample() fixed {
 	s := sample()
 	s.BGP = &supervisor.BGPStatus{ASN: 65001, RouterID: "192.0.2.11", Running: true,
-		Announces: 3, Withdrawals: 2, Drains: 1,
+		Announces: 3, Withdrawals: 2, Drains: 1, EngineFailures: 4,
 		Neighbors: []supervisor.BGPNeighborStatus{{Address: "192.0.2.1", ASN: 65000, State: "ESTABLISHED", BFD: "up", Flaps: 1}},
 		Prefixes:  []supervisor.BGPPrefixStatus{{Prefix: "198.51.100.10/32", State: "draining", Bound: true}},
 	}
@@ -60,6 +60,11 @@ halo_bgp_withdrawals_total 2
 `
 	if err := testutil.CollectAndCompare(newBGPCollector(bgpSample()), strings.NewReader(want),
 		"halo_bgp_announces_total", "halo_bgp_bfd_state", "halo_bgp_prefix_state", "halo_bgp_session_state", "halo_bgp_withdrawals_total"); err != nil {
+		t.Error(err)
+	}
+	failures := "# HELP halo_bgp_engine_failures_total Ends of the BGP engine process (halo-bgp) nobody asked for, and its failed starts; a restart follows each.\n" +
+		"# TYPE halo_bgp_engine_failures_total counter\nhalo_bgp_engine_failures_total 4\n"
+	if err := testutil.CollectAndCompare(newBGPCollector(bgpSample()), strings.NewReader(failures), "halo_bgp_engine_failures_total"); err != nil {
 		t.Error(err)
 	}
 	// Without a bgp section: no BGP series at all.

@@ -163,3 +163,36 @@ func TestBGPStartsInMaintenance(t *testing.T) {
 		t.Errorf("announces %d, drains %d; want 1, 0", b.Announces, b.Drains)
 	}
 }
+
+// Without halo-bgp, a bgp section fails halod's start with a message that names it,
+// rather than a speaker retrying in the background.
+func TestBGPWithoutEngineFailsTheStart(t *testing.T) {
+	dir := t.TempDir()
+	yaml := fmt.Sprintf(`bgp:
+  asn: 65001
+  router_id: 192.0.2.11
+  neighbors: [{address: 127.0.0.1, asn: 65000, port: 9}]
+  prefixes: [{prefix: 198.51.100.10/32}]
+control: {socket: %s/halo.sock}
+`, dir)
+	path := filepath.Join(dir, "halo.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup, err := New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "test", HAProxy: &fakeHAProxy{}, NoControl: true,
+		BGPOptions: func() bgp.Options {
+			return bgp.Options{Binder: &bgptest.Binder{}, EnginePath: filepath.Join(dir, "halo-bgp")}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := sup.Run(ctx); err == nil || !strings.Contains(err.Error(), "halo-bgp") {
+		t.Fatalf("Run = %v, want an error naming halo-bgp", err)
+	}
+}

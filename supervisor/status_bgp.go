@@ -23,6 +23,9 @@ type BGPStatus struct {
 	Drains      uint64              `json:"drains"`
 	Neighbors   []BGPNeighborStatus `json:"neighbors"`
 	Prefixes    []BGPPrefixStatus   `json:"prefixes"`
+
+	// EngineFailures counts the BGP engine's (halo-bgp's) unasked ends and failed starts.
+	EngineFailures uint64 `json:"engine_failures"`
 }
 
 // BGPNeighborStatus is one BGP session.
@@ -54,6 +57,7 @@ func newBGPStatus(st bgp.Status) *BGPStatus {
 	out := &BGPStatus{ASN: st.ASN, RouterID: st.RouterID, Running: st.Running, Draining: st.Draining,
 		Error: st.Error, Announces: st.Announces, Withdrawals: st.Withdrawals, Drains: st.Drains,
 		Neighbors: []BGPNeighborStatus{}, Prefixes: []BGPPrefixStatus{}}
+	out.EngineFailures = st.EngineFailures
 	for _, n := range st.Neighbors {
 		out.Neighbors = append(out.Neighbors, BGPNeighborStatus{Address: n.Address, ASN: n.ASN, State: n.State,
 			Since: n.Since, BFD: n.BFD, Advertised: n.Advertised, Received: n.Received, Flaps: n.Flaps})
@@ -100,6 +104,9 @@ func (b *BGPStatus) writeTable(w io.Writer, now time.Time) {
 		state = "DRAINING"
 	}
 	desc := fmt.Sprintf("asn %d, router-id %s, %d announces, %d withdrawals", b.ASN, b.RouterID, b.Announces, b.Withdrawals)
+	if b.EngineFailures > 0 {
+		desc += fmt.Sprintf(", %d engine failures", b.EngineFailures)
+	}
 	if b.Error != "" {
 		desc += ", error: " + b.Error
 	}
