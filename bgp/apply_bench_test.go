@@ -1,7 +1,9 @@
 package bgp_test
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/halo-lb/halo/bgp"
 	"github.com/halo-lb/halo/bgp/engine"
@@ -22,7 +24,13 @@ func BenchmarkApply(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.Cleanup(func() { _ = run.Stop(b.Context()) })
+			b.Cleanup(func() { // b.Context() has ended by now
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				if err := run.Stop(ctx); err != nil {
+					b.Error(err)
+				}
+			})
 			phases := [2]bgp.Phase{bgp.PhaseAnnounced, bgp.PhaseWithdrawn}
 			i := 0
 			for b.Loop() {

@@ -56,7 +56,9 @@ func ServeEngine(ctx context.Context, r io.Reader, w io.Writer, eng Engine) erro
 		return err
 	}
 
-	lines := make(chan toEngine)
+	// The reader applies each phase itself, the shortest way from halod's line to GoBGP;
+	// what ends the engine (stop, the input's end, its own death) meets in the select.
+	stop := make(chan struct{})
 	readErr := make(chan error, 1)
 	quit := make(chan struct{})
 	defer close(quit)
@@ -73,21 +75,13 @@ func ServeEngine(ctx context.Context, r io.Reader, w io.Writer, eng Engine) erro
 				readErr <- err
 				return
 			}
-			select {
-			case lines <- m:
-			case <-quit:
-				return
-			}
-		}
-	}()
-	for {
-		select {
-		case m := <-lines:
 			switch {
 			case m.Stop:
-				err := stopRun(run)
-				_ = out.send(fromEngine{Stopped: true})
-				return err
+				select {
+				case stop <- struct{}{}:
+				case <-quit:
+				}
+				return
 			case m.Apply != nil:
 				a := &appliedMsg{Seq: m.Apply.Seq}
 				if p, ok := ParsePhase(m.Apply.Phase); !ok {
@@ -99,18 +93,24 @@ func ServeEngine(ctx context.Context, r io.Reader, w io.Writer, eng Engine) erro
 					log.Warn("answer to halod not written", "err", err)
 				}
 			}
-		case err := <-readErr:
-			if !errors.Is(err, io.EOF) {
-				log.Error("halod's pipe", "err", err)
-			}
-			// halod is gone (or mad): nothing will tell this engine what to offer any more,
-			// so it offers nothing.
-			return stopRun(run)
-		case <-run.Done():
-			return fatal(fmt.Errorf("engine ended: %w", run.Err()))
-		case <-ctx.Done():
-			return stopRun(run)
 		}
+	}()
+	select {
+	case <-stop:
+		err := stopRun(run)
+		_ = out.send(fromEngine{Stopped: true})
+		return err
+	case err := <-readErr:
+		if !errors.Is(err, io.EOF) {
+			log.Error("halod's pipe", "err", err)
+		}
+		// halod is gone (or mad): nothing will tell this engine what to offer any more,
+		// so it offers nothing.
+		return stopRun(run)
+	case <-run.Done():
+		return fatal(fmt.Errorf("engine ended: %w", run.Err()))
+	case <-ctx.Done():
+		return stopRun(run)
 	}
 }
 
