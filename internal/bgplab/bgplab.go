@@ -1,5 +1,5 @@
 // Package bgplab builds the BGP/ECMP lab of the tier-3 tests and the benchmarks: three
-// load balancers running halod (HAProxy, BGP through the embedded GoBGP) on network 0,
+// load balancers running halod (HAProxy, BGP through its halo-bgp child) on network 0,
 // Debian's FRR (zebra, bgpd, bfdd) as the upstream router between network 0 and network 1,
 // and a client on network 1 that reaches the service addresses only through the router.
 // FRR runs from its own directory, by PID, never as the system service.
@@ -37,7 +37,7 @@ const frrDir = "/usr/lib/frr"
 type Options struct {
 	// LBs is the number of load balancers (default 3).
 	LBs int
-	// Bin holds halod, haloctl and labtool; Build fills it when empty.
+	// Bin holds halod, halo-bgp, haloctl and labtool; Build fills it when empty.
 	Bin string
 	// BFD is the BFD interval at both ends (default 50ms, multiplier 3); 0 with NoBFD.
 	BFD   time.Duration
