@@ -191,6 +191,32 @@ func TestBGPLab(t *testing.T) {
 		awaitAll(t, "lb3 back after halod restarted")
 	})
 
+	t.Run("engine-sigkill", func(t *testing.T) {
+		// halo-bgp dies alone: the kernel closes its sessions, the router takes the node
+		// out at once, and halod starts a new engine that announces again.
+		lb := all[2]
+		pid, err := EnginePID(lb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		took := l.awaitHops(t, Service4, without(all, lb), 3*time.Second, "lb3's next hop gone after halo-bgp's SIGKILL")
+		t.Logf("halo-bgp SIGKILL to next hop out of the FIB: %s", took)
+		awaitAll(t, "lb3 back once halod restarted halo-bgp")
+		if again, err := EnginePID(lb); err != nil || again == pid {
+			t.Errorf("halo-bgp after the restart: pid %d (was %d), %v", again, pid, err)
+		}
+		st, err := lb.Status(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.BGP.EngineFailures != 1 {
+			t.Errorf("engine failures %d, want 1", st.BGP.EngineFailures)
+		}
+	})
+
 	t.Run("link-cut", func(t *testing.T) {
 		lb := all[0]
 		if err := l.Net.LinkDown(lb.Node, 0); err != nil {
