@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -108,6 +109,10 @@ func checkHAProxy(cfg *supervisor.Config, path string, stdout, stderr io.Writer)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	findings, files, err := supervisor.CheckHAProxy(ctx, cfg)
+	if e := supervisor.CheckBGPEngine(cfg); e != nil {
+		findings = append(findings, e.Error())
+		err = cmp.Or(err, e)
+	}
 	for _, f := range findings {
 		fmt.Fprintln(stderr, f)
 	}
