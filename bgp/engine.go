@@ -19,7 +19,8 @@ type Engine interface {
 // EngineSpec is what an engine starts with.
 type EngineSpec struct {
 	Config *Config
-	// Log receives the engine's own records (session transitions, GoBGP's warnings).
+	// Log receives the engine's own records (session transitions, GoBGP's warnings); nil
+	// discards them.
 	Log *slog.Logger
 	// RefreshInterval is how often the neighbours' states are read when no session event
 	// arrives (BFD changes, counters).

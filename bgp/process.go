@@ -76,6 +76,9 @@ func (e ProcessEngine) Start(ctx context.Context, spec EngineSpec) (EngineRun, e
 	if err != nil {
 		return nil, err
 	}
+	if spec.Log == nil {
+		spec.Log = slog.New(slog.DiscardHandler)
+	}
 	var files [6]*os.File // stdin r/w, stdout r/w, stderr r/w
 	for i := 0; i < len(files); i += 2 {
 		if files[i], files[i+1], err = os.Pipe(); err != nil {

@@ -7,6 +7,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -25,6 +26,9 @@ func New() halo.Engine { return GoBGP{} }
 
 // Start starts a GoBGP speaker and the watcher of its sessions.
 func (GoBGP) Start(ctx context.Context, spec halo.EngineSpec) (halo.EngineRun, error) {
+	if spec.Log == nil {
+		spec.Log = slog.New(slog.DiscardHandler)
+	}
 	srv, err := startServer(ctx, spec.Config, spec.Log)
 	if err != nil {
 		return nil, err
