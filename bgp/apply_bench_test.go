@@ -34,7 +34,7 @@ func BenchmarkApply(b *testing.B) {
 			phases := [2]bgp.Phase{bgp.PhaseAnnounced, bgp.PhaseWithdrawn}
 			i := 0
 			for b.Loop() {
-				if err := run.Apply(b.Context(), phases[i%2]); err != nil {
+				if err := run.Apply(b.Context(), phases[i%2], false); err != nil {
 					b.Fatal(err)
 				}
 				i++

@@ -32,8 +32,9 @@ type EngineSpec struct {
 
 // EngineRun is one started engine.
 type EngineRun interface {
-	// Apply offers (announced, draining) or withdraws every service prefix.
-	Apply(ctx context.Context, p Phase) error
+	// Apply offers (announced, draining) or withdraws every service prefix; degraded adds
+	// DegradedMED to the MED of what it offers.
+	Apply(ctx context.Context, p Phase, degraded bool) error
 	// Stop withdraws every prefix, closes the sessions with a CEASE and ends the engine;
 	// when ctx ends first it ends the engine the hard way.
 	Stop(ctx context.Context) error

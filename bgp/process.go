@@ -280,12 +280,12 @@ func (p *proc) readStderr(f *os.File) {
 }
 
 // Apply sends the phase and waits for the engine's answer.
-func (p *proc) Apply(ctx context.Context, ph Phase) error {
+func (p *proc) Apply(ctx context.Context, ph Phase, degraded bool) error {
 	p.applyMu.Lock()
 	defer p.applyMu.Unlock()
 	p.seq++
 	seq := p.seq
-	if err := p.out.send(toEngine{Apply: &applyMsg{Seq: seq, Phase: ph.String()}}); err != nil {
+	if err := p.out.send(toEngine{Apply: &applyMsg{Seq: seq, Phase: ph.String(), Degraded: degraded}}); err != nil {
 		p.fail(fmt.Errorf("writing to the engine: %w", err))
 		return err
 	}

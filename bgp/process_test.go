@@ -213,7 +213,7 @@ func TestHungEngineIsKilled(t *testing.T) {
 			}
 			start := time.Now()
 			if how == "apply" {
-				if err := run.Apply(t.Context(), bgp.PhaseAnnounced); err == nil {
+				if err := run.Apply(t.Context(), bgp.PhaseAnnounced, false); err == nil {
 					t.Fatal("a hung engine's Apply succeeded")
 				}
 			} else {

@@ -26,14 +26,21 @@ func (e *fakeEngine) Start(_ context.Context, spec EngineSpec) (EngineRun, error
 }
 
 type fakeRun struct {
-	spec    EngineSpec
-	applied chan Phase
-	done    chan struct{}
-	mu      sync.Mutex
-	stopped bool
+	spec     EngineSpec
+	applied  chan Phase
+	done     chan struct{}
+	mu       sync.Mutex
+	stopped  bool
+	degraded bool // the last Apply's
 }
 
-func (r *fakeRun) Apply(_ context.Context, p Phase) error { r.applied <- p; return nil }
+func (r *fakeRun) Apply(_ context.Context, p Phase, degraded bool) error {
+	r.mu.Lock()
+	r.degraded = degraded
+	r.mu.Unlock()
+	r.applied <- p
+	return nil
+}
 func (r *fakeRun) Stop(context.Context) error {
 	r.mu.Lock()
 	r.stopped = true

@@ -86,7 +86,7 @@ func ServeEngine(ctx context.Context, r io.Reader, w io.Writer, eng Engine) erro
 				a := &appliedMsg{Seq: m.Apply.Seq}
 				if p, ok := ParsePhase(m.Apply.Phase); !ok {
 					a.Error = fmt.Sprintf("unknown phase %q", m.Apply.Phase)
-				} else if err := run.Apply(ctx, p); err != nil {
+				} else if err := run.Apply(ctx, p, m.Apply.Degraded); err != nil {
 					a.Error = err.Error()
 				}
 				if err := out.send(fromEngine{Applied: a}); err != nil {

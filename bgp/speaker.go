@@ -60,6 +60,7 @@ type Speaker struct {
 
 	mu         sync.Mutex
 	healthy    bool
+	degraded   bool
 	draining   bool
 	drainStart time.Time
 	st         Status
@@ -106,6 +107,17 @@ func poke(c chan struct{}) {
 func (s *Speaker) SetHealthy(h bool) {
 	s.mu.Lock()
 	s.healthy = h
+	s.mu.Unlock()
+	poke(s.wake)
+}
+
+// SetDegraded says the node serves, but worse than it should (HAProxy up, a backend under
+// its minimum): the prefixes stay announced with DegradedMED added to their MED, so that a
+// router prefers the healthy nodes and keeps this one only while every node is degraded
+// (ECMP needs equal MEDs). The VRRP analogue is a priority penalty.
+func (s *Speaker) SetDegraded(d bool) {
+	s.mu.Lock()
+	s.degraded = d
 	s.mu.Unlock()
 	poke(s.wake)
 }
@@ -161,7 +173,7 @@ func (s *Speaker) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.st
-	st.Healthy, st.Draining = s.healthy, s.draining
+	st.Healthy, st.Degraded, st.Draining = s.healthy, s.degraded, s.draining
 	st.Neighbors = append([]NeighborStatus(nil), s.st.Neighbors...)
 	st.Prefixes = append([]PrefixStatus(nil), s.st.Prefixes...)
 	return st
@@ -309,26 +321,27 @@ func (s *Speaker) setNeighbors(gen uint64, ns []NeighborStatus) {
 // loop applies the inputs until ctx ends (false) or the engine ends by itself (true).
 // A new engine offers nothing until told, so every run starts from withdrawn.
 func (s *Speaker) loop(ctx context.Context, run EngineRun, prefixes []netip.Prefix) bool {
-	cur := PhaseWithdrawn
+	cur, curDegraded := PhaseWithdrawn, false
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
 	for {
 		s.mu.Lock()
-		healthy, draining, start := s.healthy, s.draining, s.drainStart
+		healthy, draining, start, degraded := s.healthy, s.draining, s.drainStart, s.degraded
 		s.mu.Unlock()
 		now := s.opts.Now()
 		want, next := decide(cur, healthy, draining, start, now, s.cfg.DrainTime())
-		if want != cur {
-			if err := run.Apply(ctx, want); err != nil {
+		// A change of degraded re-announces with the new MED (nothing to do when withdrawn).
+		if want != cur || want != PhaseWithdrawn && degraded != curDegraded {
+			if err := run.Apply(ctx, want, degraded); err != nil {
 				if ctx.Err() != nil {
 					return false
 				}
 				s.setError(err)
 				next = now.Add(retryInterval)
 			} else {
-				s.log.Info("service prefixes "+want.String(), "healthy", healthy, "draining", draining, "was", cur.String())
-				cur = want
+				s.log.Info("service prefixes "+want.String(), "healthy", healthy, "degraded", degraded, "draining", draining, "was", cur.String())
+				cur, curDegraded = want, degraded
 				s.mu.Lock()
 				s.st.Error = ""
 				s.setPhaseLocked(want)

@@ -32,8 +32,9 @@ type startMsg struct {
 }
 
 type applyMsg struct {
-	Seq   uint64 `json:"seq"`
-	Phase string `json:"phase"`
+	Seq      uint64 `json:"seq"`
+	Phase    string `json:"phase"`
+	Degraded bool   `json:"degraded,omitempty"`
 }
 
 // fromEngine is one line from halo-bgp.

@@ -64,15 +64,15 @@ func TestServeEngine(t *testing.T) {
 	})
 	t.Run("apply and end of input", func(t *testing.T) {
 		start, _ := json.Marshal(toEngine{Start: &startMsg{Config: validConfig(t)}})
-		in := string(start) + "\n" + `{"apply":{"seq":7,"phase":"sideways"}}` + "\n" + `{"apply":{"seq":8,"phase":"announced"}}` + "\n"
+		in := string(start) + "\n" + `{"apply":{"seq":7,"phase":"sideways"}}` + "\n" + `{"apply":{"seq":8,"phase":"announced","degraded":true}}` + "\n"
 		eng := &fakeEngine{runs: make(chan *fakeRun, 1)}
 		var out bytes.Buffer
 		if err := ServeEngine(context.Background(), strings.NewReader(in), &out, eng); err != nil {
 			t.Fatal(err)
 		}
 		run := <-eng.runs
-		if p := <-run.applied; p != PhaseAnnounced {
-			t.Errorf("applied %s", p)
+		if p := <-run.applied; p != PhaseAnnounced || !run.degraded {
+			t.Errorf("applied %s, degraded %v", p, run.degraded)
 		}
 		if !run.stopped {
 			t.Error("engine not stopped at the end of its input")

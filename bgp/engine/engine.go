@@ -8,11 +8,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
 
+	api "github.com/osrg/gobgp/v4/api"
 	"github.com/osrg/gobgp/v4/pkg/apiutil"
+	"github.com/osrg/gobgp/v4/pkg/packet/bgp"
 	"github.com/osrg/gobgp/v4/pkg/server"
 
 	halo "github.com/halo-lb/halo/bgp"
@@ -50,8 +53,8 @@ type run struct {
 	once   sync.Once
 }
 
-func (r *run) Apply(_ context.Context, p halo.Phase) error {
-	return applyPhase(r.srv, r.spec.Config, p)
+func (r *run) Apply(_ context.Context, p halo.Phase, degraded bool) error {
+	return applyPhase(r.srv, r.spec.Config, p, degraded)
 }
 
 // Stop withdraws before the CEASE, so that a router that keeps a closed session's routes
@@ -61,7 +64,7 @@ func (r *run) Stop(context.Context) error {
 	r.once.Do(func() {
 		r.cancel()
 		r.wg.Wait()
-		err = applyPhase(r.srv, r.spec.Config, halo.PhaseWithdrawn)
+		err = applyPhase(r.srv, r.spec.Config, halo.PhaseWithdrawn, false)
 		r.srv.Stop() // a CEASE to every established neighbour: the routers withdraw at once
 	})
 	return err
@@ -73,15 +76,35 @@ func (r *run) Done() <-chan struct{} { return nil }
 func (r *run) Err() error { return nil }
 
 // watch reports the neighbours' states when they change: at once on a session event
-// (logged), else every RefreshInterval, which picks up BFD and counter changes.
+// (logged), else every RefreshInterval, which picks up BFD and counter changes. It arms
+// each neighbour's BFD once its session first comes up (bfdArmDelay).
 func (r *run) watch(ctx context.Context) {
 	refresh := make(chan struct{}, 1)
+	var armMu sync.Mutex
+	armed := map[netip.Addr]bool{}
+	closed := false // no arming once the watch ends: arms.Wait may have begun
+	var arms sync.WaitGroup
+	defer func() {
+		armMu.Lock()
+		closed = true
+		armMu.Unlock()
+		arms.Wait()
+	}()
 	err := r.srv.WatchEvent(ctx, server.WatchEventMessageCallbacks{
 		OnPeerUpdate: func(ev *apiutil.WatchEventMessage_PeerEvent, _ time.Time) {
 			if ev.Type == apiutil.PEER_EVENT_STATE {
 				st := ev.Peer.State
 				r.spec.Log.Info("bgp session", "neighbor", st.NeighborAddress, "state", st.SessionState.String(),
 					"reason", st.DisconnectMessage)
+				if st.SessionState == bgp.BGP_FSM_ESTABLISHED {
+					armMu.Lock()
+					n, ok := r.neighbor(st.NeighborAddress)
+					if ok && n.BFDOn() && !armed[st.NeighborAddress] && !closed {
+						armed[st.NeighborAddress] = true
+						arms.Go(func() { r.armBFD(ctx, n) })
+					}
+					armMu.Unlock()
+				}
 			}
 			select {
 			case refresh <- struct{}{}:
@@ -112,6 +135,32 @@ func (r *run) watch(ctx context.Context) {
 		case <-refresh:
 		}
 	}
+}
+
+// neighbor returns the configured neighbour at addr.
+func (r *run) neighbor(addr netip.Addr) (halo.NeighborConfig, bool) {
+	for _, n := range r.spec.Config.Neighbors {
+		if a, err := netip.ParseAddr(n.Address); err == nil && a.Unmap() == addr.Unmap() {
+			return n, true
+		}
+	}
+	return halo.NeighborConfig{}, false
+}
+
+// armBFD turns BFD on for n, bfdArmDelay after its session first came up.
+func (r *run) armBFD(ctx context.Context, n halo.NeighborConfig) {
+	t := time.NewTimer(bfdArmDelay)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return
+	case <-t.C:
+	}
+	if _, err := r.srv.UpdatePeer(ctx, &api.UpdatePeerRequest{Peer: peerOf(n, true)}); err != nil {
+		r.spec.Log.Warn("bgp: BFD not turned on", "neighbor", n.Address, "err", err)
+		return
+	}
+	r.spec.Log.Debug("bgp: BFD on", "neighbor", n.Address)
 }
 
 func sameNeighbor(a, b halo.NeighborStatus) bool {

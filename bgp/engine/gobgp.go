@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/netip"
 	"time"
 
@@ -26,10 +27,15 @@ const (
 // startServer starts a GoBGP speaker in this process with the config's global settings
 // and neighbours.
 func startServer(ctx context.Context, c *halo.Config, logger *slog.Logger) (*server.BgpServer, error) {
-	// GoBGP logs every FSM step at info; halo logs the transitions that matter itself.
+	// GoBGP logs every FSM step and peer change at info; halo logs the transitions that
+	// matter itself, so GoBGP's own lines pass from warn up (debug when halo's is).
 	lvl := new(slog.LevelVar)
 	lvl.Set(slog.LevelWarn)
-	s := server.NewBgpServer(server.LoggerOption(logger.With("component", "gobgp"), lvl))
+	if logger.Enabled(context.Background(), slog.LevelDebug) {
+		lvl.Set(slog.LevelDebug)
+	}
+	gl := slog.New(&levelHandler{min: lvl, h: logger.Handler()}).With("engine", "gobgp")
+	s := server.NewBgpServer(server.LoggerOption(gl, lvl))
 	go s.Serve()
 	port := int32(-1) // GoBGP: a negative port does not listen
 	if c.ListenPort > 0 {
@@ -42,7 +48,7 @@ func startServer(ctx context.Context, c *halo.Config, logger *slog.Logger) (*ser
 		return nil, fmt.Errorf("bgp: start: %w", err)
 	}
 	for _, n := range c.Neighbors {
-		if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: peerOf(n)}); err != nil {
+		if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: peerOf(n, false)}); err != nil {
 			s.Stop()
 			return nil, fmt.Errorf("bgp: neighbour %s: %w", n.Address, err)
 		}
@@ -50,7 +56,17 @@ func startServer(ctx context.Context, c *halo.Config, logger *slog.Logger) (*ser
 	return s, nil
 }
 
-func peerOf(n halo.NeighborConfig) *api.Peer {
+// bfdArmDelay is how long after a session first comes up halo turns BFD on for it. FRR
+// (8.4) re-creates its BFD session for a neighbour when the BGP session comes up (it then
+// knows the session's interface): a GoBGP BFD session already up takes the old session's
+// Down for a dead router and resets BGP, and one still in Init stays bound to the old
+// session's discriminator, ignores the new one and expires. Either way every start cost a
+// session flap (seen in the lab: "1 flaps" on every neighbour). Armed once the session is
+// up, BFD meets the router's final session.
+const bfdArmDelay = time.Second
+
+// peerOf is the GoBGP peer of a neighbour, with its BFD configuration when bfd is set.
+func peerOf(n halo.NeighborConfig, bfd bool) *api.Peer {
 	addr := netip.MustParseAddr(n.Address).Unmap()
 	fam := &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
 	if addr.Is6() {
@@ -66,7 +82,7 @@ func peerOf(n halo.NeighborConfig) *api.Peer {
 		Transport: &api.Transport{RemotePort: uint32(n.Port)},
 		AfiSafis:  []*api.AfiSafi{{Config: &api.AfiSafiConfig{Family: fam, Enabled: true}}},
 	}
-	if n.BFDOn() {
+	if bfd && n.BFDOn() {
 		us := uint32(n.BFD.Interval / time.Microsecond)
 		p.Bfd = &api.BfdPeerConfig{
 			Enabled: true, DesiredMinimumTxInterval: us, RequiredMinimumReceive: us,
@@ -79,7 +95,7 @@ func peerOf(n halo.NeighborConfig) *api.Peer {
 // pathsFor builds the routes of every prefix: draining adds GRACEFUL_SHUTDOWN and
 // LOCAL_PREF 0 (RFC 8326 §4; GoBGP strips LOCAL_PREF toward eBGP peers). The next hop is
 // left unspecified so that GoBGP puts the session's own address in it.
-func pathsFor(c *halo.Config, p halo.Phase) ([]*apiutil.Path, error) {
+func pathsFor(c *halo.Config, p halo.Phase, degraded bool) ([]*apiutil.Path, error) {
 	out := make([]*apiutil.Path, 0, len(c.Prefixes))
 	for _, pc := range c.Prefixes {
 		pf, err := netip.ParsePrefix(pc.Prefix)
@@ -126,8 +142,15 @@ func pathsFor(c *halo.Config, p halo.Phase) ([]*apiutil.Path, error) {
 		if lp != nil {
 			attrs = append(attrs, bgp.NewPathAttributeLocalPref(*lp))
 		}
-		if pc.MED != nil {
-			attrs = append(attrs, bgp.NewPathAttributeMultiExitDisc(*pc.MED))
+		if pc.MED != nil || degraded {
+			var med uint32
+			if pc.MED != nil {
+				med = *pc.MED
+			}
+			if degraded {
+				med = uint32(min(uint64(med)+halo.DegradedMED, math.MaxUint32))
+			}
+			attrs = append(attrs, bgp.NewPathAttributeMultiExitDisc(med))
 		}
 		out = append(out, &apiutil.Path{Family: fam, Nlri: nlri, Attrs: attrs})
 	}
@@ -137,14 +160,14 @@ func pathsFor(c *halo.Config, p halo.Phase) ([]*apiutil.Path, error) {
 // applyPhase offers (announced, draining) or withdraws every prefix. Adding a path for a
 // prefix already offered replaces it, so the move to draining is one UPDATE per prefix
 // with the new attributes, never a withdraw and re-announce.
-func applyPhase(s *server.BgpServer, c *halo.Config, p halo.Phase) error {
+func applyPhase(s *server.BgpServer, c *halo.Config, p halo.Phase, degraded bool) error {
 	if p == halo.PhaseWithdrawn {
 		if err := s.DeletePath(apiutil.DeletePathRequest{DeleteAll: true}); err != nil {
 			return fmt.Errorf("bgp: withdraw: %w", err)
 		}
 		return nil
 	}
-	paths, err := pathsFor(c, p)
+	paths, err := pathsFor(c, p, degraded)
 	if err != nil {
 		return fmt.Errorf("bgp: build routes: %w", err)
 	}
@@ -227,4 +250,24 @@ func bfdState(s api.BfdSessionState) string {
 		return halo.BFDAdminDown
 	}
 	return halo.BFDDown
+}
+
+// levelHandler passes records at or above min to h.
+type levelHandler struct {
+	min slog.Leveler
+	h   slog.Handler
+}
+
+func (l *levelHandler) Enabled(ctx context.Context, lv slog.Level) bool {
+	return lv >= l.min.Level() && l.h.Enabled(ctx, lv)
+}
+
+func (l *levelHandler) Handle(ctx context.Context, r slog.Record) error { return l.h.Handle(ctx, r) }
+
+func (l *levelHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &levelHandler{min: l.min, h: l.h.WithAttrs(as)}
+}
+
+func (l *levelHandler) WithGroup(name string) slog.Handler {
+	return &levelHandler{min: l.min, h: l.h.WithGroup(name)}
 }
