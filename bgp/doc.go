@@ -16,8 +16,9 @@
 // viper) ran in every halod, BGP or not, and doubled it — 12.6 to 24.1 MB stripped and
 // 18 to 27 MiB idle RSS, measured side by side with checkcost. The price is for BGP users
 // only: a second Go runtime (halo-bgp: 17.6 MB, about 31 MiB RSS of which 13 MiB
-// anonymous), and half a millisecond more per route change (BenchmarkApply), lost in the
-// tens of milliseconds HAProxy's death takes to be seen.
+// anonymous), and a pipe round trip per route change, a fraction of a millisecond
+// (BenchmarkApply), lost in the tens of milliseconds HAProxy's death takes to be seen
+// (docs/BGP.md has the figures).
 //
 // Failure modes. halo-bgp dies with halod however halod dies: the kernel's parent-death
 // signal (SIGKILL) from the thread that started it, and stdin's end where there is no such
