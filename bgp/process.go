@@ -127,11 +127,15 @@ func (e ProcessEngine) Start(ctx context.Context, spec EngineSpec) (EngineRun, e
 		close(p.done)
 	}()
 
-	debug := spec.Log.Enabled(context.Background(), slog.LevelDebug)
-	if err := p.out.send(toEngine{Start: &startMsg{Config: *spec.Config, RefreshInterval: spec.RefreshInterval, Debug: debug}}); err != nil {
+	abort := func(err error) (EngineRun, error) {
 		p.kill()
 		<-p.done
-		return nil, fmt.Errorf("bgp: writing the engine's config: %w", err)
+		p.stdin.Close()
+		return nil, err
+	}
+	debug := spec.Log.Enabled(context.Background(), slog.LevelDebug)
+	if err := p.out.send(toEngine{Start: &startMsg{Config: *spec.Config, RefreshInterval: spec.RefreshInterval, Debug: debug}}); err != nil {
+		return abort(fmt.Errorf("bgp: writing the engine's config: %w", err))
 	}
 	t := time.NewTimer(engineStartTimeout)
 	defer t.Stop()
@@ -139,15 +143,12 @@ func (e ProcessEngine) Start(ctx context.Context, spec EngineSpec) (EngineRun, e
 	case <-p.ready:
 		return p, nil
 	case <-p.done:
-		return nil, fmt.Errorf("bgp: engine did not start: %w", p.Err())
+		return abort(fmt.Errorf("bgp: engine did not start: %w", p.Err()))
 	case <-t.C:
-		err = fmt.Errorf("bgp: engine not ready after %s", engineStartTimeout)
+		return abort(fmt.Errorf("bgp: engine not ready after %s", engineStartTimeout))
 	case <-ctx.Done():
-		err = ctx.Err()
+		return abort(ctx.Err())
 	}
-	p.kill()
-	<-p.done
-	return nil, err
 }
 
 func closeAll(fs []*os.File) {

@@ -342,3 +342,13 @@ func TestEngineStopsWhenStdinEnds(t *testing.T) {
 		t.Fatal("engine did not exit after its stdin ended")
 	}
 }
+
+// A config halo-bgp refuses fails Start with halo-bgp's own words.
+func TestEngineStartRefused(t *testing.T) {
+	cfg := quietConfig()
+	cfg.ASN = 0
+	_, err := bgp.ProcessEngine{Path: bgptest.EngineBinary(t)}.Start(t.Context(), spec(cfg))
+	if err == nil || !strings.Contains(err.Error(), "asn: required") {
+		t.Fatalf("Start = %v, want halo-bgp's refusal of the config", err)
+	}
+}
