@@ -25,10 +25,15 @@ const (
 // neighbours. Nothing of GoBGP exists before this is called, so a halo.yaml without bgp
 // costs no goroutine, socket or timer.
 func startEngine(ctx context.Context, c *Config, logger *slog.Logger) (*server.BgpServer, error) {
-	// GoBGP logs every FSM step at info; halo logs the transitions that matter itself.
+	// GoBGP logs every FSM step and peer change at info; halo logs the transitions that
+	// matter itself, so GoBGP's own lines pass from warn up (debug when halo's is).
 	lvl := new(slog.LevelVar)
 	lvl.Set(slog.LevelWarn)
-	s := server.NewBgpServer(server.LoggerOption(logger.With("component", "gobgp"), lvl))
+	if logger.Enabled(context.Background(), slog.LevelDebug) {
+		lvl.Set(slog.LevelDebug)
+	}
+	gl := slog.New(&levelHandler{min: lvl, h: logger.Handler()}).With("engine", "gobgp")
+	s := server.NewBgpServer(server.LoggerOption(gl, lvl))
 	go s.Serve()
 	port := int32(-1) // GoBGP: a negative port does not listen
 	if c.ListenPort > 0 {
@@ -226,4 +231,24 @@ func bfdState(s api.BfdSessionState) string {
 		return BFDAdminDown
 	}
 	return BFDDown
+}
+
+// levelHandler passes records at or above min to h.
+type levelHandler struct {
+	min slog.Leveler
+	h   slog.Handler
+}
+
+func (l *levelHandler) Enabled(ctx context.Context, lv slog.Level) bool {
+	return lv >= l.min.Level() && l.h.Enabled(ctx, lv)
+}
+
+func (l *levelHandler) Handle(ctx context.Context, r slog.Record) error { return l.h.Handle(ctx, r) }
+
+func (l *levelHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &levelHandler{min: l.min, h: l.h.WithAttrs(as)}
+}
+
+func (l *levelHandler) WithGroup(name string) slog.Handler {
+	return &levelHandler{min: l.min, h: l.h.WithGroup(name)}
 }
