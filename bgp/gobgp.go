@@ -46,7 +46,7 @@ func startEngine(ctx context.Context, c *Config, logger *slog.Logger) (*server.B
 		return nil, fmt.Errorf("bgp: start: %w", err)
 	}
 	for _, n := range c.Neighbors {
-		if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: peerOf(n)}); err != nil {
+		if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: peerOf(n, false)}); err != nil {
 			s.Stop()
 			return nil, fmt.Errorf("bgp: neighbour %s: %w", n.Address, err)
 		}
@@ -54,7 +54,17 @@ func startEngine(ctx context.Context, c *Config, logger *slog.Logger) (*server.B
 	return s, nil
 }
 
-func peerOf(n NeighborConfig) *api.Peer {
+// bfdArmDelay is how long after a session first comes up halo turns BFD on for it. FRR
+// (8.4) re-creates its BFD session for a neighbour when the BGP session comes up (it then
+// knows the session's interface): a GoBGP BFD session already up takes the old session's
+// Down for a dead router and resets BGP, and one still in Init stays bound to the old
+// session's discriminator, ignores the new one and expires. Either way every start cost a
+// session flap (seen in the lab: "1 flaps" on every neighbour). Armed once the session is
+// up, BFD meets the router's final session.
+const bfdArmDelay = time.Second
+
+// peerOf is the GoBGP peer of a neighbour, with its BFD configuration when bfd is set.
+func peerOf(n NeighborConfig, bfd bool) *api.Peer {
 	addr := netip.MustParseAddr(n.Address).Unmap()
 	fam := &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
 	if addr.Is6() {
@@ -70,7 +80,7 @@ func peerOf(n NeighborConfig) *api.Peer {
 		Transport: &api.Transport{RemotePort: uint32(n.Port)},
 		AfiSafis:  []*api.AfiSafi{{Config: &api.AfiSafiConfig{Family: fam, Enabled: true}}},
 	}
-	if n.BFDOn() {
+	if bfd && n.BFDOn() {
 		us := uint32(n.BFD.Interval / time.Microsecond)
 		p.Bfd = &api.BfdPeerConfig{
 			Enabled: true, DesiredMinimumTxInterval: us, RequiredMinimumReceive: us,

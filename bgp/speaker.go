@@ -8,7 +8,9 @@ import (
 	"sync"
 	"time"
 
+	api "github.com/osrg/gobgp/v4/api"
 	"github.com/osrg/gobgp/v4/pkg/apiutil"
+	"github.com/osrg/gobgp/v4/pkg/packet/bgp"
 	"github.com/osrg/gobgp/v4/pkg/server"
 )
 
@@ -294,14 +296,34 @@ func (s *Speaker) setError(err error) {
 }
 
 // watchSessions keeps the neighbours' part of the status fresh: at once on a session
-// event (logged), else every RefreshInterval, which also picks up BFD changes.
+// event (logged), else every RefreshInterval, which also picks up BFD changes. It arms
+// each neighbour's BFD once its session first comes up (bfdArmDelay).
 func (s *Speaker) watchSessions(ctx context.Context, srv *server.BgpServer) {
+	var armMu sync.Mutex
+	armed := map[netip.Addr]bool{}
+	closed := false // no arming once the watch ends: arms.Wait may have begun
+	var arms sync.WaitGroup
+	defer func() {
+		armMu.Lock()
+		closed = true
+		armMu.Unlock()
+		arms.Wait()
+	}()
 	err := srv.WatchEvent(ctx, server.WatchEventMessageCallbacks{
 		OnPeerUpdate: func(ev *apiutil.WatchEventMessage_PeerEvent, _ time.Time) {
 			if ev.Type == apiutil.PEER_EVENT_STATE {
 				st := ev.Peer.State
 				s.log.Info("bgp session", "neighbor", st.NeighborAddress, "state", st.SessionState.String(),
 					"reason", st.DisconnectMessage)
+				if st.SessionState == bgp.BGP_FSM_ESTABLISHED {
+					armMu.Lock()
+					n, ok := s.neighbor(st.NeighborAddress)
+					if ok && n.BFDOn() && !armed[st.NeighborAddress] && !closed {
+						armed[st.NeighborAddress] = true
+						arms.Go(func() { s.armBFD(ctx, srv, n) })
+					}
+					armMu.Unlock()
+				}
 			}
 			poke(s.refresh)
 		},
@@ -327,4 +349,30 @@ func (s *Speaker) watchSessions(ctx context.Context, srv *server.BgpServer) {
 		case <-s.refresh:
 		}
 	}
+}
+
+// neighbor returns the configured neighbour at addr.
+func (s *Speaker) neighbor(addr netip.Addr) (NeighborConfig, bool) {
+	for _, n := range s.cfg.Neighbors {
+		if a, err := netip.ParseAddr(n.Address); err == nil && a.Unmap() == addr.Unmap() {
+			return n, true
+		}
+	}
+	return NeighborConfig{}, false
+}
+
+// armBFD turns BFD on for n, bfdArmDelay after its session first came up.
+func (s *Speaker) armBFD(ctx context.Context, srv *server.BgpServer, n NeighborConfig) {
+	t := time.NewTimer(bfdArmDelay)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return
+	case <-t.C:
+	}
+	if _, err := srv.UpdatePeer(ctx, &api.UpdatePeerRequest{Peer: peerOf(n, true)}); err != nil {
+		s.log.Warn("bgp: BFD not turned on", "neighbor", n.Address, "err", err)
+		return
+	}
+	s.log.Debug("bgp: BFD on", "neighbor", n.Address)
 }

@@ -57,8 +57,10 @@ type Lab struct {
 	Bin    string
 	// RouterDir holds FRR's configs, PID files and sockets.
 	RouterDir string
-	opt       Options
-	t         tier.TB
+	// FRR are the router's daemons by name: zebra, bfdd, bgpd.
+	FRR map[string]*netlab.Proc
+	opt Options
+	t   tier.TB
 }
 
 // New builds the lab and starts FRR; it starts no halod (StartHalod does).
