@@ -368,3 +368,30 @@ func (l *Lab) pathCommunity(ctx context.Context, p netip.Prefix, nexthop netip.A
 	}
 	return fmt.Errorf("no path for %s from %s", p, nexthop)
 }
+
+// HoldConn is one connection of labtool hold.
+type HoldConn struct {
+	LB     string `json:"lb"`
+	Broken bool   `json:"broken"`
+	Err    string `json:"err,omitempty"`
+}
+
+// StartHold starts labtool hold on the client: conns keep-alive connections to the IPv4
+// service, a request on each every 100 ms, for d. Read the result with HoldResult.
+func (l *Lab) StartHold(conns int, d time.Duration) (*netlab.Proc, error) {
+	return l.Client.Start(filepath.Join(l.Bin, "labtool"), "hold", "-conns", fmt.Sprint(conns),
+		"-duration", d.String(), "-url", fmt.Sprintf("http://%s/", Service4.Addr()))
+}
+
+// HoldResult parses a finished labtool hold's output.
+func HoldResult(p *netlab.Proc) ([]HoldConn, error) {
+	var cs []HoldConn
+	out := p.Output()
+	if i := strings.Index(out, "["); i >= 0 {
+		out = out[i:]
+	}
+	if err := json.Unmarshal([]byte(out), &cs); err != nil {
+		return nil, fmt.Errorf("labtool hold: %v: %s", err, p.Output())
+	}
+	return cs, nil
+}

@@ -38,6 +38,84 @@ type bgpRound struct {
 type bgpResult struct {
 	err    string
 	rounds map[string][]bgpRound
+	held   map[string][]heldRound
+}
+
+// heldRound is what one departure of lb1 did to long-lived connections: those on lb1
+// (lost) and those on the other nodes (moved by the rehash, if any).
+type heldRound struct {
+	lost, lostBroken, others, othersBroken int
+	err                                    string
+}
+
+// departures are the ways lb1 leaves while connections are held.
+func departures() []bgpFault {
+	return []bgpFault{
+		{key: "drain", title: "graceful: `haloctl maintenance on` (GRACEFUL_SHUTDOWN, then withdrawal)",
+			inject: func(ctx context.Context, l *bgplab.Lab, lb *cluster.LB) (time.Time, error) {
+				t0 := time.Now()
+				resp, err := lb.Ctl(ctx, "maintenance", "on")
+				if err == nil && !resp.OK {
+					err = errors.New(resp.Error)
+				}
+				return t0, err
+			},
+			heal: func(ctx context.Context, l *bgplab.Lab, lb *cluster.LB) error {
+				resp, err := lb.Ctl(ctx, "maintenance", "off")
+				if err == nil && !resp.OK {
+					err = errors.New(resp.Error)
+				}
+				return err
+			}},
+		{key: "abrupt", title: "abrupt: link cut (BFD)", inject: bgpFaults()[1].inject, heal: bgpFaults()[1].heal},
+	}
+}
+
+// heldOnce holds 120 connections across lb1's departure and counts the broken ones.
+func heldOnce(ctx context.Context, l *bgplab.Lab, f bgpFault) heldRound {
+	lb := l.LBs[0]
+	p, err := l.StartHold(120, 8*time.Second)
+	if err != nil {
+		return heldRound{err: err.Error()}
+	}
+	defer p.Stop(2 * time.Second)
+	if err := sleep(ctx, 2*time.Second); err != nil {
+		return heldRound{err: err.Error()}
+	}
+	var r heldRound
+	if _, err := f.inject(ctx, l, lb); err != nil {
+		r.err = err.Error()
+	}
+	p.Wait(ctx)
+	if err := f.heal(ctx, l, lb); err != nil && r.err == "" {
+		r.err = err.Error()
+	}
+	if err := awaitHops(ctx, l, hopsOf(l.LBs), 60*time.Second); err != nil && r.err == "" {
+		r.err = err.Error()
+	}
+	cs, err := bgplab.HoldResult(p)
+	if err != nil {
+		if r.err == "" {
+			r.err = err.Error()
+		}
+		return r
+	}
+	for _, c := range cs {
+		switch {
+		case c.LB == "":
+		case c.LB == lb.Name:
+			r.lost++
+			if c.Broken {
+				r.lostBroken++
+			}
+		default:
+			r.others++
+			if c.Broken {
+				r.othersBroken++
+			}
+		}
+	}
+	return r
 }
 
 func bgpFaults() []bgpFault {
@@ -82,6 +160,16 @@ func runBGP(ctx context.Context, s *scope, cfg config, res *bgpResult) error {
 	all := hopsOf(l.LBs)
 	if err := awaitHops(ctx, l, all, 60*time.Second); err != nil {
 		return err
+	}
+	for _, f := range departures() {
+		for i := 0; i < cfg.reps; i++ {
+			logf("bgp: long-lived connections, %s, round %d", f.key, i+1)
+			r := heldOnce(ctx, l, f)
+			res.held[f.key] = append(res.held[f.key], r)
+			if r.err != "" {
+				logf("bgp: %s: %s", f.key, r.err)
+			}
+		}
 	}
 	for _, f := range bgpFaults() {
 		for i := 0; i < cfg.reps; i++ {
@@ -230,6 +318,25 @@ func (r *report) bgpSection(w func(string, ...any)) {
 			fc = fmt.Sprintf("%d (%d)", int64(median(fails)), int64(slices.Max(fails)))
 		}
 		w("| %s | %s | %s | %s | %s |\n", f.title, cell(fib), fc, cell(dark), orDash(strings.Join(errs, "; ")))
+	}
+	w("\nLong-lived connections: 120 keep-alive connections from the client, a request on each every 100 ms, while lb1 leaves; a connection is broken when a request fails or is answered by another node. The router hashes with Linux's default multipath algorithm (hash-threshold) over plain next hops, as FRR 8.4 installs them. Sums over %d rounds.\n\n", r.cfg.reps)
+	w("| lb1 leaves | its connections broken | the other nodes' connections broken | errors |\n| --- | --- | --- | --- |\n")
+	for _, f := range departures() {
+		var lost, lostB, oth, othB int
+		var errs []string
+		for _, x := range r.bgp.held[f.key] {
+			if x.err != "" {
+				errs = append(errs, x.err)
+			}
+			lost, lostB, oth, othB = lost+x.lost, lostB+x.lostBroken, oth+x.others, othB+x.othersBroken
+		}
+		share := func(b, n int) string {
+			if n == 0 {
+				return "–"
+			}
+			return fmt.Sprintf("%d of %d (%.0f %%)", b, n, 100*float64(b)/float64(n))
+		}
+		w("| %s | %s | %s | %s |\n", f.title, share(lostB, lost), share(othB, oth), orDash(strings.Join(errs, "; ")))
 	}
 	w("\nOn paper: kube-vip withdraws only after its health check fails 3 × 5 s (≥ 15 s); MetalLB without BFD waits for the hold time (≥ 3 s, 90 s by default); BFD at FRR's default 300 ms × 3 detects in 900 ms. halo withdraws on HAProxy's own verdict (a dead HAProxy is seen at once, a hung one within `interval × fall`), and BFD 50 ms × 3 bounds a dead node or link at 150 ms plus the router's FIB update.\n\n")
 }

@@ -207,7 +207,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 	if (cfg.setups == nil || cfg.setups["bgp"]) && rep.haloErr == "" && ctx.Err() == nil {
 		logf("== bgp: three halod nodes announcing over BGP to FRR, ECMP and BFD")
-		rep.bgp = &bgpResult{rounds: map[string][]bgpRound{}}
+		rep.bgp = &bgpResult{rounds: map[string][]bgpRound{}, held: map[string][]heldRound{}}
 		err := inScope("bgp", func(s *scope) error { return runBGP(ctx, s, cfg, rep.bgp) })
 		if err != nil {
 			if ctx.Err() != nil {
