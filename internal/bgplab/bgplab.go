@@ -264,13 +264,14 @@ func Announcing(st supervisor.Status) error {
 	return nil
 }
 
-// NextHops returns the router's FIB next hops for p, sorted ("" entries never).
+// NextHops returns the next hops of the route FRR's zebra installed for p in the router's
+// kernel FIB (proto bgp), sorted.
 func (l *Lab) NextHops(ctx context.Context, p netip.Prefix) ([]netip.Addr, error) {
 	fam := "-4"
 	if p.Addr().Is6() {
 		fam = "-6"
 	}
-	out, err := exec.CommandContext(ctx, "ip", "-n", l.Router.NS, fam, "-j", "route", "show", p.String()).Output()
+	out, err := exec.CommandContext(ctx, "ip", "-n", l.Router.NS, fam, "-j", "route", "show", p.String(), "proto", "bgp").Output()
 	if err != nil {
 		return nil, fmt.Errorf("ip route show %s: %w", p, err)
 	}

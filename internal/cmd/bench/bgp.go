@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -68,6 +69,87 @@ func departures() []bgpFault {
 				return err
 			}},
 		{key: "abrupt", title: "abrupt: link cut (BFD)", inject: bgpFaults()[1].inject, heal: bgpFaults()[1].heal},
+		{key: "resilient", title: "abrupt: link cut (BFD), the router forwarding through a resilient next-hop group (emulated, below)",
+			inject: func(ctx context.Context, l *bgplab.Lab, lb *cluster.LB) (time.Time, error) {
+				t0 := time.Now()
+				if err := l.Net.LinkDown(lb.Node, 0); err != nil {
+					return t0, err
+				}
+				// Follow FRR: once its route lost lb1, the group loses it too.
+				if err := awaitHops(ctx, l, hopsOf(l.LBs[1:]), 15*time.Second); err != nil {
+					return t0, err
+				}
+				return t0, resilientGroup(ctx, l, l.LBs[1:])
+			},
+			heal: func(ctx context.Context, l *bgplab.Lab, lb *cluster.LB) error {
+				if err := l.Net.LinkUp(lb.Node, 0); err != nil {
+					return err
+				}
+				return awaitHops(ctx, l, hopsOf(l.LBs), 60*time.Second)
+			}},
+	}
+}
+
+// Resilient next hops (Linux 5.13+): the nexthop IDs the bench makes in the router.
+const (
+	resGroupID = 900
+	resBaseID  = 901
+)
+
+// resilientGroup points the router's forwarding of the service address at a resilient
+// next-hop group of lbs (creating it and a route preferred over FRR's on first use):
+// what a router that programs ECMP resiliently does, where a lost next hop's buckets move
+// and the others' stay.
+func resilientGroup(ctx context.Context, l *bgplab.Lab, lbs []*cluster.LB) error {
+	ns := l.Router.NS
+	ipr := func(args ...string) error {
+		out, err := exec.CommandContext(ctx, "ip", append([]string{"-n", ns}, args...)...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	var ids []string
+	for _, lb := range lbs {
+		i := slices.Index(l.LBs, lb)
+		id := fmt.Sprint(resBaseID + i)
+		if err := ipr("nexthop", "replace", "id", id, "via", bgplab.LBAddr(lb, false).String(), "dev", "eth0"); err != nil {
+			return err
+		}
+		ids = append(ids, id)
+	}
+	if err := ipr("nexthop", "replace", "id", fmt.Sprint(resGroupID), "group", strings.Join(ids, "/"),
+		"type", "resilient", "buckets", "128", "idle_timer", "0"); err != nil {
+		return err
+	}
+	// In a table of its own, chosen by a rule ahead of the main table: zebra, which owns the
+	// main table, would take a kernel route there for its best and uninstall BGP's.
+	if err := ipr("route", "replace", bgplab.Service4.String(), "nhid", fmt.Sprint(resGroupID), "table", resTable); err != nil {
+		return err
+	}
+	if err := ipr("rule", "show", "priority", resRulePrio); err == nil {
+		out, _ := exec.CommandContext(ctx, "ip", "-n", ns, "rule", "show", "priority", resRulePrio).Output()
+		if strings.TrimSpace(string(out)) != "" {
+			return nil
+		}
+	}
+	return ipr("rule", "add", "to", bgplab.Service4.String(), "table", resTable, "priority", resRulePrio)
+}
+
+// The routing table and rule priority of the emulated resilient forwarding.
+const (
+	resTable    = "100"
+	resRulePrio = "100"
+)
+
+// dropResilient removes what resilientGroup made.
+func dropResilient(ctx context.Context, l *bgplab.Lab) {
+	ns := l.Router.NS
+	exec.CommandContext(ctx, "ip", "-n", ns, "rule", "del", "priority", resRulePrio).Run()
+	exec.CommandContext(ctx, "ip", "-n", ns, "route", "del", bgplab.Service4.String(), "table", resTable).Run()
+	exec.CommandContext(ctx, "ip", "-n", ns, "nexthop", "del", "id", fmt.Sprint(resGroupID)).Run()
+	for i := range l.LBs {
+		exec.CommandContext(ctx, "ip", "-n", ns, "nexthop", "del", "id", fmt.Sprint(resBaseID+i)).Run()
 	}
 }
 
@@ -164,7 +246,15 @@ func runBGP(ctx context.Context, s *scope, cfg config, res *bgpResult) error {
 	for _, f := range departures() {
 		for i := 0; i < cfg.reps; i++ {
 			logf("bgp: long-lived connections, %s, round %d", f.key, i+1)
+			if f.key == "resilient" {
+				if err := resilientGroup(ctx, l, l.LBs); err != nil {
+					return err
+				}
+			}
 			r := heldOnce(ctx, l, f)
+			if f.key == "resilient" {
+				dropResilient(ctx, l)
+			}
 			res.held[f.key] = append(res.held[f.key], r)
 			if r.err != "" {
 				logf("bgp: %s: %s", f.key, r.err)
@@ -319,7 +409,7 @@ func (r *report) bgpSection(w func(string, ...any)) {
 		}
 		w("| %s | %s | %s | %s | %s |\n", f.title, cell(fib), fc, cell(dark), orDash(strings.Join(errs, "; ")))
 	}
-	w("\nLong-lived connections: 120 keep-alive connections from the client, a request on each every 100 ms, while lb1 leaves; a connection is broken when a request fails or is answered by another node. The router hashes with Linux's default multipath algorithm (hash-threshold) over plain next hops, as FRR 8.4 installs them. Sums over %d rounds.\n\n", r.cfg.reps)
+	w("\nLong-lived connections: 120 keep-alive connections from the client, a request on each every 100 ms, while lb1 leaves; a connection is broken when a request fails or is answered by another node. The router hashes with Linux's default multipath algorithm (hash-threshold) over plain next hops, as FRR 8.4 installs them. Sums over %d rounds. With hash-threshold the share of the other nodes' connections moved depends on which next hop leaves and on the order in which zebra installs the remaining ones (a reordered group moves nearly all flows).\n\n", r.cfg.reps)
 	w("| lb1 leaves | its connections broken | the other nodes' connections broken | errors |\n| --- | --- | --- | --- |\n")
 	for _, f := range departures() {
 		var lost, lostB, oth, othB int
@@ -338,5 +428,6 @@ func (r *report) bgpSection(w func(string, ...any)) {
 		}
 		w("| %s | %s | %s | %s |\n", f.title, share(lostB, lost), share(othB, oth), orDash(strings.Join(errs, "; ")))
 	}
+	w("\nThe resilient row is emulated: FRR 8.4 installs plain multipath routes, so the bench installs a resilient group of the three nodes (`ip nexthop ... type resilient buckets 128`) with a route in a table of its own chosen by an `ip rule` ahead of the main table (where zebra keeps its route), and replaces it with the two survivors as soon as FRR's route loses lb1, as a router programming ECMP resiliently would.\n")
 	w("\nOn paper: kube-vip withdraws only after its health check fails 3 × 5 s (≥ 15 s); MetalLB without BFD waits for the hold time (≥ 3 s, 90 s by default); BFD at FRR's default 300 ms × 3 detects in 900 ms. halo withdraws on HAProxy's own verdict (a dead HAProxy is seen at once, a hung one within `interval × fall`), and BFD 50 ms × 3 bounds a dead node or link at 150 ms plus the router's FIB update.\n\n")
 }
