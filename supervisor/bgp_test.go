@@ -159,3 +159,31 @@ func TestBGPStartsInMaintenance(t *testing.T) {
 		t.Errorf("announces %d, drains %d; want 1, 0", b.Announces, b.Drains)
 	}
 }
+
+// A changed bgp section is reported by a reload and applied only at restart: the running
+// speaker keeps its sessions and its announcement.
+func TestBGPReloadKeepsRunningSection(t *testing.T) {
+	r := bgptest.NewRouter(t, 65001)
+	hap := &fakeHAProxy{}
+	hap.set(true, "")
+	sup, _, _ := startBGPNode(t, r, hap, "600ms", false)
+	r.Await(t, svc, "127.0.0.1 [65001:100]", "announcement")
+	path := sup.cfg.Path()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(data), `"65001:100"`, `"65001:200"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	resp := sup.Reload(t.Context())
+	if !resp.OK || !strings.Contains(resp.Message, "the bgp section changed: it takes effect when halod restarts") {
+		t.Fatalf("reload: %+v", resp)
+	}
+	if st := sup.Status(); st.BGP == nil || st.BGP.Announces != 1 || st.BGP.Withdrawals != 0 {
+		t.Errorf("the speaker was disturbed by the reload: %+v", st.BGP)
+	}
+	if got, _ := r.Route(svc); got != "127.0.0.1 [65001:100]" {
+		t.Errorf("router holds %q after the reload", got)
+	}
+}
