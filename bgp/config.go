@@ -92,6 +92,9 @@ const (
 	MaxDrain             = 10 * time.Minute
 )
 
+// DegradedMED is added to a prefix's MED while the node is degraded (SetDegraded).
+const DegradedMED = 1000
+
 // GracefulShutdown is the well-known GRACEFUL_SHUTDOWN community 65535:0 (RFC 8326 §5).
 const GracefulShutdown uint32 = 0xFFFF0000
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/netip"
 	"time"
 
@@ -93,7 +94,7 @@ func peerOf(n NeighborConfig, bfd bool) *api.Peer {
 // pathsFor builds the routes of every prefix: phaseDraining adds GRACEFUL_SHUTDOWN and
 // LOCAL_PREF 0 (RFC 8326 §4; GoBGP strips LOCAL_PREF toward eBGP peers). The next hop is
 // left unspecified so that GoBGP puts the session's own address in it.
-func pathsFor(c *Config, p phase) ([]*apiutil.Path, error) {
+func pathsFor(c *Config, p phase, degraded bool) ([]*apiutil.Path, error) {
 	out := make([]*apiutil.Path, 0, len(c.Prefixes))
 	for _, pc := range c.Prefixes {
 		pf, err := netip.ParsePrefix(pc.Prefix)
@@ -140,8 +141,15 @@ func pathsFor(c *Config, p phase) ([]*apiutil.Path, error) {
 		if lp != nil {
 			attrs = append(attrs, bgp.NewPathAttributeLocalPref(*lp))
 		}
-		if pc.MED != nil {
-			attrs = append(attrs, bgp.NewPathAttributeMultiExitDisc(*pc.MED))
+		if pc.MED != nil || degraded {
+			var med uint32
+			if pc.MED != nil {
+				med = *pc.MED
+			}
+			if degraded {
+				med = uint32(min(uint64(med)+DegradedMED, math.MaxUint32))
+			}
+			attrs = append(attrs, bgp.NewPathAttributeMultiExitDisc(med))
 		}
 		out = append(out, &apiutil.Path{Family: fam, Nlri: nlri, Attrs: attrs})
 	}
@@ -151,14 +159,14 @@ func pathsFor(c *Config, p phase) ([]*apiutil.Path, error) {
 // applyPhase offers (announced, draining) or withdraws every prefix. Adding a path for a
 // prefix already offered replaces it, so the move to draining is one UPDATE per prefix
 // with the new attributes, never a withdraw and re-announce.
-func applyPhase(s *server.BgpServer, c *Config, p phase) error {
+func applyPhase(s *server.BgpServer, c *Config, p phase, degraded bool) error {
 	if p == phaseWithdrawn {
 		if err := s.DeletePath(apiutil.DeletePathRequest{DeleteAll: true}); err != nil {
 			return fmt.Errorf("bgp: withdraw: %w", err)
 		}
 		return nil
 	}
-	paths, err := pathsFor(c, p)
+	paths, err := pathsFor(c, p, degraded)
 	if err != nil {
 		return fmt.Errorf("bgp: build routes: %w", err)
 	}

@@ -52,6 +52,7 @@ type Speaker struct {
 
 	mu         sync.Mutex
 	healthy    bool
+	degraded   bool
 	draining   bool
 	drainStart time.Time
 	st         Status
@@ -98,6 +99,17 @@ func poke(c chan struct{}) {
 func (s *Speaker) SetHealthy(h bool) {
 	s.mu.Lock()
 	s.healthy = h
+	s.mu.Unlock()
+	poke(s.wake)
+}
+
+// SetDegraded says the node serves, but worse than it should (HAProxy up, a backend under
+// its minimum): the prefixes stay announced with DegradedMED added to their MED, so that a
+// router prefers the healthy nodes and keeps this one only while every node is degraded
+// (ECMP needs equal MEDs). The VRRP analogue is a priority penalty.
+func (s *Speaker) SetDegraded(d bool) {
+	s.mu.Lock()
+	s.degraded = d
 	s.mu.Unlock()
 	poke(s.wake)
 }
@@ -157,7 +169,7 @@ func (s *Speaker) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.st
-	st.Healthy, st.Draining = s.healthy, s.draining
+	st.Healthy, st.Degraded, st.Draining = s.healthy, s.degraded, s.draining
 	st.Neighbors = append([]NeighborStatus(nil), s.st.Neighbors...)
 	st.Prefixes = append([]PrefixStatus(nil), s.st.Prefixes...)
 	return st
@@ -211,7 +223,7 @@ func (s *Speaker) Run(ctx context.Context) error {
 	s.loop(ctx, srv, prefixes)
 	// Withdraw before the CEASE, so that a router that keeps the session's routes stale
 	// (graceful restart) has none to keep.
-	if err := applyPhase(srv, &s.cfg, phaseWithdrawn); err != nil {
+	if err := applyPhase(srv, &s.cfg, phaseWithdrawn, false); err != nil {
 		s.log.Warn("withdraw on stop", "err", err)
 	}
 	return nil
@@ -219,22 +231,24 @@ func (s *Speaker) Run(ctx context.Context) error {
 
 func (s *Speaker) loop(ctx context.Context, srv *server.BgpServer, prefixes []netip.Prefix) {
 	cur := phaseWithdrawn
+	curDegraded := false
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
 	for {
 		s.mu.Lock()
-		healthy, draining, start := s.healthy, s.draining, s.drainStart
+		healthy, draining, start, degraded := s.healthy, s.draining, s.drainStart, s.degraded
 		s.mu.Unlock()
 		now := s.opts.Now()
 		want, next := decide(cur, healthy, draining, start, now, s.cfg.DrainTime())
-		if want != cur {
-			if err := applyPhase(srv, &s.cfg, want); err != nil {
+		// A change of degraded re-announces with the new MED (nothing to do when withdrawn).
+		if want != cur || want != phaseWithdrawn && degraded != curDegraded {
+			if err := applyPhase(srv, &s.cfg, want, degraded); err != nil {
 				s.setError(err)
 				next = now.Add(retryInterval)
 			} else {
-				s.log.Info("service prefixes "+want.String(), "healthy", healthy, "draining", draining, "was", cur.String())
-				cur = want
+				s.log.Info("service prefixes "+want.String(), "healthy", healthy, "degraded", degraded, "draining", draining, "was", cur.String())
+				cur, curDegraded = want, degraded
 				s.mu.Lock()
 				s.st.Error = ""
 				s.setPhaseLocked(want)

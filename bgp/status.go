@@ -27,8 +27,9 @@ type Status struct {
 	RouterID string
 	// Running is false before GoBGP started and after it stopped.
 	Running bool
-	// Healthy and Draining are the inputs last given (SetHealthy, SetDraining).
-	Healthy, Draining bool
+	// Healthy, Degraded and Draining are the inputs last given (SetHealthy,
+	// SetDegraded, SetDraining).
+	Healthy, Degraded, Draining bool
 	// Error is the last failure to start or to update the routes, "" when none.
 	Error     string
 	Neighbors []NeighborStatus

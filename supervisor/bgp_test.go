@@ -187,3 +187,20 @@ func TestBGPReloadKeepsRunningSection(t *testing.T) {
 		t.Errorf("router holds %q after the reload", got)
 	}
 }
+
+// A degraded HAProxy (serving, a backend under its minimum) keeps the prefixes announced
+// with a raised MED, so that the routers prefer the nodes that kept their backends.
+func TestBGPDegradedRaisesMED(t *testing.T) {
+	r := bgptest.NewRouter(t, 65001)
+	hap := &fakeHAProxy{}
+	hap.set(true, "")
+	sup, _, _ := startBGPNode(t, r, hap, "600ms", false)
+	r.Await(t, svc, "127.0.0.1 [65001:100]", "announcement")
+	hap.degrade("backend app: 0/2 servers UP")
+	r.Await(t, svc, "127.0.0.1 [65001:100] med=1000", "MED raised while degraded")
+	if st := sup.Status(); !st.BGP.Degraded || st.BGP.Withdrawals != 0 {
+		t.Errorf("status while degraded: %+v", st.BGP)
+	}
+	hap.set(true, "")
+	r.Await(t, svc, "127.0.0.1 [65001:100]", "MED back once healthy")
+}
