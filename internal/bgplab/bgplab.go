@@ -61,6 +61,8 @@ type Lab struct {
 	FRR map[string]*netlab.Proc
 	opt Options
 	t   tier.TB
+	// backends are the latest StartBackend's, by LB name.
+	backends map[string]*netlab.Proc
 }
 
 // New builds the lab and starts FRR; it starts no halod (StartHalod does).
@@ -174,6 +176,10 @@ frontend main
     bind {{.Svc4}}:80
     bind [{{.Svc6}}]:80
     http-request return status 200 content-type text/plain string "{{.LB.Name}}" hdr X-LB {{.LB.Name}}
+
+# Only checked, never used for traffic: its server going DOWN makes the node degraded.
+backend app
+    server be1 127.0.0.1:8080 check inter 200ms fall 1 rise 1
 `))
 
 var lbHalo = template.Must(template.New("halo.yaml").Parse(`# written by internal/bgplab for {{.LB.Name}}
@@ -182,7 +188,7 @@ haproxy:
   config: [{{.LB.HAProxyCfg}}]
   master_socket: {{.LB.Dir}}/master.sock
   stats_socket: {{.LB.Dir}}/admin.sock
-  check: {frontends: [main]}
+  check: {frontends: [main], backends: {app: 1}}
 bgp:
   asn: 65001
   router_id: {{.RouterID}}
@@ -222,6 +228,23 @@ func (l *Lab) writeLB(lb *cluster.LB) error {
 	}
 	return os.WriteFile(lb.Config, []byte(b.String()), 0o644)
 }
+
+// StartBackend runs labtool's HTTP backend on lb's 127.0.0.1:8080, the server of its
+// checked backend: stopping it makes lb degraded.
+func (l *Lab) StartBackend(lb *cluster.LB) (*netlab.Proc, error) {
+	p, err := lb.Node.Start(filepath.Join(l.Bin, "labtool"), "serve", "-addr", "127.0.0.1:8080", "-name", lb.Name)
+	if err != nil {
+		return nil, err
+	}
+	if l.backends == nil {
+		l.backends = map[string]*netlab.Proc{}
+	}
+	l.backends[lb.Name] = p
+	return p, nil
+}
+
+// Backend returns the backend StartBackend last started on lb, nil if none.
+func (l *Lab) Backend(lb *cluster.LB) *netlab.Proc { return l.backends[lb.Name] }
 
 // StartHalod starts halod on lb and waits until its control socket answers.
 func (l *Lab) StartHalod(ctx context.Context, lb *cluster.LB) error {

@@ -23,6 +23,9 @@ func startAll(t *testing.T, opt Options) *Lab {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	for _, lb := range l.LBs {
+		if _, err := l.StartBackend(lb); err != nil {
+			t.Fatal(err)
+		}
 		if err := l.StartHalod(ctx, lb); err != nil {
 			t.Fatal(err)
 		}
@@ -198,6 +201,24 @@ func TestBGPLab(t *testing.T) {
 			t.Fatalf("maintenance off: %v %s", err, resp.Error)
 		}
 		awaitAll(t, "lb2 back after maintenance off")
+	})
+
+	t.Run("degraded", func(t *testing.T) {
+		lb := all[2]
+		be := l.Backend(lb)
+		if be == nil {
+			t.Fatal("no backend on lb3")
+		}
+		be.Stop(5 * time.Second)
+		// Still announced (MED 1000), but FRR prefers the two healthy nodes.
+		l.awaitHops(t, Service4, without(all, lb), 10*time.Second, "lb3 out of the ECMP set while degraded")
+		if err := l.pathCommunity(t.Context(), Service4, LBAddr(lb, false), ""); err != nil {
+			t.Errorf("lb3's route withdrawn while degraded: %v", err)
+		}
+		if _, err := l.StartBackend(lb); err != nil {
+			t.Fatal(err)
+		}
+		awaitAll(t, "lb3 back once its backend is up")
 	})
 
 	t.Run("halod-sigkill", func(t *testing.T) {

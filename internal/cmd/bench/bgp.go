@@ -235,6 +235,9 @@ func runBGP(ctx context.Context, s *scope, cfg config, res *bgpResult) error {
 	s.Cleanup(func() { os.RemoveAll(dir) })
 	l := bgplab.New(s, dir, bgplab.Options{Bin: cfg.bin})
 	for _, lb := range l.LBs {
+		if _, err := l.StartBackend(lb); err != nil {
+			return err
+		}
 		if err := l.StartHalod(ctx, lb); err != nil {
 			return err
 		}
