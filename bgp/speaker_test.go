@@ -70,6 +70,12 @@ func testSpeaker(t *testing.T, eng bgp.Engine) {
 	sp.SetHealthy(true)
 	r.Await(t, "198.51.100.10/32", "127.0.0.1 [65001:100]", "announcement")
 
+	// Degraded: still announced, with the MED raised so that healthy nodes win.
+	sp.SetDegraded(true)
+	r.Await(t, "198.51.100.10/32", "127.0.0.1 [65001:100] med=1000", "degraded MED")
+	sp.SetDegraded(false)
+	r.Await(t, "198.51.100.10/32", "127.0.0.1 [65001:100]", "MED gone again")
+
 	sp.SetHealthy(false)
 	if took := r.Await(t, "198.51.100.10/32", "", "withdrawal on unhealthy"); took > 2*time.Second {
 		t.Errorf("withdrawal took %s", took)

@@ -3,6 +3,7 @@ package haproxy
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"sort"
 	"time"
 )
@@ -45,6 +46,11 @@ type Config struct {
 	StopTimeout time.Duration `yaml:"stop_timeout"`
 	// Restart is the backoff for restarting a managed HAProxy that exited.
 	Restart RestartConfig `yaml:"restart"`
+
+	// OwnAddrs are addresses the daemon itself binds on this host before HAProxy starts
+	// (the BGP service addresses); the bind lint counts them as local even before they
+	// are. Not read from halo.yaml: the supervisor fills it.
+	OwnAddrs []netip.Addr `yaml:"-"`
 }
 
 // CheckConfig tunes the runtime-API health check.

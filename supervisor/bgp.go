@@ -52,7 +52,9 @@ func (s *Supervisor) startBGP(ctx context.Context, cfg *Config) error {
 	sp.SetDraining(s.maintenance)
 	s.bgp = r
 	s.mu.Unlock()
-	sp.SetHealthy(bgpHealthy(s.currentHealth()))
+	h := s.currentHealth()
+	sp.SetDegraded(h.Serving && !h.Healthy)
+	sp.SetHealthy(bgpHealthy(h))
 	s.healthMu.Unlock()
 	go func() { r.done <- sp.Run(bctx) }()
 	return nil
@@ -61,7 +63,8 @@ func (s *Supervisor) startBGP(ctx context.Context, cfg *Config) error {
 // bgpHealthy is the verdict that keeps the prefixes announced: HAProxy serves. A backend
 // under its minimum (degraded) does not withdraw, for the reason VRRP keeps a degraded
 // node in the running: when every node has lost its backends, a 503 beats a dark service
-// address.
+// address. It raises the MED instead (SetDegraded), so that the routers prefer the nodes
+// that kept their backends.
 func bgpHealthy(h HAProxyHealth) bool { return h.Serving }
 
 // trackBGP hands HAProxy's verdict to the speaker. healthMu is held.
@@ -70,6 +73,7 @@ func (s *Supervisor) trackBGP(h HAProxyHealth) {
 	r := s.bgp
 	s.mu.Unlock()
 	if r != nil {
+		r.sp.SetDegraded(h.Serving && !h.Healthy)
 		r.sp.SetHealthy(bgpHealthy(h))
 	}
 }

@@ -164,6 +164,51 @@ func TestBGPStartsInMaintenance(t *testing.T) {
 	}
 }
 
+// A changed bgp section is reported by a reload and applied only at restart: the running
+// speaker keeps its sessions and its announcement.
+func TestBGPReloadKeepsRunningSection(t *testing.T) {
+	r := bgptest.NewRouter(t, 65001)
+	hap := &fakeHAProxy{}
+	hap.set(true, "")
+	sup, _, _ := startBGPNode(t, r, hap, "600ms", false)
+	r.Await(t, svc, "127.0.0.1 [65001:100]", "announcement")
+	path := sup.cfg.Path()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(data), `"65001:100"`, `"65001:200"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	resp := sup.Reload(t.Context())
+	if !resp.OK || !strings.Contains(resp.Message, "the bgp section changed: it takes effect when halod restarts") {
+		t.Fatalf("reload: %+v", resp)
+	}
+	if st := sup.Status(); st.BGP == nil || st.BGP.Announces != 1 || st.BGP.Withdrawals != 0 {
+		t.Errorf("the speaker was disturbed by the reload: %+v", st.BGP)
+	}
+	if got, _ := r.Route(svc); got != "127.0.0.1 [65001:100]" {
+		t.Errorf("router holds %q after the reload", got)
+	}
+}
+
+// A degraded HAProxy (serving, a backend under its minimum) keeps the prefixes announced
+// with a raised MED, so that the routers prefer the nodes that kept their backends.
+func TestBGPDegradedRaisesMED(t *testing.T) {
+	r := bgptest.NewRouter(t, 65001)
+	hap := &fakeHAProxy{}
+	hap.set(true, "")
+	sup, _, _ := startBGPNode(t, r, hap, "600ms", false)
+	r.Await(t, svc, "127.0.0.1 [65001:100]", "announcement")
+	hap.degrade("backend app: 0/2 servers UP")
+	r.Await(t, svc, "127.0.0.1 [65001:100] med=1000", "MED raised while degraded")
+	if st := sup.Status(); !st.BGP.Degraded || st.BGP.Withdrawals != 0 {
+		t.Errorf("status while degraded: %+v", st.BGP)
+	}
+	hap.set(true, "")
+	r.Await(t, svc, "127.0.0.1 [65001:100]", "MED back once healthy")
+}
+
 // Without halo-bgp, a bgp section fails halod's start with a message that names it,
 // rather than a speaker retrying in the background.
 func TestBGPWithoutEngineFailsTheStart(t *testing.T) {

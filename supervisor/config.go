@@ -189,6 +189,11 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	}
 	c.ApplyDefaults()
 	c.resolvePaths()
+	if c.BGP != nil {
+		for _, p := range c.BGP.ServicePrefixes() {
+			c.HAProxy.OwnAddrs = append(c.HAProxy.OwnAddrs, p.Addr())
+		}
+	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}

@@ -15,7 +15,10 @@ type BGPStatus struct {
 	RouterID string `json:"router_id"`
 	Running  bool   `json:"running"`
 	// Draining: maintenance or a stop is withdrawing the prefixes after the drain time.
-	Draining bool   `json:"draining"`
+	Draining bool `json:"draining"`
+	// Degraded: HAProxy serves with a backend under its minimum; the prefixes carry a
+	// higher MED so that the routers prefer the other nodes.
+	Degraded bool   `json:"degraded"`
 	Error    string `json:"error,omitempty"`
 	// Announces, Withdrawals and Drains count changes of the prefixes' state.
 	Announces   uint64              `json:"announces"`
@@ -54,7 +57,7 @@ type BGPPrefixStatus struct {
 }
 
 func newBGPStatus(st bgp.Status) *BGPStatus {
-	out := &BGPStatus{ASN: st.ASN, RouterID: st.RouterID, Running: st.Running, Draining: st.Draining,
+	out := &BGPStatus{ASN: st.ASN, RouterID: st.RouterID, Running: st.Running, Draining: st.Draining, Degraded: st.Degraded,
 		Error: st.Error, Announces: st.Announces, Withdrawals: st.Withdrawals, Drains: st.Drains,
 		Neighbors: []BGPNeighborStatus{}, Prefixes: []BGPPrefixStatus{}}
 	out.EngineFailures = st.EngineFailures
@@ -102,6 +105,8 @@ func (b *BGPStatus) writeTable(w io.Writer, now time.Time) {
 		state = "STOPPED"
 	case b.Draining:
 		state = "DRAINING"
+	case b.Degraded:
+		state = "DEGRADED"
 	}
 	desc := fmt.Sprintf("asn %d, router-id %s, %d announces, %d withdrawals", b.ASN, b.RouterID, b.Announces, b.Withdrawals)
 	if b.EngineFailures > 0 {

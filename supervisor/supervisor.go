@@ -194,6 +194,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	// shutdown runs on every way out, in the order that loses the least.
 	shutdown := func() {
 		stopServer()
+		s.drainBGP(true) // the drain runs while the VRRP masters hand over
 		stopVRRP()
 		s.stopInstances()
 		s.stopBGP()

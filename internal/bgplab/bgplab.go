@@ -57,8 +57,12 @@ type Lab struct {
 	Bin    string
 	// RouterDir holds FRR's configs, PID files and sockets.
 	RouterDir string
-	opt       Options
-	t         tier.TB
+	// FRR are the router's daemons by name: zebra, bfdd, bgpd.
+	FRR map[string]*netlab.Proc
+	opt Options
+	t   tier.TB
+	// backends are the latest StartBackend's, by LB name.
+	backends map[string]*netlab.Proc
 }
 
 // New builds the lab and starts FRR; it starts no halod (StartHalod does).
@@ -172,6 +176,10 @@ frontend main
     bind {{.Svc4}}:80
     bind [{{.Svc6}}]:80
     http-request return status 200 content-type text/plain string "{{.LB.Name}}" hdr X-LB {{.LB.Name}}
+
+# Only checked, never used for traffic: its server going DOWN makes the node degraded.
+backend app
+    server be1 127.0.0.1:8080 check inter 200ms fall 1 rise 1
 `))
 
 var lbHalo = template.Must(template.New("halo.yaml").Parse(`# written by internal/bgplab for {{.LB.Name}}
@@ -180,7 +188,7 @@ haproxy:
   config: [{{.LB.HAProxyCfg}}]
   master_socket: {{.LB.Dir}}/master.sock
   stats_socket: {{.LB.Dir}}/admin.sock
-  check: {frontends: [main]}
+  check: {frontends: [main], backends: {app: 1}}
 bgp:
   asn: 65001
   router_id: {{.RouterID}}
@@ -220,6 +228,23 @@ func (l *Lab) writeLB(lb *cluster.LB) error {
 	}
 	return os.WriteFile(lb.Config, []byte(b.String()), 0o644)
 }
+
+// StartBackend runs labtool's HTTP backend on lb's 127.0.0.1:8080, the server of its
+// checked backend: stopping it makes lb degraded.
+func (l *Lab) StartBackend(lb *cluster.LB) (*netlab.Proc, error) {
+	p, err := lb.Node.Start(filepath.Join(l.Bin, "labtool"), "serve", "-addr", "127.0.0.1:8080", "-name", lb.Name)
+	if err != nil {
+		return nil, err
+	}
+	if l.backends == nil {
+		l.backends = map[string]*netlab.Proc{}
+	}
+	l.backends[lb.Name] = p
+	return p, nil
+}
+
+// Backend returns the backend StartBackend last started on lb, nil if none.
+func (l *Lab) Backend(lb *cluster.LB) *netlab.Proc { return l.backends[lb.Name] }
 
 // StartHalod starts halod on lb and waits until its control socket answers.
 func (l *Lab) StartHalod(ctx context.Context, lb *cluster.LB) error {
@@ -262,13 +287,14 @@ func Announcing(st supervisor.Status) error {
 	return nil
 }
 
-// NextHops returns the router's FIB next hops for p, sorted ("" entries never).
+// NextHops returns the next hops of the route FRR's zebra installed for p in the router's
+// kernel FIB (proto bgp), sorted.
 func (l *Lab) NextHops(ctx context.Context, p netip.Prefix) ([]netip.Addr, error) {
 	fam := "-4"
 	if p.Addr().Is6() {
 		fam = "-6"
 	}
-	out, err := exec.CommandContext(ctx, "ip", "-n", l.Router.NS, fam, "-j", "route", "show", p.String()).Output()
+	out, err := exec.CommandContext(ctx, "ip", "-n", l.Router.NS, fam, "-j", "route", "show", p.String(), "proto", "bgp").Output()
 	if err != nil {
 		return nil, fmt.Errorf("ip route show %s: %w", p, err)
 	}
@@ -365,4 +391,31 @@ func (l *Lab) pathCommunity(ctx context.Context, p netip.Prefix, nexthop netip.A
 		}
 	}
 	return fmt.Errorf("no path for %s from %s", p, nexthop)
+}
+
+// HoldConn is one connection of labtool hold.
+type HoldConn struct {
+	LB     string `json:"lb"`
+	Broken bool   `json:"broken"`
+	Err    string `json:"err,omitempty"`
+}
+
+// StartHold starts labtool hold on the client: conns keep-alive connections to the IPv4
+// service, a request on each every 100 ms, for d. Read the result with HoldResult.
+func (l *Lab) StartHold(conns int, d time.Duration) (*netlab.Proc, error) {
+	return l.Client.Start(filepath.Join(l.Bin, "labtool"), "hold", "-conns", fmt.Sprint(conns),
+		"-duration", d.String(), "-url", fmt.Sprintf("http://%s/", Service4.Addr()))
+}
+
+// HoldResult parses a finished labtool hold's output.
+func HoldResult(p *netlab.Proc) ([]HoldConn, error) {
+	var cs []HoldConn
+	out := p.Output()
+	if i := strings.Index(out, "["); i >= 0 {
+		out = out[i:]
+	}
+	if err := json.Unmarshal([]byte(out), &cs); err != nil {
+		return nil, fmt.Errorf("labtool hold: %v: %s", err, p.Output())
+	}
+	return cs, nil
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/halo-lb/halo/internal/netlab"
 )
 
 var bgpdConf = template.Must(template.New("bgpd.conf").Parse(`! written by internal/bgplab
@@ -21,9 +23,18 @@ router bgp 65000
  no bgp default ipv4-unicast
  bgp bestpath as-path multipath-relax
  timers bgp 1 3
-{{- range .Peers}}
+{{- range .Peers4}}
  neighbor {{.}} remote-as 65001
  neighbor {{.}} timers connect 1
+ neighbor {{.}} update-source {{$.RouterID}}
+{{- if $.BFD}}
+ neighbor {{.}} bfd profile halo
+{{- end}}
+{{- end}}
+{{- range .Peers6}}
+ neighbor {{.}} remote-as 65001
+ neighbor {{.}} timers connect 1
+ neighbor {{.}} update-source {{$.Router6}}
 {{- if $.BFD}}
  neighbor {{.}} bfd profile halo
 {{- end}}
@@ -87,7 +98,7 @@ func (l *Lab) startFRR() error {
 		p6 = append(p6, n.IPv6[0].Addr().String())
 	}
 	peers = append(append(peers, p4...), p6...)
-	data := map[string]any{"RouterID": l.Router.IPv4[0].Addr(), "Peers": peers, "Peers4": p4, "Peers6": p6,
+	data := map[string]any{"RouterID": l.Router.IPv4[0].Addr(), "Router6": l.Router.IPv6[0].Addr(), "Peers": peers, "Peers4": p4, "Peers6": p6,
 		"BFD": !l.opt.NoBFD, "MS": l.opt.BFD.Milliseconds()}
 	for name, tpl := range map[string]*template.Template{"bgpd.conf": bgpdConf, "bfdd.conf": bfddConf} {
 		var b strings.Builder
@@ -127,6 +138,7 @@ func (l *Lab) startFRR() error {
 	if err != nil {
 		return err
 	}
+	l.FRR = map[string]*netlab.Proc{"zebra": zebra, "bfdd": bfdd, "bgpd": bgpd}
 	for {
 		out, err := l.Vtysh(ctx, "show bgp summary")
 		if err == nil && strings.Contains(out, "65000") {

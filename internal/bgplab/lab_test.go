@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -22,6 +23,9 @@ func startAll(t *testing.T, opt Options) *Lab {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	for _, lb := range l.LBs {
+		if _, err := l.StartBackend(lb); err != nil {
+			t.Fatal(err)
+		}
 		if err := l.StartHalod(ctx, lb); err != nil {
 			t.Fatal(err)
 		}
@@ -95,6 +99,12 @@ func TestBGPLab(t *testing.T) {
 					return fmt.Errorf("neighbour %s: BFD %s", n.Address, n.BFD)
 				}
 			}
+			for _, n := range st.BGP.Neighbors {
+				// BFD coming up must not cost a session flap (bgp.bfdArmDelay).
+				if n.Flaps != 0 {
+					t.Errorf("%s: neighbour %s flapped %d times while starting", lb.Name, n.Address, n.Flaps)
+				}
+			}
 			return nil
 		})
 	}
@@ -107,6 +117,26 @@ func TestBGPLab(t *testing.T) {
 			return fmt.Errorf("%d sessions up, want %d:\n%s", n, 2*len(all), out)
 		}
 		return nil
+	})
+
+	t.Run("status", func(t *testing.T) {
+		lb := all[0]
+		for _, a := range []netip.Prefix{Service4, Service6} {
+			if ok, err := lb.Node.HasAddr(t.Context(), a.Addr()); err != nil || !ok {
+				t.Errorf("%s not bound on %s: %v", a, lb.Name, err)
+			}
+		}
+		out, err := lb.Node.Exec(t.Context(), filepath.Join(l.Bin, "haloctl"), "-socket", lb.Socket, "status")
+		if err != nil {
+			t.Errorf("haloctl status exits non-zero on a node with every session up: %v\n%s", err, out)
+		}
+		for _, want := range []string{"neighbor 192.0.2.14", "neighbor 2001:db8::14", "ESTABLISHED", "bfd up",
+			"prefix 203.0.113.10/32", "prefix 2001:db8:ff::10/128", "ANNOUNCED"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("haloctl status lacks %q:\n%s", want, out)
+			}
+		}
+		t.Logf("haloctl status:\n%s", out)
 	})
 
 	t.Run("spread", func(t *testing.T) {
@@ -173,6 +203,24 @@ func TestBGPLab(t *testing.T) {
 		awaitAll(t, "lb2 back after maintenance off")
 	})
 
+	t.Run("degraded", func(t *testing.T) {
+		lb := all[2]
+		be := l.Backend(lb)
+		if be == nil {
+			t.Fatal("no backend on lb3")
+		}
+		be.Stop(5 * time.Second)
+		// Still announced (MED 1000), but FRR prefers the two healthy nodes.
+		l.awaitHops(t, Service4, without(all, lb), 10*time.Second, "lb3 out of the ECMP set while degraded")
+		if err := l.pathCommunity(t.Context(), Service4, LBAddr(lb, false), ""); err != nil {
+			t.Errorf("lb3's route withdrawn while degraded: %v", err)
+		}
+		if _, err := l.StartBackend(lb); err != nil {
+			t.Fatal(err)
+		}
+		awaitAll(t, "lb3 back once its backend is up")
+	})
+
 	t.Run("halod-sigkill", func(t *testing.T) {
 		lb := all[2]
 		if err := lb.Halod.Signal(syscall.SIGKILL); err != nil {
@@ -228,5 +276,28 @@ func TestBGPLab(t *testing.T) {
 			t.Fatal(err)
 		}
 		awaitAll(t, "lb1 back after the link healed")
+	})
+
+	t.Run("clean-stop", func(t *testing.T) {
+		lb := all[1]
+		stopped := make(chan struct{})
+		go func() { lb.Halod.Stop(30 * time.Second); close(stopped) }()
+		poll.Until(t, 5*time.Second, "GRACEFUL_SHUTDOWN on lb2's path as halod stops", func() error {
+			return l.pathCommunity(t.Context(), Service4, LBAddr(lb, false), "graceful-shutdown")
+		})
+		select {
+		case <-stopped:
+		case <-time.After(30 * time.Second):
+			t.Fatal("halod did not stop within 30 s of SIGTERM")
+		}
+		if err := l.pathCommunity(t.Context(), Service4, LBAddr(lb, false), ""); err == nil {
+			t.Error("lb2's route still at the router after halod stopped")
+		}
+		l.awaitHops(t, Service4, without(all, lb), 5*time.Second, "lb2 out of the FIB after its stop")
+		for _, a := range []netip.Prefix{Service4, Service6} {
+			if ok, err := lb.Node.HasAddr(t.Context(), a.Addr()); err != nil || ok {
+				t.Errorf("%s still bound on %s after a clean stop (err %v)", a, lb.Name, err)
+			}
+		}
 	})
 }

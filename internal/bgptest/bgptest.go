@@ -95,7 +95,8 @@ func NewRouter(t *testing.T, peerASN uint32) *Router {
 }
 
 // Route returns what the router holds for prefix: "" when nothing, else "NEXTHOP
-// [COMMUNITIES]" with the communities sorted, as "127.0.0.1 [65001:100 65535:0]".
+// [COMMUNITIES]" with the communities sorted, and " med=N" when a MED is sent, as
+// "127.0.0.1 [65001:100 65535:0]".
 func (r *Router) Route(prefix string) (string, error) {
 	var out []string
 	err := r.S.ListPath(apiutil.ListPathRequest{TableType: api.TableType_TABLE_TYPE_GLOBAL, Family: bgp.RF_IPv4_UC},
@@ -106,10 +107,13 @@ func (r *Router) Route(prefix string) (string, error) {
 			for _, p := range paths {
 				var nh netip.Addr
 				var comms []string
+				med := ""
 				for _, a := range p.Attrs {
 					switch a := a.(type) {
 					case *bgp.PathAttributeNextHop:
 						nh = a.Value
+					case *bgp.PathAttributeMultiExitDisc:
+						med = fmt.Sprintf(" med=%d", a.Value)
 					case *bgp.PathAttributeCommunities:
 						for _, c := range a.Value {
 							comms = append(comms, fmt.Sprintf("%d:%d", c>>16, c&0xffff))
@@ -117,7 +121,7 @@ func (r *Router) Route(prefix string) (string, error) {
 					}
 				}
 				slices.Sort(comms)
-				out = append(out, fmt.Sprintf("%s %v", nh, comms))
+				out = append(out, fmt.Sprintf("%s %v%s", nh, comms, med))
 			}
 		})
 	return strings.Join(out, "; "), err

@@ -26,6 +26,7 @@ type report struct {
 	binary    binaryInfo
 	gobench   goBenchResult
 	pidofTrap string
+	bgp       *bgpResult
 }
 
 type setupResult struct {
@@ -166,6 +167,7 @@ func (r *report) markdown() string {
 	r.goals(w)
 	r.failover(w)
 	r.reloadSection(w)
+	r.bgpSection(w)
 	r.idleSection(w)
 	r.goBenchSection(w)
 	r.method(w)
