@@ -14,7 +14,7 @@
 // the engine's log records come out. halod imports nothing of GoBGP (a test in cmd/halod
 // runs go list -deps): linked in, GoBGP's package initialisers (grpc, protobuf registries,
 // viper) ran in every halod, BGP or not, and doubled it — 12.6 to 24.1 MB stripped and
-// 18 to 27 MiB idle RSS, measured side by side with checkcost. The price is for BGP users
+// 18 to 31 MiB idle RSS, measured side by side with checkcost. The price is for BGP users
 // only: a second Go runtime (halo-bgp: 17.6 MB, about 31 MiB RSS of which 13 MiB
 // anonymous), and a pipe round trip per route change, a fraction of a millisecond
 // (BenchmarkApply), lost in the tens of milliseconds HAProxy's death takes to be seen
