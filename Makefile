@@ -6,10 +6,11 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN     := bin
 
 # command:package pairs the tests, the demo and the benchmarks need. gcc is for the race
-# detector (cgo); tshark decodes VRRP adverts in the interop tests.
+# detector (cgo); tshark decodes VRRP adverts in the interop tests; frr (vtysh, bgpd,
+# bfdd, zebra) is the upstream router of the BGP lab, run by the tests, never as a service.
 TEST_DEPS := haproxy:haproxy keepalived:keepalived ip:iproute2 bridge:iproute2 gcc:gcc \
              tshark:tshark ping:iputils-ping curl:curl ps:procps unshare:util-linux \
-             lintian:lintian systemd-nspawn:systemd-container
+             lintian:lintian systemd-nspawn:systemd-container vtysh:frr
 
 .PHONY: all build test test-unit lint fuzz bench bench-quick demo install clean deps soak promtool deb
 
@@ -17,7 +18,7 @@ all: build
 
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/halod ./cmd/haloctl
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/halod ./cmd/haloctl ./cmd/halo-bgp
 
 # deps installs, through apt-get, the packages whose commands are missing.
 deps:
@@ -116,13 +117,13 @@ fuzz:
 bench: deps
 	@$(MAKE) --no-print-directory deps TEST_DEPS="killall:psmisc nsenter:util-linux"
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/halod ./cmd/haloctl ./internal/cmd/labtool ./internal/cmd/bench
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/halod ./cmd/haloctl ./cmd/halo-bgp ./internal/cmd/labtool ./internal/cmd/bench
 	$(BIN)/bench -bin $(BIN) -out $(or $(BENCH_OUT),docs/BENCHMARKS.md)
 
 bench-quick: deps
 	@$(MAKE) --no-print-directory deps TEST_DEPS="killall:psmisc nsenter:util-linux"
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/halod ./cmd/haloctl ./internal/cmd/labtool ./internal/cmd/bench
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/halod ./cmd/haloctl ./cmd/halo-bgp ./internal/cmd/labtool ./internal/cmd/bench
 	$(BIN)/bench -quick -bin $(BIN) -out $(or $(BENCH_OUT),.bench/BENCHMARKS.md)
 
 # image: halod and haloctl, static (CGO_ENABLED=0), in a container image on an empty base
@@ -155,6 +156,7 @@ UNITDIR ?= /etc/systemd/system
 install: build
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/halo $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(BIN)/halod $(DESTDIR)$(PREFIX)/sbin/halod
+	install -m 0755 $(BIN)/halo-bgp $(DESTDIR)$(PREFIX)/sbin/halo-bgp
 	install -m 0755 $(BIN)/haloctl $(DESTDIR)$(PREFIX)/bin/haloctl
 	for u in halod.service halod-external.service halod-cleanup@.service; do \
 	  sed -e 's|/usr/sbin/halod|$(PREFIX)/sbin/halod|g' -e 's|/usr/bin/haloctl|$(PREFIX)/bin/haloctl|g' \
@@ -178,7 +180,7 @@ COMMIT_TIME = $(or $(SOURCE_DATE_EPOCH),$(shell git log -1 --format=%ct 2>/dev/n
 deb:
 	@[ -n "$(DESCRIBE)" ] && [ -n "$(COMMIT_TIME)" ] || { echo "make deb: needs a git checkout (git describe, the commit's time)"; exit 1; }
 	@mkdir -p $(BIN)/static dist/man && rm -f dist/halo_*.deb
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/static/ ./cmd/halod ./cmd/haloctl
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/static/ ./cmd/halod ./cmd/haloctl ./cmd/halo-bgp
 	$(GO) run ./internal/cmd/mkman -bin $(BIN)/static -src docs/man -out dist/man -version '$(VERSION)' \
 	  -date $$(date -u -d @$(COMMIT_TIME) +%Y-%m-%d)
 	$(GO) run ./internal/cmd/mkdeb -bin $(BIN)/static -man dist/man -describe '$(DESCRIBE)' \

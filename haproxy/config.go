@@ -3,6 +3,7 @@ package haproxy
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"sort"
 	"time"
 )
@@ -48,6 +49,11 @@ type Config struct {
 	// RestartInPlace is what a crash of a managed HAProxy costs: restarted at once on
 	// the listening sockets halod holds, the VIP kept (see RestartInPlaceConfig).
 	RestartInPlace RestartInPlaceConfig `yaml:"restart_in_place"`
+
+	// OwnAddrs are addresses the daemon itself binds on this host before HAProxy starts
+	// (the BGP service addresses); the bind lint counts them as local even before they
+	// are. Not read from halo.yaml: the supervisor fills it.
+	OwnAddrs []netip.Addr `yaml:"-"`
 }
 
 // CheckConfig tunes the runtime-API health check.

@@ -108,7 +108,7 @@ func (v validator) lintBinds(files []*ConfigFile) []Finding {
 				}
 				for _, ba := range b.Addrs() {
 					a := ba.Addr
-					if !a.IsValid() || (lerr == nil && isLocal(a, local)) {
+					if !a.IsValid() || (lerr == nil && isLocal(a, local)) || slices.Contains(v.cfg.OwnAddrs, a) {
 						continue // a wildcard binds whatever the host has
 					}
 					key := "net/ipv4/ip_nonlocal_bind"

@@ -81,6 +81,8 @@ func TestLint(t *testing.T) {
 		{"clean", checked, "0", lintBase, nil},
 		{"VIP without nonlocal bind", checked, "0", strings.Replace(lintBase, "bind 192.0.2.11:80", "bind 192.0.2.100:80", 1),
 			[]string{"haproxy.cfg:12: error: frontend main: bind 192.0.2.100:80: 192.0.2.100 is not an address of this host (a VIP held only by the VRRP master?) and net.ipv4.ip_nonlocal_bind is 0 here: set net.ipv4.ip_nonlocal_bind=1"}},
+		{"address halod binds itself", Config{Check: checked.Check, OwnAddrs: []netip.Addr{netip.MustParseAddr("192.0.2.100")}}, "0",
+			strings.Replace(lintBase, "bind 192.0.2.11:80", "bind 192.0.2.100:80", 1), nil},
 		{"VIP with nonlocal bind", checked, "1", strings.Replace(lintBase, "bind 192.0.2.11:80", "bind 192.0.2.100:80", 1), nil},
 		{"VIP transparent", checked, "0", strings.Replace(lintBase, "bind 192.0.2.11:80", "bind 192.0.2.100:80 transparent", 1), nil},
 		{"IPv6 VIP in a list", checked, "0", strings.Replace(lintBase, "bind 192.0.2.11:80", "bind 192.0.2.11:80,[2001:db8::100]:80", 1),

@@ -173,6 +173,7 @@ func sortedKeys(m map[string]uint64) []string {
 func New(reg prometheus.Registerer, src Source) error {
 	for _, c := range []prometheus.Collector{
 		NewCollector(src),
+		newBGPCollector(src),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {

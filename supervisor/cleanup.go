@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/halo-lb/halo/bgp"
 	"github.com/halo-lb/halo/vrrp"
 )
 
@@ -24,6 +25,13 @@ func Cleanup(cfg *Config) ([]string, error) {
 			continue
 		}
 		done = append(done, ic.Name)
+	}
+	if cfg.BGP != nil {
+		if err := bgp.NewNetlinkBinder(cfg.BGP.Interface, nil).Unbind(cfg.BGP.ServicePrefixes()); err != nil {
+			errs = append(errs, fmt.Errorf("bgp service addresses: %w", err))
+		} else {
+			done = append(done, "bgp")
+		}
 	}
 	return done, errors.Join(errs...)
 }

@@ -16,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/halo-lb/halo/bgp"
 	"github.com/halo-lb/halo/haproxy"
 	"github.com/halo-lb/halo/vrrp"
 )
@@ -33,6 +34,9 @@ type Config struct {
 	Control ControlConfig  `yaml:"control"`
 	Metrics MetricsConfig  `yaml:"metrics"`
 	Log     LogConfig      `yaml:"log"`
+
+	// BGP announces the service prefixes; nil (the section absent) runs no BGP at all.
+	BGP *bgp.Config `yaml:"bgp"`
 
 	// path is the file the config came from, for messages; lines maps field paths
 	// ("vrrp.instances[0].priority") to their line in that file.
@@ -83,6 +87,9 @@ func (c *Config) Path() string { return c.path }
 func (c *Config) ApplyDefaults() {
 	c.HAProxy.ApplyDefaults()
 	c.VRRP.ApplyDefaults()
+	if c.BGP != nil {
+		c.BGP.ApplyDefaults()
+	}
 	if c.Control.Socket == "" {
 		c.Control.Socket = DefaultControlSocket
 	}
@@ -139,7 +146,7 @@ func (e *ConfigError) Error() string {
 // error joins one *ConfigError per problem, each naming the file, line and field.
 //
 // halo.yaml must be a regular file of at most MaxConfigSize bytes, and must define at
-// least one VRRP instance: an empty file (a truncated write) is refused rather than run
+// least one VRRP instance or a bgp section: an empty file (a truncated write) is refused rather than run
 // as "no instances", which would release every VIP.
 func LoadConfig(path string) (*Config, error) {
 	data, err := readConfigFile(path)
@@ -178,6 +185,11 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	}
 	c.ApplyDefaults()
 	c.resolvePaths()
+	if c.BGP != nil {
+		for _, p := range c.BGP.ServicePrefixes() {
+			c.HAProxy.OwnAddrs = append(c.HAProxy.OwnAddrs, p.Addr())
+		}
+	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -215,6 +227,9 @@ func (c *Config) Validate() error {
 	}
 	add("haproxy.", c.HAProxy.Validate())
 	add("vrrp.", c.VRRP.Validate())
+	if c.BGP != nil {
+		add("bgp.", c.BGP.Validate())
+	}
 	add("", c.validateOwn())
 	return errors.Join(errs...)
 }
@@ -229,8 +244,8 @@ func (c *Config) validateOwn() error {
 	bad := func(path, format string, args ...any) {
 		errs = append(errs, &fieldError{path, fmt.Sprintf(format, args...)})
 	}
-	if len(c.VRRP.Instances) == 0 {
-		bad("vrrp.instances", "no VRRP instance configured: refused, as running none would release every VIP (is the file empty or truncated?)")
+	if len(c.VRRP.Instances) == 0 && c.BGP == nil {
+		bad("vrrp.instances", "no VRRP instance and no bgp section configured: refused, as running neither would release every VIP (is the file empty or truncated?)")
 	}
 	c.checkNames(bad)
 	c.checkCluster(bad)

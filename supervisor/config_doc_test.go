@@ -274,7 +274,7 @@ func TestConfigDocListsIntegerLimits(t *testing.T) {
 	rows, _ := docTables(t)
 	// Each bound of the code (0, 1, 2..3, 100, 254, 255, ±253) with its neighbours.
 	probes := []int{-100000, -1000, -256, -255, -254, -253, -252, -101, -100, -99, -2, -1, 0, 1, 2, 3, 4,
-		5, 8, 10, 99, 100, 101, 127, 128, 252, 253, 254, 255, 256, 1000, 100000}
+		5, 8, 10, 99, 100, 101, 127, 128, 252, 253, 254, 255, 256, 1000, 65535, 65536, 100000}
 	for _, k := range configKeys() {
 		kind := k.typ.Kind()
 		if kind == reflect.Pointer {

@@ -17,6 +17,8 @@ var defaultedKeys = map[string]bool{
 	"vrrp.instances[].version":        true, "vrrp.instances[].priority": true, "vrrp.instances[].advert_interval": true,
 	"vrrp.instances[].garp.repeat": true, "vrrp.instances[].notify.timeout": true,
 	"vrrp.sync_groups[].notify.timeout": true,
+	"bgp.neighbors[].port":              true, "bgp.neighbors[].hold_time": true,
+	"bgp.neighbors[].bfd.multiplier": true, "bgp.neighbors[].bfd.interval": true,
 }
 
 // listIndex matches the indexes of a field path, for keyPattern.

@@ -17,6 +17,11 @@ func baseConfig() map[string]any {
 	return map[string]any{"vrrp": map[string]any{
 		"instances":   []any{inst("VI_1", 51), inst("VI_2", 52)},
 		"sync_groups": []any{map[string]any{"name": "VG_1", "instances": []any{"VI_1", "VI_2"}}},
+	}, "bgp": map[string]any{
+		"asn": 65001, "router_id": "192.0.2.11",
+		"neighbors": []any{map[string]any{"address": "192.0.2.1", "asn": 65000,
+			"bfd": map[string]any{"interval": "300ms", "multiplier": 3}}},
+		"prefixes": []any{map[string]any{"prefix": "198.51.100.10/32"}},
 	}}
 }
 
@@ -115,7 +120,7 @@ func TestDefaultedKeyMatchesItsPathOnly(t *testing.T) {
 		"vrrp.instances[3].notify.timeout":   true,
 		"vrrp.instances[0].garp.delay":       false,
 		"vrrp.instances[0].preempt_delay":    false,
-		"bgp.neighbors[0].bfd.interval":      false,
+		"bgp.drain":                          false,
 		"vrrp.instances[12].advert_interval": true,
 		"vrrp.sync_groups[1].notify.timeout": true,
 		"haproxy.check.backends.interval":    false,

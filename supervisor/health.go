@@ -61,6 +61,7 @@ func (s *Supervisor) applyHealth() <-chan struct{} {
 		track(in.vi, h)
 	}
 	s.changes.bump() // a new verdict, or supervision stopped: watchers see it
+	s.trackBGP(h)
 	return changed
 }
 

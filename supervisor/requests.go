@@ -152,6 +152,7 @@ func (s *Supervisor) setMaintenance(on bool) Response {
 	for _, in := range ins {
 		in.vi.SetMaintenance(on)
 	}
+	s.drainBGP(on)
 	// The change stands for this run either way (the operator wants the node out now),
 	// but a flag that a restart would not find is a failure to report, not a warning:
 	// haloctl exits non-zero and whoever asked knows to fix the state directory.
@@ -245,10 +246,14 @@ func (s *Supervisor) reload(ctx, vrrpCtx context.Context) Response {
 	if !reflect.DeepEqual(cfg.Control, old.Control) || !reflect.DeepEqual(cfg.Metrics, old.Metrics) || !reflect.DeepEqual(cfg.Log, old.Log) {
 		notes = append(notes, "control, metrics and log sections take effect when halod restarts")
 	}
+	if !reflect.DeepEqual(cfg.BGP, old.BGP) {
+		notes = append(notes, "the bgp section changed: it takes effect when halod restarts")
+	}
 	changed, vrrpErr := s.applyVRRP(vrrpCtx, old, cfg)
 	s.mu.Lock()
 	// Keep the sections that only a restart applies, so Status shows what runs.
 	cfg.HAProxy, cfg.Control, cfg.Metrics, cfg.Log = old.HAProxy, old.Control, old.Metrics, old.Log
+	cfg.BGP = old.BGP
 	s.cfg = cfg
 	s.configValid = true
 	s.mu.Unlock()

@@ -25,6 +25,8 @@ type Status struct {
 	SyncGroups  []SyncGroupStatus `json:"sync_groups,omitempty"`
 	// Cluster is halo.yaml's cluster name ("" when none is set).
 	Cluster string `json:"cluster,omitempty"`
+	// BGP is absent without a bgp section.
+	BGP *BGPStatus `json:"bgp,omitempty"`
 }
 
 // HAProxyStatus is the HAProxy part of the snapshot.
@@ -160,7 +162,7 @@ type SyncGroupStatus struct {
 // in FAULT or INIT (a failed instance waits in INIT) or resigned, not in maintenance, and the
 // configuration on disk was valid at the last reload. haloctl's exit code follows it.
 func (s *Status) Healthy() bool {
-	if !s.HAProxy.Healthy || s.Maintenance || !s.ConfigValid {
+	if !s.HAProxy.Healthy || s.Maintenance || !s.ConfigValid || !s.BGP.healthy() {
 		return false
 	}
 	for _, in := range s.Instances {
@@ -248,6 +250,7 @@ func (s *Status) WriteTable(w io.Writer, now time.Time) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", g.Name, g.State, desc)
 	}
+	s.BGP.writeTable(tw, now)
 	if s.Maintenance {
 		fmt.Fprintf(tw, "node\tMAINTENANCE\tkept out of MASTER until `haloctl maintenance off`\n")
 	}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/halo-lb/halo/bgp"
 	"github.com/halo-lb/halo/vrrp"
 )
 
@@ -63,6 +64,8 @@ type Deps struct {
 	// StateDir keeps the maintenance flag across restarts; empty: the control socket's
 	// directory.
 	StateDir string
+	// BGPOptions returns the BGP speaker's options; nil: the real netlink binder.
+	BGPOptions func() bgp.Options
 }
 
 // Supervisor owns the daemon's state: one Run loop; other goroutines talk to it through
@@ -93,6 +96,7 @@ type Supervisor struct {
 	groups      map[string]*group
 	maintenance bool
 	configValid bool
+	bgp         *bgpRun // nil without a bgp section
 }
 
 type instance struct {
@@ -193,13 +197,23 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	// shutdown runs on every way out, in the order that loses the least.
 	shutdown := func() {
 		stopServer()
+		s.drainBGP(true) // the drain runs while the VRRP masters hand over
 		stopVRRP()
 		s.stopInstances()
+		s.stopBGP()
 		stopHAProxy()
 		wg.Wait()
 		if srv != nil {
 			srv.Close()
 		}
+	}
+	s.mu.Lock()
+	bootCfg := s.cfg
+	s.mu.Unlock()
+	if err := s.startBGP(vrrpCtx, bootCfg); err != nil {
+		s.log.Error("BGP cannot start", "err", err)
+		shutdown()
+		return err
 	}
 	hapErr := make(chan error, 1)
 	wg.Go(func() { hapErr <- s.hap.Run(hapCtx) })
@@ -295,6 +309,7 @@ func (s *Supervisor) Status() Status {
 	}
 	s.mu.Unlock()
 	st.HAProxy = s.hap.Status()
+	st.BGP = s.bgpStatus()
 	s.mu.Lock()
 	groups := make([]*group, 0, len(s.groups))
 	for _, gc := range cfg.VRRP.SyncGroups {

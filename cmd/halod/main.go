@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -116,6 +117,10 @@ func checkAll(cfg *supervisor.Config, path string, strict bool, host supervisor.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	r := supervisor.Check(ctx, cfg, host)
+	if e := supervisor.CheckBGPEngine(cfg); e != nil {
+		r.Findings = append(r.Findings, e.Error())
+		r.Err = cmp.Or(r.Err, e)
+	}
 	for _, f := range r.Findings {
 		fmt.Fprintln(stderr, f)
 	}

@@ -79,13 +79,14 @@ type LB struct {
 	Halod      *netlab.Proc
 }
 
-// Build compiles halod, haloctl and labtool into dir.
+// Build compiles halod, haloctl, halo-bgp (halod's BGP engine, found next to it) and
+// labtool into dir.
 func Build(ctx context.Context, dir string) error {
 	root, err := moduleRoot()
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+"/", "./cmd/halod", "./cmd/haloctl", "./internal/cmd/labtool")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+"/", "./cmd/halod", "./cmd/haloctl", "./cmd/halo-bgp", "./internal/cmd/labtool")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, out)

@@ -50,7 +50,7 @@ func setupKeys() []string {
 	for _, s := range setupList() {
 		keys = append(keys, s.key)
 	}
-	return append(keys, "halo-50", "keepalived-50", "pidof", "inplace")
+	return append(keys, "halo-50", "keepalived-50", "pidof", "inplace", "bgp")
 }
 
 // fault is one row of the failover table.

@@ -225,6 +225,18 @@ func run(ctx context.Context, cfg config) error {
 			rep.pidofTrap = "not measured: " + oneLine(err.Error())
 		}
 	}
+	if (cfg.setups == nil || cfg.setups["bgp"]) && rep.haloErr == "" && ctx.Err() == nil {
+		logf("== bgp: three halod nodes announcing over BGP to FRR, ECMP and BFD")
+		rep.bgp = &bgpResult{rounds: map[string][]bgpRound{}, held: map[string][]heldRound{}}
+		err := inScope("bgp", func(s *scope) error { return runBGP(ctx, s, cfg, rep.bgp) })
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			rep.bgp.err = err.Error()
+			logf("bgp: %v", err)
+		}
+	}
 	if cfg.gobench && ctx.Err() == nil {
 		logf("== go test -bench over the packages")
 		rep.gobench = goBench(ctx, cfg.quick)

@@ -30,6 +30,7 @@ type report struct {
 	// inPlace is the restart in place (nil when not run).
 	inPlace    *inPlaceResult
 	inPlaceErr string
+	bgp        *bgpResult
 }
 
 type setupResult struct {
@@ -174,6 +175,7 @@ func (r *report) markdown() string {
 	r.failover(w)
 	r.inPlaceSection(w)
 	r.reloadSection(w)
+	r.bgpSection(w)
 	r.idleSection(w)
 	r.goBenchSection(w)
 	r.method(w)

@@ -6,6 +6,7 @@
 //
 //	checkcost [-for 60s] label=BINARY...   # each BINARY is a checkcost build
 //	checkcost label=halod:BINARY ...       # a whole halod: external mode, no VRRP instance
+//	checkcost label=halod+bgp:BINARY ...   # the same with a bgp section, halo-bgp included
 //
 // Comparing with an older commit (it needs haproxy.New/Run in external mode only):
 //
@@ -60,7 +61,9 @@ backend app
 //	ip -n cc addr add 192.0.2.11/24 dev dummy0 && ip -n cc link set dummy0 up &&
 //	ip netns exec cc checkcost label=halod:BIN ...; ip netns del cc
 //
-// Metrics on an ephemeral loopback port.
+// Metrics on an ephemeral loopback port. A halod+bgp run adds a bgp section (bgpYAML) and
+// counts its children (halo-bgp) in CPU and RSS; two such runs peer with each other on
+// loopback, so that their sessions are established, one alone keeps trying to connect.
 const haloYAML = `haproxy:
   mode: external
   stats_socket: %s
@@ -71,6 +74,17 @@ vrrp:
 control: {socket: %s}
 metrics: {listen: "127.0.0.1:0"}
 `
+
+const bgpYAML = `bgp:
+  asn: %d
+  router_id: 192.0.2.%d
+  listen_port: %d
+  neighbors: [{address: 127.0.0.1, asn: %d, port: %d}]
+  prefixes: [{prefix: 198.51.100.%d/32}]
+`
+
+// bgpPort is the first listen port of the halod+bgp runs.
+const bgpPort = 11790
 
 func main() {
 	window := flag.Duration("for", 60*time.Second, "measurement window")
@@ -107,9 +121,11 @@ func check(ctx context.Context, socket string) error {
 type run struct {
 	label, bin string
 	cmd        *exec.Cmd
+	children   bool // count the children too (halo-bgp)
 	ticks0     int64
 	ns0        int64
 	rssKB      int64
+	childKB    int64 // the children's part of rssKB's sample
 }
 
 func compare(ctx context.Context, haproxyBin, iface string, window, warm time.Duration, args []string) error {
@@ -150,15 +166,26 @@ func compare(ctx context.Context, haproxyBin, iface string, window, warm time.Du
 			_ = r.cmd.Wait()
 		}
 	}()
+	nbgp := 0
 	for _, a := range args {
 		label, bin, ok := strings.Cut(a, "=")
 		if !ok {
 			return fmt.Errorf("%q: want label=BINARY", a)
 		}
 		r := &run{label: label, bin: bin, cmd: exec.Command(bin, "-socket", sock)}
-		if halod, ok := strings.CutPrefix(bin, "halod:"); ok {
+		halod, isHalod := strings.CutPrefix(bin, "halod:")
+		if b, ok := strings.CutPrefix(bin, "halod+bgp:"); ok {
+			halod, isHalod, r.children = b, true, true
+		}
+		if isHalod {
 			conf := filepath.Join(dir, "halo-"+label+".yaml")
-			if err := os.WriteFile(conf, fmt.Appendf(nil, haloYAML, sock, iface, filepath.Join(dir, label+".sock")), 0o644); err != nil {
+			y := fmt.Appendf(nil, haloYAML, sock, iface, filepath.Join(dir, label+".sock"))
+			if r.children {
+				k, peer := nbgp, nbgp^1
+				y = fmt.Appendf(y, bgpYAML, 65001+k, 11+k, bgpPort+k, 65001+peer, bgpPort+peer, 10+k)
+				nbgp++
+			}
+			if err := os.WriteFile(conf, y, 0o644); err != nil {
 				return err
 			}
 			r.bin, r.cmd = halod, exec.Command(halod, "-config", conf)
@@ -176,43 +203,82 @@ func compare(ctx context.Context, haproxyBin, iface string, window, warm time.Du
 		return err
 	}
 	for _, r := range runs {
-		if r.ticks0, err = cpuTicks(r.cmd.Process.Pid); err != nil {
+		if r.ticks0, err = r.sum(cpuTicks); err != nil {
 			return fmt.Errorf("%s: %w", r.label, err)
 		}
-		if r.ns0, err = runNs(r.cmd.Process.Pid); err != nil {
+		if r.ns0, err = r.sum(runNs); err != nil {
 			return fmt.Errorf("%s: %w", r.label, err)
 		}
 	}
 	t0 := time.Now()
 	for time.Since(t0) < window {
 		for _, r := range runs {
-			rss, err := rssKB(r.cmd.Process.Pid)
+			rss, err := r.sum(rssKB)
 			if err != nil {
 				return fmt.Errorf("%s: %w", r.label, err)
 			}
-			r.rssKB = max(r.rssKB, rss)
+			if rss > r.rssKB {
+				own, _ := rssKB(r.cmd.Process.Pid)
+				r.rssKB, r.childKB = rss, rss-own
+			}
 		}
 		if err := pause(ctx, min(time.Second, window-time.Since(t0))); err != nil {
 			return err
 		}
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "build\tCPU s\t%% of a core\t%% (schedstat)\tmax RSS MiB\n")
+	fmt.Fprintf(tw, "build\tCPU s\t%% of a core\t%% (schedstat)\tmax RSS MiB\tof which children\n")
 	wall := time.Since(t0).Seconds()
 	for _, r := range runs {
-		t, err := cpuTicks(r.cmd.Process.Pid)
+		t, err := r.sum(cpuTicks)
 		if err != nil {
 			return fmt.Errorf("%s: %w", r.label, err)
 		}
-		ns, err := runNs(r.cmd.Process.Pid)
+		ns, err := r.sum(runNs)
 		if err != nil {
 			return fmt.Errorf("%s: %w", r.label, err)
 		}
 		cpu := float64(t-r.ticks0) / clkTck
 		exact := float64(ns-r.ns0) / 1e9
-		fmt.Fprintf(tw, "%s\t%.2f\t%.3f\t%.3f\t%.1f\n", r.label, cpu, 100*cpu/wall, 100*exact/wall, float64(r.rssKB)/1024)
+		child := "-"
+		if r.children {
+			child = fmt.Sprintf("%.1f", float64(r.childKB)/1024)
+		}
+		fmt.Fprintf(tw, "%s\t%.2f\t%.3f\t%.3f\t%.1f\t%s\n", r.label, cpu, 100*cpu/wall, 100*exact/wall, float64(r.rssKB)/1024, child)
 	}
 	return tw.Flush()
+}
+
+// sum adds f over the run's process and, for a halod+bgp run, its children.
+func (r *run) sum(f func(int) (int64, error)) (int64, error) {
+	pids := []int{r.cmd.Process.Pid}
+	if r.children {
+		pids = append(pids, children(r.cmd.Process.Pid)...)
+	}
+	var total int64
+	for _, pid := range pids {
+		v, err := f(pid)
+		if err != nil {
+			return 0, err
+		}
+		total += v
+	}
+	return total, nil
+}
+
+// children lists pid's child processes (/proc/PID/task/*/children).
+func children(pid int) []int {
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var out []int
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, w := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(w); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
 }
 
 func pause(ctx context.Context, d time.Duration) error {

@@ -23,7 +23,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: labtool serve|poll|load|vrrp-flood|burn [flags]")
+		fmt.Fprintln(os.Stderr, "usage: labtool serve|poll|load|vrrp-flood|burn|spread|hold [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -40,6 +40,10 @@ func main() {
 		err = flood(ctx, os.Args[2:])
 	case "burn":
 		err = burn(ctx, os.Args[2:])
+	case "spread":
+		err = spread(ctx, os.Args[2:])
+	case "hold":
+		err = hold(ctx, os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}

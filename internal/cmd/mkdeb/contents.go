@@ -17,7 +17,7 @@ const doc = "/usr/share/doc/halo"
 
 // examples are the configs/ folders and files installed under doc/examples.
 var examples = []string{"two-node", "three-node", "active-active", "unicast-cloud", "sync-group",
-	"prometheus", "grafana", "haproxy.cfg", "README.md"}
+	"bgp-ecmp", "prometheus", "grafana", "haproxy.cfg", "README.md"}
 
 // contents lists the package's files; generated ones (gzipped man pages and changelogs,
 // the copyright file) are written to work first.
@@ -26,6 +26,9 @@ func contents(o options, work, upstream string) (files.Contents, error) {
 	c := files.Contents{
 		file(filepath.Join(o.bin, "halod"), "/usr/sbin/halod", 0o755),
 		file(filepath.Join(o.bin, "haloctl"), "/usr/bin/haloctl", 0o755),
+		// halod's BGP engine (GoBGP), started by halod only for a bgp section; halod looks
+		// for it in /usr/lib/halo.
+		file(filepath.Join(o.bin, "halo-bgp"), "/usr/lib/halo/halo-bgp", 0o755),
 		file(r("configs/systemd/halod.service"), "/lib/systemd/system/halod.service", 0o644),
 		file(r("configs/systemd/halod-external.service"), "/lib/systemd/system/halod-external.service", 0o644),
 		file(r("configs/systemd/halod-cleanup@.service"), "/lib/systemd/system/halod-cleanup@.service", 0o644),
@@ -36,6 +39,7 @@ func contents(o options, work, upstream string) (files.Contents, error) {
 		file(r("docs/MIGRATION.md"), doc+"/MIGRATION.md", 0o644),
 		file(r("docs/RELIABILITY.md"), doc+"/RELIABILITY.md", 0o644),
 		file(r("docs/ARCHITECTURE.md"), doc+"/ARCHITECTURE.md", 0o644),
+		file(r("docs/BGP.md"), doc+"/BGP.md", 0o644),
 	}
 	for _, e := range examples {
 		err := filepath.WalkDir(r("configs/"+e), func(p string, d fs.DirEntry, err error) error {

@@ -98,7 +98,7 @@ func packageUnderTest(t *testing.T) string {
 	dir := t.TempDir()
 	bin, man := filepath.Join(dir, "bin"), filepath.Join(dir, "man")
 	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=test", "-o", bin+"/",
-		"../../../cmd/halod", "../../../cmd/haloctl", "../mkman")
+		"../../../cmd/halod", "../../../cmd/haloctl", "../../../cmd/halo-bgp", "../mkman")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
