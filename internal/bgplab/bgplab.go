@@ -189,6 +189,9 @@ haproxy:
   master_socket: {{.LB.Dir}}/master.sock
   stats_socket: {{.LB.Dir}}/admin.sock
   check: {frontends: [main], backends: {app: 1}}
+  # The lab measures a dead HAProxy's withdrawal. With restart in place (the default) a
+  # crash is restarted on the sockets halod holds and the node keeps announcing.
+  restart_in_place: {enabled: false}
 bgp:
   asn: 65001
   router_id: {{.RouterID}}
@@ -248,23 +251,7 @@ func (l *Lab) Backend(lb *cluster.LB) *netlab.Proc { return l.backends[lb.Name] 
 
 // StartHalod starts halod on lb and waits until its control socket answers.
 func (l *Lab) StartHalod(ctx context.Context, lb *cluster.LB) error {
-	p, err := lb.Node.Start(filepath.Join(l.Bin, "halod"), "-config", lb.Config)
-	if err != nil {
-		return err
-	}
-	lb.Halod = p
-	for {
-		if _, err := lb.Status(ctx); err == nil {
-			return nil
-		}
-		select {
-		case <-p.Done():
-			return fmt.Errorf("halod on %s exited:\n%s", lb.Name, p.Output())
-		case <-ctx.Done():
-			return fmt.Errorf("halod on %s: control socket not answering: %w", lb.Name, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	return cluster.StartHalod(ctx, l.Bin, lb)
 }
 
 // Announcing reports whether lb's halod says its prefixes are announced and its

@@ -284,8 +284,12 @@ func (c *Cluster) writeConfigs(lb *LB) error {
 }
 
 // StartHalod starts halod on lb and waits until its control socket answers.
-func (c *Cluster) StartHalod(ctx context.Context, lb *LB) error {
-	p, err := lb.Node.Start(filepath.Join(c.Bin, "halod"), "-config", lb.Config)
+func (c *Cluster) StartHalod(ctx context.Context, lb *LB) error { return StartHalod(ctx, c.Bin, lb) }
+
+// StartHalod starts bin/halod on lb with its config and waits until its control socket
+// answers; labs of their own (the BGP lab) use it with their LBs.
+func StartHalod(ctx context.Context, bin string, lb *LB) error {
+	p, err := lb.Node.Start(filepath.Join(bin, "halod"), "-config", lb.Config)
 	if err != nil {
 		return err
 	}

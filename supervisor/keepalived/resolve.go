@@ -282,12 +282,7 @@ func (c *converter) groupTrackScripts(g *group, members []*instance) {
 		return
 	}
 	at := groupAnchor(g.cfg.Name)
-	owner := ""
-	for _, in := range members {
-		if in.cfg.Priority == 255 {
-			owner = in.cfg.Name
-		}
-	}
+	owner := addressOwner(members)
 	for _, t := range g.tracks {
 		t.fromGroup = true
 		if s, ok := c.scripts[t.name]; ok && owner != "" && c.trackWeight(t, s) != 0 {

@@ -92,12 +92,7 @@ func (c *converter) groupTrackInterfaces(g *group, members []*instance) {
 		return
 	}
 	at := groupAnchor(g.cfg.Name)
-	owner := ""
-	for _, in := range members {
-		if in.cfg.Priority == 255 {
-			owner = in.cfg.Name
-		}
-	}
+	owner := addressOwner(members)
 	for _, t := range g.trackIfs {
 		if owner != "" && t.Weight != 0 {
 			c.add(at, t.pos, Warn, "track_interface %s weight %d in sync group %s: member %s has priority 255, so keepalived clears the weight (\"Cannot have weighted track interface\"): a down link puts the group in FAULT, here too", t.Name, t.Weight, g.cfg.Name, owner)
@@ -221,4 +216,16 @@ func trackInterfacesNode(ts []vrrp.TrackInterface, at []Pos, lineComment string)
 		seq.Content = append(seq.Content, n)
 	}
 	return seq
+}
+
+// addressOwner names the member of a sync group with priority 255, "" if none: keepalived
+// clears the group's track weights on such a member.
+func addressOwner(members []*instance) string {
+	owner := ""
+	for _, in := range members {
+		if in.cfg.Priority == 255 {
+			owner = in.cfg.Name
+		}
+	}
+	return owner
 }
