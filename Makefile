@@ -51,7 +51,7 @@ promtool:
 # to .bench/ and are not judged here). The chaos soak (TestSoak) runs once, inside this
 # go test, for SOAK_TEST_DURATION, replaying SOAK_TEST_SEED (a sequence of faults that
 # passed, so that a red CI is a regression, not a new draw; `make soak` draws new ones).
-SOAK_TEST_DURATION ?= 2m
+SOAK_TEST_DURATION ?= 1m
 SOAK_TEST_SEED ?= 747602304
 test: deps
 	@$(MAKE) --no-print-directory bench-quick
