@@ -65,12 +65,19 @@ func TestE2EResignResume(t *testing.T) {
 		t.Fatalf("haloctl resign: %v: %s", err, b)
 	}
 	waitMaster(t, c, lb2)
-	// Ten advert intervals: lb1 would have preempted after three without the resign.
-	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(poll.Interval) {
-		if s := lb1.State(t.Context(), "VI_1"); s != "BACKUP" {
-			t.Fatalf("lb1 went %s while resigned", s)
+	// Ten of lb2's adverts heard: lb1 would have preempted after three without the resign,
+	// so it must have made no state change meanwhile.
+	base := haloctlJSON(t, c, lb1).Instances[0]
+	poll.Until(t, 10*time.Second, "lb1 hearing ten of lb2's adverts", func() error {
+		in := haloctlJSON(t, c, lb1).Instances[0]
+		if in.Transitions != base.Transitions {
+			t.Fatalf("lb1 went %s while resigned", in.State)
 		}
-	}
+		if n := in.AdvertsReceived - base.AdvertsReceived; n < 10 {
+			return fmt.Errorf("%d adverts heard", n)
+		}
+		return nil
+	})
 	st := haloctlJSON(t, c, lb1)
 	in := st.Instances[0]
 	if !in.Resigned || in.MasterSeen != lb2.Node.IPv4[0].Addr().String() || in.MasterPriority != 100 {

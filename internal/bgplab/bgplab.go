@@ -218,18 +218,7 @@ func (l *Lab) writeLB(lb *cluster.LB) error {
 	data := map[string]any{"LB": lb, "Svc4": Service4.Addr(), "Svc6": Service6.Addr(),
 		"RouterID": lb.Node.IPv4[0].Addr(), "Drain": l.opt.Drain.String(), "Hold": l.opt.HoldTime.String(),
 		"R4": l.Router.IPv4[0].Addr(), "R6": l.Router.IPv6[0].Addr(), "BFD": bfd}
-	var b strings.Builder
-	if err := lbHAProxy.Execute(&b, data); err != nil {
-		return err
-	}
-	if err := os.WriteFile(lb.HAProxyCfg, []byte(b.String()), 0o644); err != nil {
-		return err
-	}
-	b.Reset()
-	if err := lbHalo.Execute(&b, data); err != nil {
-		return err
-	}
-	return os.WriteFile(lb.Config, []byte(b.String()), 0o644)
+	return cluster.WriteConfigs(lb, lbHAProxy, lbHalo, data)
 }
 
 // StartBackend runs labtool's HTTP backend on lb's 127.0.0.1:8080, the server of its

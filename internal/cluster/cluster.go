@@ -269,15 +269,21 @@ func (c *Cluster) writeConfigs(lb *LB) error {
 	data := map[string]any{"LB": lb, "VIPPrefix": vip, "Bind": netip.AddrPortFrom(c.VIP, 80), "Backends": bes,
 		"Advert": c.opt.AdvertInterval.String(), "Track": c.opt.Track, "Extra": c.opt.Extra, "HAProxyExtra": c.opt.HAProxyExtra,
 		"Addr": lb.Node.IPv4[0].Addr(), "Peers": strings.Join(peers, ", ")}
+	return WriteConfigs(lb, haproxyCfg, haloYAML, data)
+}
+
+// WriteConfigs renders lb's haproxy.cfg and halo.yaml from their templates; labs of their
+// own (the BGP lab) use it with templates of theirs.
+func WriteConfigs(lb *LB, haproxyTmpl, haloTmpl *template.Template, data any) error {
 	var b strings.Builder
-	if err := haproxyCfg.Execute(&b, data); err != nil {
+	if err := haproxyTmpl.Execute(&b, data); err != nil {
 		return err
 	}
 	if err := os.WriteFile(lb.HAProxyCfg, []byte(b.String()), 0o644); err != nil {
 		return err
 	}
 	b.Reset()
-	if err := haloYAML.Execute(&b, data); err != nil {
+	if err := haloTmpl.Execute(&b, data); err != nil {
 		return err
 	}
 	return os.WriteFile(lb.Config, []byte(b.String()), 0o644)
