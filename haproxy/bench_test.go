@@ -72,7 +72,7 @@ func BenchmarkReloadsUnderLoad(b *testing.B) {
 func checkLatency(b *testing.B, m *Manager, n int) []time.Duration {
 	var ds []time.Duration
 	for range n {
-		r := m.checkOnce(b.Context())
+		r := m.probe(b.Context())
 		if !r.OK() {
 			b.Fatalf("check failed: %s", r.Reason)
 		}

@@ -39,7 +39,14 @@ func CheckKinds() []CheckKind {
 type CheckResult struct {
 	At       time.Time
 	Duration time.Duration
-	Kind     CheckKind
+	// Pipelined: the answer was read a check after the probe was sent (see pipeline), so
+	// Duration is how long until it was read, not how long HAProxy took; the duration
+	// metrics count only the checks that waited for their answer.
+	Pipelined bool
+	// Repeat is how many failed checks a pipelined probe's wait stands for (see
+	// timeouts); 0 or 1 is one check.
+	Repeat int
+	Kind   CheckKind
 	// Reason says why the check failed, for a person ("backend app: 0/2 servers UP",
 	// "stats socket: timeout after 100ms"); empty when it passed.
 	Reason string
@@ -54,6 +61,7 @@ func (r CheckResult) OK() bool { return r.Kind == KindOK }
 // checkPlan is the one command line a check sends, and how to judge its answer.
 type checkPlan struct {
 	cmd       string
+	pipeCmd   string   // cmd without the master CLI's quit: the pipelined probe stays connected
 	proxies   []string // sorted, in the order of the show stat blocks
 	frontends []string
 	backends  []string
@@ -80,6 +88,7 @@ func newCheckPlan(ck CheckConfig, viaMaster bool) checkPlan {
 	for _, px := range p.proxies {
 		cmds = append(cmds, prefix+"show stat "+px+" -1 -1")
 	}
+	p.pipeCmd = strings.Join(cmds, ";")
 	if viaMaster {
 		cmds = append(cmds, "quit")
 	}

@@ -124,7 +124,11 @@ func (m *Manager) reloadOnce(ctx context.Context, callers int) (ReloadResult, er
 	m.reloads++
 	res := ReloadResult{Seq: m.reloadSq, Callers: callers, Started: time.Now(), MasterFailed: -1}
 	m.mu.Unlock()
+	// The check's kept session would hold the old worker back from exiting (at start) or
+	// may have reached it again (at the end): either way the next check reconnects.
+	m.pipe.drop()
 	err := m.doReload(ctx, &res)
+	m.pipe.drop()
 	res.Duration = time.Since(res.Started)
 	m.mu.Lock()
 	m.reloads--

@@ -42,8 +42,13 @@ func (m *Manager) publishLocked() {
 func (m *Manager) record(r CheckResult) bool {
 	m.mu.Lock()
 	m.ctr.Checks[r.Kind]++
-	m.ctr.CheckDuration.observe(r.Duration)
-	m.st.LastCheck = r
+	last := r
+	if r.Pipelined {
+		last.Duration = m.st.LastCheck.Duration // the status shows the last answer time measured
+	} else {
+		m.ctr.CheckDuration.observe(r.Duration)
+	}
+	m.st.LastCheck = last
 	if r.OK() || r.Kind == KindStopping || r.Kind == KindFrontend || r.Kind == KindBackend {
 		if m.cfg.Mode == External {
 			m.st.Running = true
