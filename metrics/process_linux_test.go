@@ -3,8 +3,8 @@ package metrics
 import (
 	"fmt"
 	"os"
-	"strings"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
