@@ -15,7 +15,7 @@ func Handler(src Source) http.Handler { return &handler{src: src} }
 
 type handler struct{ src Source }
 
-// Gather renders a whole scrape. The text is complete before a byte is sent, so that a
+// gather renders a whole scrape. The text is complete before a byte is sent, so that a
 // client that goes away mid-write never leaves half a family in a proxy's cache, and a
 // slow client holds no snapshot.
 func (h *handler) gather() *bytes.Buffer {
