@@ -13,7 +13,7 @@ import (
 // The Prometheus text exposition format, version 0.0.4: what every Prometheus server and
 // agent reads. halod writes it itself rather than through client_golang, whose package
 // initialisers (protobuf, procfs, prometheus/common) cost halod 2.1 MB of stripped binary
-// and about 2.2 MiB of idle RSS for a page of text (issue #11).
+// and about 2 MiB of idle RSS for a page of text (issue #11).
 
 // ContentType is the media type of the exposition.
 const ContentType = "text/plain; version=0.0.4; charset=utf-8"

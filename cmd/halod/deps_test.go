@@ -30,7 +30,7 @@ func TestHalodDoesNotLinkGoBGP(t *testing.T) {
 
 // halod writes the Prometheus text format itself (metrics/text.go): client_golang's
 // package initialisers (protobuf, procfs, prometheus/common) cost it 2.1 MB of stripped binary
-// and about 2.2 MiB of idle RSS (issue #11). The tests may use them; halod must not link them.
+// and about 2 MiB of idle RSS (issue #11). The tests may use them; halod must not link them.
 func TestHalodDoesNotLinkPrometheusClient(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "github.com/halo-lb/halo/cmd/halod").CombinedOutput()
 	if err != nil {
