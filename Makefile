@@ -89,6 +89,7 @@ FUZZ_TARGETS := vrrp:FuzzUnmarshal vrrp:FuzzAccept \
 	supervisor:FuzzParseConfig supervisor:FuzzControlRequest \
 	haproxy:FuzzParseInfo haproxy:FuzzParseStat haproxy:FuzzJudge haproxy:FuzzParseProc \
 	haproxy:FuzzParseReloadAnswer haproxy:FuzzReadConfigFiles
+FUZZ_TARGETS += metrics:FuzzTextRoundTrip
 
 fuzz:
 	@log=$$(mktemp -d); failed=""; summary=""; \

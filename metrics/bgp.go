@@ -1,22 +1,6 @@
 package metrics
 
-import (
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/halo-lb/halo/supervisor"
-)
-
-// bgpCollector exports the BGP part of the snapshot; it exports nothing without a bgp
-// section.
-type bgpCollector struct {
-	src Source
-
-	session, bfd, prefix, announces, withdrawals, drains, flaps *prometheus.Desc
-
-	engineFailures *prometheus.Desc
-}
-
-var _ prometheus.Collector = (*bgpCollector)(nil)
+import "github.com/halo-lb/halo/supervisor"
 
 func sessionStates() []string {
 	return []string{"IDLE", "CONNECT", "ACTIVE", "OPENSENT", "OPENCONFIRM", "ESTABLISHED"}
@@ -26,61 +10,45 @@ func bfdStates() []string { return []string{"off", "down", "init", "up", "admin_
 
 func prefixStates() []string { return []string{"announced", "draining", "withdrawn"} }
 
-func newBGPCollector(src Source) *bgpCollector {
-	d := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc("halo_bgp_"+name, help, labels, nil)
-	}
-	c := &bgpCollector{
-		src:         src,
-		session:     d("session_state", "BGP session state, one series per state: 1 for the current one.", "neighbor", "state"),
-		bfd:         d("bfd_state", "BFD session state with the neighbour, one series per state (off: not configured).", "neighbor", "state"),
-		prefix:      d("prefix_state", "Service prefix state, one series per state: 1 for the current one.", "prefix", "state"),
-		announces:   d("announces_total", "Changes of the service prefixes into announced."),
-		withdrawals: d("withdrawals_total", "Changes of the service prefixes into withdrawn."),
-		drains:      d("drains_total", "Planned withdrawals begun with GRACEFUL_SHUTDOWN (RFC 8326)."),
-		flaps:       d("session_flaps_total", "Drops of the BGP session from ESTABLISHED.", "neighbor"),
-	}
-	c.engineFailures = d("engine_failures_total", "Ends of the BGP engine process (halo-bgp) nobody asked for, and its failed starts; a restart follows each.")
-	return c
-}
-
-func (c *bgpCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.session, c.bfd, c.prefix, c.announces, c.withdrawals, c.drains, c.flaps, c.engineFailures} {
-		ch <- d
-	}
-}
-
-func (c *bgpCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.src.Status()
-	collectBGP(c, st.BGP, ch)
-}
-
-func collectBGP(c *bgpCollector, b *supervisor.BGPStatus, ch chan<- prometheus.Metric) {
+// bgpFamilies exports the BGP part of the snapshot: nothing without a bgp section.
+func bgpFamilies(b *supervisor.BGPStatus) []family {
 	if b == nil {
-		return
+		return nil
 	}
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	d := func(name, typ, help string) *family {
+		return &family{name: "halo_bgp_" + name, typ: typ, help: help}
 	}
-	counter := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
-	}
+	session := d("session_state", typeGauge, "BGP session state, one series per state: 1 for the current one.")
+	bfd := d("bfd_state", typeGauge, "BFD session state with the neighbour, one series per state (off: not configured).")
+	prefix := d("prefix_state", typeGauge, "Service prefix state, one series per state: 1 for the current one.")
+	announces := d("announces_total", typeCounter, "Changes of the service prefixes into announced.")
+	withdrawals := d("withdrawals_total", typeCounter, "Changes of the service prefixes into withdrawn.")
+	drains := d("drains_total", typeCounter, "Planned withdrawals begun with GRACEFUL_SHUTDOWN (RFC 8326).")
+	flaps := d("session_flaps_total", typeCounter, "Drops of the BGP session from ESTABLISHED.")
+	engineFailures := d("engine_failures_total", typeCounter, "Ends of the BGP engine process (halo-bgp) nobody asked for, and its failed starts; a restart follows each.")
+
 	for _, n := range b.Neighbors {
 		for _, s := range sessionStates() {
-			gauge(c.session, b2f(n.State == s), n.Address, s)
+			session.add(b2f(n.State == s), "neighbor", n.Address, "state", s)
 		}
 		for _, s := range bfdStates() {
-			gauge(c.bfd, b2f(n.BFD == s), n.Address, s)
+			bfd.add(b2f(n.BFD == s), "neighbor", n.Address, "state", s)
 		}
-		counter(c.flaps, float64(n.Flaps), n.Address)
+		flaps.add(float64(n.Flaps), "neighbor", n.Address)
 	}
 	for _, p := range b.Prefixes {
 		for _, s := range prefixStates() {
-			gauge(c.prefix, b2f(p.State == s), p.Prefix, s)
+			prefix.add(b2f(p.State == s), "prefix", p.Prefix, "state", s)
 		}
 	}
-	counter(c.announces, float64(b.Announces))
-	counter(c.withdrawals, float64(b.Withdrawals))
-	counter(c.drains, float64(b.Drains))
-	counter(c.engineFailures, float64(b.EngineFailures))
+	announces.add(float64(b.Announces))
+	withdrawals.add(float64(b.Withdrawals))
+	drains.add(float64(b.Drains))
+	engineFailures.add(float64(b.EngineFailures))
+
+	var out []family
+	for _, f := range []*family{session, bfd, prefix, announces, withdrawals, drains, flaps, engineFailures} {
+		out = append(out, *f)
+	}
+	return out
 }

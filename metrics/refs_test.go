@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/halo-lb/halo/metrics"
 	"github.com/halo-lb/halo/supervisor"
 	"github.com/halo-lb/halo/vrrp"
@@ -44,11 +42,7 @@ func freshNode() fixedStatus {
 // scrape serves src's metrics as halod does and returns the text a scrape gets.
 func scrape(t *testing.T, src metrics.Source) string {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	if err := metrics.New(reg, src); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(metrics.Handler(reg))
+	srv := httptest.NewServer(metrics.Handler(src))
 	defer srv.Close()
 	resp, err := srv.Client().Get(srv.URL)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/netutil"
 )
 
@@ -29,11 +28,11 @@ const (
 	MaxConns = 64
 )
 
-// NewServer returns the HTTP server of the metrics: path serves g's metrics, with the
+// NewServer returns the HTTP server of the metrics: path serves h (Handler's), with the
 // bounds above.
-func NewServer(path string, g prometheus.Gatherer) *http.Server {
+func NewServer(path string, h http.Handler) *http.Server {
 	mux := http.NewServeMux()
-	mux.Handle(path, Handler(g))
+	mux.Handle(path, h)
 	return &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: ReadHeaderTimeout,

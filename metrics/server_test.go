@@ -13,8 +13,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // rss returns this process's resident set size in bytes.
@@ -41,11 +39,7 @@ func rss(t *testing.T) int64 {
 // TestServerBoundsSlowHeaders: a hundred clients each sending an unfinished 1 MB header
 // must neither grow halod's memory past a bound nor keep a good scrape from being served.
 func TestServerBoundsSlowHeaders(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	if err := New(reg, sample()); err != nil {
-		t.Fatal(err)
-	}
-	srv := NewServer("/metrics", reg)
+	srv := NewServer("/metrics", Handler(sample()))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/halo-lb/halo/metrics"
 	"github.com/halo-lb/halo/supervisor"
@@ -188,15 +187,11 @@ func serve(cfg *supervisor.Config, log *slog.Logger) (err error) {
 	}
 
 	if cfg.Metrics.Listen != "off" {
-		reg := prometheus.NewRegistry()
-		if err := metrics.New(reg, sup); err != nil {
-			return err
-		}
 		ln, err := net.Listen("tcp", cfg.Metrics.Listen)
 		if err != nil {
 			return fmt.Errorf("metrics.listen: %w", err)
 		}
-		srv := metrics.NewServer(cfg.Metrics.Path, reg)
+		srv := metrics.NewServer(cfg.Metrics.Path, metrics.Handler(sup))
 		go func() { _ = metrics.Serve(srv, ln) }()
 		defer srv.Close()
 	}
