@@ -111,15 +111,6 @@ type Histogram struct {
 	Sum    float64
 }
 
-// Buckets returns the histogram as prometheus.NewConstHistogram takes it.
-func (h Histogram) Buckets() map[float64]uint64 {
-	b := make(map[float64]uint64, len(h.Bounds))
-	for i, le := range h.Bounds {
-		b[le] = h.Counts[i]
-	}
-	return b
-}
-
 func (h *Histogram) observe(d time.Duration) {
 	s := d.Seconds()
 	for i, le := range h.Bounds {
