@@ -26,6 +26,16 @@ type mlab struct {
 	c    *Cluster
 	p    *Poller
 	adv  time.Duration
+	// quiet is when the request started that steady last saw answered by lb1 in the
+	// initial state; accounted indexes the first of p's events no case or boundary has
+	// judged yet (-1 before the first case: the lab's start-up is nobody's outage).
+	quiet     time.Time
+	accounted int
+	// end, endMaster and endMarks are the last case's end state, for afterCase (zero
+	// once judged).
+	end       time.Time
+	endMaster *LB
+	endMarks  map[string]nodeMark
 }
 
 func newMLab(t *testing.T, bin string, ml matrixLab) *mlab {
@@ -33,7 +43,7 @@ func newMLab(t *testing.T, bin string, ml matrixLab) *mlab {
 	opt := ml.opt
 	opt.Bin = bin
 	c := New(t, t.TempDir(), opt)
-	m := &mlab{ctx: t.Context(), name: ml.name, c: c, adv: c.opt.AdvertInterval}
+	m := &mlab{ctx: t.Context(), name: ml.name, c: c, adv: c.opt.AdvertInterval, accounted: -1}
 	if ml.before != nil {
 		ml.before(t, m)
 	}
@@ -55,10 +65,18 @@ func newMLab(t *testing.T, bin string, ml matrixLab) *mlab {
 // run runs one case: initial state, fault, end state, outage against the bound.
 func (m *mlab) run(t *testing.T, mc matrixCase) {
 	m.steady(t)
+	if m.accounted >= 0 {
+		evs, _ := unaccounted(m.p.Events(), m.accounted, m.quiet)
+		if f := failed(evs, m.quiet); f != "" {
+			t.Errorf("client requests failed before the fault, in the initial state: %s", f)
+		}
+	}
 	t0 := mc.run(t, m)
 	master := m.settled(t, nil, mc.http5xx)
 	end := time.Now()
-	out := outage(m.p.Events(), t0, end, mc.http5xx)
+	evs := m.p.Events()
+	m.end, m.endMaster, m.endMarks, m.accounted = end, master, m.marks(t), len(evs)
+	out := outage(evs, t0, end, mc.http5xx)
 	t.Logf("matrix: %s/%s outage=%dms bound=%dms", m.name, mc.name, out.Milliseconds(), mc.bound.Milliseconds())
 	if out > mc.bound {
 		t.Errorf("client-visible outage %s over the bound %s; the client's answers since the fault: %s", out, mc.bound, answers(m.p.Events(), t0))
@@ -67,8 +85,10 @@ func (m *mlab) run(t *testing.T, mc matrixCase) {
 }
 
 // steady waits for the lab's initial state: lb1 MASTER alone holding the VIP, every other
-// node BACKUP, every HAProxy healthy and every configuration valid, the client served by
-// lb1. A halod a failed case left dead is started again first.
+// node BACKUP, every HAProxy healthy and every configuration valid, and then for a request
+// that started after all that held to be answered by lb1 (whatever was in flight before
+// has then ended, and the client's path leads to lb1). A halod a failed case left dead is
+// started again first.
 func (m *mlab) steady(t *testing.T) {
 	t.Helper()
 	for _, lb := range m.c.LBs {
@@ -82,35 +102,49 @@ func (m *mlab) steady(t *testing.T) {
 		}
 	}
 	lb1 := m.c.LBs[0]
-	poll.Until(t, 60*time.Second, "the initial state (lb1 MASTER alone, the others BACKUP, all healthy, client served by lb1)", func() error {
-		for _, lb := range m.c.LBs {
-			st, err := lb.Status(m.ctx)
-			if err != nil {
-				return fmt.Errorf("%s: %v", lb.Name, err)
-			}
-			want := "BACKUP"
-			if lb == lb1 {
-				want = "MASTER"
-			}
-			in := vi1(st)
-			switch {
-			case in.State != want:
-				return fmt.Errorf("%s is %s, want %s", lb.Name, in.State, want)
-			case !st.HAProxy.Healthy || st.HAProxy.Degraded:
-				return fmt.Errorf("%s: HAProxy not healthy: %s", lb.Name, st.HAProxy.Reason)
-			case !st.ConfigValid:
-				return fmt.Errorf("%s: configuration not valid", lb.Name)
-			case st.Maintenance:
-				return fmt.Errorf("%s in maintenance", lb.Name)
-			case lb == lb1 && !in.HoldsVIPs:
-				return fmt.Errorf("lb1 MASTER without its VIPs")
-			}
-		}
-		if err := m.holders(t, lb1); err != nil {
+	var since time.Time // when the nodes were last found in the initial state
+	poll.Until(t, 60*time.Second, "the initial state (lb1 MASTER alone, the others BACKUP, all healthy, a fresh request answered by lb1)", func() error {
+		if err := m.initial(t, lb1); err != nil {
+			since = time.Time{}
 			return err
 		}
-		return m.servedBy(lb1.Name, false)
+		if since.IsZero() {
+			since = time.Now()
+		}
+		return m.freshAnswer(lb1.Name, since)
 	})
+	ev, _ := m.p.Latest()
+	m.quiet = time.Unix(0, ev.At)
+}
+
+// initial fails unless the nodes are in the lab's initial state (the client aside).
+func (m *mlab) initial(t *testing.T, lb1 *LB) error {
+	for _, lb := range m.c.LBs {
+		st, err := lb.Status(m.ctx)
+		if err != nil {
+			return fmt.Errorf("%s: %v", lb.Name, err)
+		}
+		want := "BACKUP"
+		if lb == lb1 {
+			want = "MASTER"
+		}
+		in := vi1(st)
+		switch {
+		case in.State != want:
+			return fmt.Errorf("%s is %s, want %s", lb.Name, in.State, want)
+		case !st.HAProxy.Healthy || st.HAProxy.Degraded:
+			return fmt.Errorf("%s: HAProxy not healthy: %s", lb.Name, st.HAProxy.Reason)
+		case !st.ConfigValid:
+			return fmt.Errorf("%s: configuration not valid", lb.Name)
+		case st.Maintenance:
+			return fmt.Errorf("%s in maintenance", lb.Name)
+		case lb == lb1 && !in.HoldsVIPs:
+			return fmt.Errorf("lb1 MASTER without its VIPs")
+		case lb != lb1 && in.HoldsVIPs:
+			return fmt.Errorf("%s BACKUP still holding its VIPs (a handover's drain)", lb.Name)
+		}
+	}
+	return m.holders(t, lb1)
 }
 
 // settled waits for the end state of a case, exactly one MASTER among the running halods,
@@ -375,56 +409,4 @@ func (m *mlab) startHalod(t *testing.T, lb *LB) {
 	if err := m.c.StartHalod(ctx, lb); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// powerOff kills every process of lb (halod, HAProxy's master and workers, by the PIDs
-// recorded), cuts its cable and removes the VIP the dead halod left, as losing power
-// would. powerOn undoes it as a reboot would: no VIP on the interface, the cable back,
-// halod started.
-func (m *mlab) powerOff(t *testing.T, lb *LB) time.Time {
-	t.Helper()
-	pids := m.haproxyPIDs(t, lb)
-	t0 := time.Now()
-	if err := lb.Halod.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	signal(t, pids, syscall.SIGKILL)
-	if err := m.c.Lab.LinkDown(lb.Node, 0); err != nil {
-		t.Fatal(err)
-	}
-	<-lb.Halod.Done()
-	poll.Until(t, 5*time.Second, lb.Name+"'s HAProxy gone", func() error {
-		for _, p := range pids {
-			if alive(p) {
-				return fmt.Errorf("pid %d alive", p)
-			}
-		}
-		return nil
-	})
-	// The kernel's state goes with the power: the VIP the killed halod left is gone too.
-	if ok, _ := lb.Node.HasAddr(m.ctx, m.c.VIP); ok {
-		m.exec(t, lb, "ip", "addr", "del", m.vipPrefix(), "dev", "eth0")
-	}
-	return t0
-}
-
-func (m *mlab) powerOn(t *testing.T, lb *LB) {
-	t.Helper()
-	if ok, _ := lb.Node.HasAddr(m.ctx, m.c.VIP); ok {
-		m.exec(t, lb, "ip", "addr", "del", m.vipPrefix(), "dev", "eth0")
-	}
-	if err := m.c.Lab.LinkUp(lb.Node, 0); err != nil {
-		t.Fatal(err)
-	}
-	if running(lb.Halod.Done()) {
-		return
-	}
-	m.startHalod(t, lb)
-}
-
-func (m *mlab) vipPrefix() string {
-	if m.c.VIP.Is6() {
-		return m.c.VIP.String() + "/64"
-	}
-	return m.c.VIP.String() + "/24"
 }

@@ -142,12 +142,16 @@ func TestFaultMatrix(t *testing.T) {
 				m = newMLab(t, bin, ml)
 			}
 			for _, c := range ml.cases {
-				t.Run(c.name, func(t *testing.T) {
+				passed := t.Run(c.name, func(t *testing.T) {
 					if c.skip != "" {
 						t.Skip(c.skip)
 					}
 					m.run(t, c)
 				})
+				if m != nil {
+					// Its cleanups have run: whatever moved since its end is judged here.
+					m.afterCase(t, c.name, passed)
+				}
 			}
 		})
 	}

@@ -15,9 +15,12 @@ import (
 
 // Poller polls the VIP from the client node and records every change of answer.
 type Poller struct {
-	mu   sync.Mutex
-	evs  []PollEvent
-	done chan struct{}
+	mu  sync.Mutex
+	evs []PollEvent
+	// latest is the latest request that completed, a change or not: the changes alone
+	// cannot tell a request still in flight from one that succeeded like the one before.
+	latest PollEvent
+	done   chan struct{}
 }
 
 // PollEvent is labtool poll's output line.
@@ -30,6 +33,8 @@ type PollEvent struct {
 	Err      string `json:"err"`
 	Requests uint64 `json:"requests"`
 	Failures uint64 `json:"failures"`
+	// Beat marks a request that changed nothing: it updates Latest, never Events.
+	Beat bool `json:"beat"`
 }
 
 // StartPoller polls http://VIP:80/ every interval with the given timeout, for at most d.
@@ -40,7 +45,7 @@ func (c *Cluster) StartPoller(interval, timeout, d time.Duration) (*Poller, erro
 	}
 	defer w.Close()
 	cmd := exec.Command("ip", "netns", "exec", c.Client.NS, filepath.Join(c.Bin, "labtool"), "poll",
-		"-url", fmt.Sprintf("http://%s/", netip.AddrPortFrom(c.VIP, 80)), "-interval", interval.String(), "-timeout", timeout.String(), "-duration", d.String())
+		"-url", fmt.Sprintf("http://%s/", netip.AddrPortFrom(c.VIP, 80)), "-interval", interval.String(), "-timeout", timeout.String(), "-duration", d.String(), "-beat")
 	cmd.Stdout = w
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -56,7 +61,12 @@ func (c *Cluster) StartPoller(interval, timeout, d time.Duration) (*Poller, erro
 			var ev PollEvent
 			if json.Unmarshal(sc.Bytes(), &ev) == nil {
 				p.mu.Lock()
-				p.evs = append(p.evs, ev)
+				if !ev.Beat {
+					p.evs = append(p.evs, ev)
+				}
+				if ev.Err != "done" {
+					p.latest = ev
+				}
 				p.mu.Unlock()
 			}
 		}
@@ -77,6 +87,15 @@ func (p *Poller) Last() (PollEvent, bool) {
 		return PollEvent{}, false
 	}
 	return p.evs[len(p.evs)-1], true
+}
+
+// Latest returns the latest request that completed (ok false before the first). The poller
+// runs one request at a time, so every request that started before Latest().At has
+// completed and is accounted for in Events.
+func (p *Poller) Latest() (PollEvent, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.latest, p.latest.Requests > 0
 }
 
 // Events returns a copy of every event so far.

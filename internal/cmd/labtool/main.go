@@ -77,7 +77,8 @@ func serve(ctx context.Context, args []string) error {
 }
 
 // Event is one line of poll's output: printed when the answer changes (success to
-// failure, another load balancer answering, or another kind of failure).
+// failure, another load balancer answering, or another kind of failure), and with -beat
+// for every other request too, marked Beat.
 type Event struct {
 	// At is when the request that showed the change started (Unix ns).
 	At int64 `json:"at"`
@@ -91,6 +92,9 @@ type Event struct {
 	// Requests and Failures count every request so far.
 	Requests uint64 `json:"requests"`
 	Failures uint64 `json:"failures"`
+	// Beat marks a request that changed nothing (printed with -beat only): a reader that
+	// must know how the latest request ended, not only the latest change, reads these.
+	Beat bool `json:"beat,omitempty"`
 }
 
 func poll(ctx context.Context, args []string) error {
@@ -99,6 +103,7 @@ func poll(ctx context.Context, args []string) error {
 	every := fs.Duration("interval", 10*time.Millisecond, "time between request starts")
 	timeout := fs.Duration("timeout", 100*time.Millisecond, "per-request timeout")
 	duration := fs.Duration("duration", 5*time.Minute, "stop after this long")
+	beat := fs.Bool("beat", false, "also print every request that changed nothing, marked \"beat\": true")
 	fs.Parse(args)
 	ctx, cancel := context.WithTimeout(ctx, *duration)
 	defer cancel()
@@ -139,11 +144,14 @@ func poll(ctx context.Context, args []string) error {
 		if first || ev.OK != last.OK || ev.LB != last.LB || ev.Err != last.Err {
 			enc.Encode(ev)
 			last, first = ev, false
+		} else if *beat {
+			ev.Beat = true
+			enc.Encode(ev)
 		}
 		select {
 		case <-ctx.Done():
 			ev.At = time.Now().UnixNano()
-			ev.Err = "done"
+			ev.Err, ev.Beat = "done", false
 			enc.Encode(ev)
 			return nil
 		case <-tick.C:
