@@ -433,7 +433,12 @@ func TestExternalMasterSocketOnly(t *testing.T) {
 	cfg := l.cfg
 	cfg.Mode, cfg.StatsSocket = External, ""
 	r := start(t, cfg)
-	poll.Until(t, 10*time.Second, "healthy through the master socket", healthy(r.m))
+	poll.Until(t, 10*time.Second, "healthy through the master socket, pipelined", func() error {
+		if s := r.m.Snapshot(); !s.Healthy || !s.LastCheck.Pipelined {
+			return fmt.Errorf("healthy %v, pipelined %v", s.Healthy, s.LastCheck.Pipelined)
+		}
+		return nil
+	})
 	for _, b := range l.backends {
 		b.Close()
 	}

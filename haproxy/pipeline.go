@@ -67,7 +67,7 @@ func (pl *pipeline) start(now time.Time) error {
 	}
 	// A few dozen bytes into an empty socket buffer: a short write means the
 	// connection is not what it should be.
-	if n, err := rawIO(unix.SYS_WRITE, pl.fd, msg); err != nil || n != len(msg) {
+	if n, err := rawSend(pl.fd, msg); err != nil || n != len(msg) {
 		pl.close()
 		return fmt.Errorf("%s: pipelined write: %d of %d bytes: %v", pl.name, n, len(msg), err)
 	}
@@ -124,7 +124,7 @@ func (pl *pipeline) look(now time.Time, timeout, fast time.Duration) (blocks []s
 	}
 	for {
 		pl.buf = growBuf(pl.buf)
-		k, err := rawIO(unix.SYS_READ, pl.fd, pl.buf[len(pl.buf):cap(pl.buf)])
+		k, err := rawRead(pl.fd, pl.buf[len(pl.buf):cap(pl.buf)])
 		if errors.Is(err, unix.EAGAIN) {
 			break
 		}
@@ -198,13 +198,21 @@ func growBuf(b []byte) []byte {
 	return b
 }
 
-// rawIO is read(2) or write(2) on a non-blocking descriptor without telling the
-// scheduler (see pipeline).
-func rawIO(trap uintptr, fd int, b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
+// rawRead is read(2) on a non-blocking descriptor without telling the scheduler (see
+// pipeline).
+func rawRead(fd int, b []byte) (int, error) {
+	r, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+	if e != 0 {
+		return 0, e
 	}
-	r, _, e := unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	return int(r), nil
+}
+
+// rawSend is send(2) likewise, with MSG_NOSIGNAL: a session HAProxy closed answers EPIPE,
+// not a SIGPIPE.
+func rawSend(fd int, b []byte) (int, error) {
+	r, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)),
+		unix.MSG_NOSIGNAL, 0, 0)
 	if e != 0 {
 		return 0, e
 	}

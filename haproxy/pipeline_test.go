@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -408,5 +410,54 @@ func TestCanPipeline(t *testing.T) {
 		if got := canPipeline(tc.ck); got != tc.want {
 			t.Errorf("canPipeline(%+v) = %v, want %v", tc.ck, got, tc.want)
 		}
+	}
+}
+
+// TestPipelineDoesNotHoldAReloadedWorker: HAProxy 2.6 lets a soft-stopped worker exit only
+// once its CLI sessions close, so the check's kept session must not hold the worker of an
+// external HAProxy that someone else reloads. The lab's hard-stop-after is 10 s: held, the
+// old worker would outlive the bound below.
+func TestPipelineDoesNotHoldAReloadedWorker(t *testing.T) {
+	l := newLab(t)
+	cmd := exec.Command(l.cfg.Binary, l.cfg.args()...)
+	cmd.Env = childEnv()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGKILL) // the PID this test started
+		<-waited
+	})
+	cfg := l.cfg
+	cfg.Mode = External
+	r := start(t, cfg)
+	poll.Until(t, 10*time.Second, "healthy, pipelined", func() error {
+		if s := r.m.Snapshot(); !s.Healthy || !s.LastCheck.Pipelined {
+			return fmt.Errorf("healthy %v, pipelined %v", s.Healthy, s.LastCheck.Pipelined)
+		}
+		return nil
+	})
+	old := r.m.Snapshot().WorkerPID
+	// Not Manager.Reload, which drops the session itself: an operator's reload.
+	if _, err := masterCommand(t.Context(), 5*time.Second, cfg.MasterSocket, "reload"); err != nil {
+		t.Fatal(err)
+	}
+	took := poll.Until(t, 8*time.Second, "the old worker gone", func() error {
+		if err := syscall.Kill(old, 0); err == nil {
+			return fmt.Errorf("worker %d still runs", old)
+		}
+		return nil
+	})
+	t.Logf("old worker gone %s after the reload", took)
+	poll.Until(t, 5*time.Second, "healthy on the new worker", func() error {
+		if s := r.m.Snapshot(); !s.Healthy || s.WorkerPID == old {
+			return fmt.Errorf("healthy %v, worker %d", s.Healthy, s.WorkerPID)
+		}
+		return nil
+	})
+	if n := r.m.Counters().Checks[KindStopping]; n > 1 {
+		t.Errorf("%d checks counted the stopping worker: the kept session should close at once", n)
 	}
 }
