@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -56,20 +57,7 @@ func (c *Cluster) StartPoller(interval, timeout, d time.Duration) (*Poller, erro
 	go func() {
 		defer close(p.done)
 		defer r.Close()
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			var ev PollEvent
-			if json.Unmarshal(sc.Bytes(), &ev) == nil {
-				p.mu.Lock()
-				if !ev.Beat {
-					p.evs = append(p.evs, ev)
-				}
-				if ev.Err != "done" {
-					p.latest = ev
-				}
-				p.mu.Unlock()
-			}
-		}
+		p.read(r)
 	}()
 	go func() { _ = cmd.Wait(); w.Close() }()
 	c.t.Cleanup(func() {
@@ -87,6 +75,26 @@ func (p *Poller) Last() (PollEvent, bool) {
 		return PollEvent{}, false
 	}
 	return p.evs[len(p.evs)-1], true
+}
+
+// read records labtool poll's lines until r ends: the changes as events, every request
+// but the closing "done" as the latest.
+func (p *Poller) read(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		var ev PollEvent
+		if json.Unmarshal(sc.Bytes(), &ev) != nil {
+			continue
+		}
+		p.mu.Lock()
+		if !ev.Beat {
+			p.evs = append(p.evs, ev)
+		}
+		if ev.Err != "done" {
+			p.latest = ev
+		}
+		p.mu.Unlock()
+	}
 }
 
 // Latest returns the latest request that completed (ok false before the first). The poller

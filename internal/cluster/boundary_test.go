@@ -1,0 +1,85 @@
+package cluster
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFreshAnswer replays the client's side of the CI failure of three/backup-dies: the
+// last change the poller printed was "ok from lb1", but the request in flight, started
+// before the lab was found steady, timed out 200 ms later. Only an answer to a request
+// started after that may open the next case.
+func TestFreshAnswer(t *testing.T) {
+	since := time.Unix(100, 0)
+	at := func(d time.Duration) int64 { return since.Add(d).UnixNano() }
+	line := func(s string) string { return s + "\n" }
+	tests := []struct {
+		name  string
+		lines []string
+		want  string // "" for nil, else a part of the error
+	}{
+		{"nothing yet", nil, "no request completed"},
+		{"the last change is old, nothing since", []string{
+			line(`{"at":` + itoa(at(-2*time.Second)) + `,"ok":true,"lb":"lb1","requests":1}`),
+		}, "no request started since"},
+		{"a beat started after since", []string{
+			line(`{"at":` + itoa(at(-2*time.Second)) + `,"ok":true,"lb":"lb1","requests":1}`),
+			line(`{"at":` + itoa(at(5*time.Millisecond)) + `,"ok":true,"lb":"lb1","requests":2,"beat":true}`),
+		}, ""},
+		{"the request in flight failed, after the change", []string{
+			line(`{"at":` + itoa(at(-2*time.Second)) + `,"ok":true,"lb":"lb1","requests":1}`),
+			line(`{"at":` + itoa(at(-25*time.Millisecond)) + `,"err":"timeout","requests":2,"failures":1}`),
+		}, "no request started since"},
+		{"answered by the wrong node", []string{
+			line(`{"at":` + itoa(at(5*time.Millisecond)) + `,"ok":true,"lb":"lb2","requests":1}`),
+		}, `from "lb2"`},
+		{"failed after since", []string{
+			line(`{"at":` + itoa(at(5*time.Millisecond)) + `,"err":"reset","requests":1,"failures":1}`),
+		}, "ok=false"},
+		{"the closing done leaves the latest request", []string{
+			line(`{"at":` + itoa(at(5*time.Millisecond)) + `,"ok":true,"lb":"lb1","requests":1}`),
+			line(`{"at":` + itoa(at(9*time.Millisecond)) + `,"ok":true,"lb":"lb1","err":"done","requests":1}`),
+		}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &Poller{}
+			p.read(strings.NewReader(strings.Join(tc.lines, "")))
+			m := &mlab{p: p}
+			err := m.freshAnswer("lb1", since)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("freshAnswer: %v, want nil", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("freshAnswer: %v, want an error with %q", err, tc.want)
+			}
+			for _, ev := range p.Events() {
+				if ev.Beat {
+					t.Errorf("a beat among the changes: %+v", ev)
+				}
+			}
+		})
+	}
+}
+
+// TestUnaccounted: the events a boundary judges are those after the last judged, up to
+// the fresh answer, never the closing "done".
+func TestUnaccounted(t *testing.T) {
+	evs := []PollEvent{
+		{At: 10, OK: true}, {At: 20, Err: "timeout"}, {At: 30, OK: true}, {At: 40, Err: "reset"}, {At: 50, Err: "done"},
+	}
+	got, next := unaccounted(evs, 1, time.Unix(0, 30))
+	if len(got) != 2 || got[0].At != 20 || got[1].At != 30 || next != 3 {
+		t.Errorf("unaccounted(from 1, until 30) = %+v, next %d; want the events at 20 and 30, next 3", got, next)
+	}
+	if f := failed(got, time.Unix(0, 0)); !strings.Contains(f, "timeout") || strings.Contains(f, "reset") {
+		t.Errorf("failed = %q, want the timeout only", f)
+	}
+	if got, next := unaccounted(evs, 3, time.Unix(0, 1000)); len(got) != 1 || got[0].At != 40 || next != 4 {
+		t.Errorf("unaccounted(from 3) = %+v, next %d; want the reset only (not done), next 4", got, next)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
