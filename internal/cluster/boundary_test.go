@@ -83,3 +83,21 @@ func TestUnaccounted(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestOutageRestartInPlace: a fault the client never notices (HAProxy restarted in place
+// on the sockets halod held) leaves no change among the events, only beats: Outage must
+// report 0 from the node that kept answering, not "no answer" (the bench's haproxy-kill
+// rounds of halo waited out their 30 s window that way).
+func TestOutageRestartInPlace(t *testing.T) {
+	t0 := time.Unix(100, 0)
+	at := func(d time.Duration) string { return itoa(t0.Add(d).UnixNano()) }
+	p := &Poller{}
+	p.read(strings.NewReader(`{"at":` + at(-2*time.Second) + `,"ok":true,"lb":"lb1","requests":1}` + "\n"))
+	if _, _, ok := p.Outage(t0); ok {
+		t.Fatal("an outage with nothing answered since the fault")
+	}
+	p.read(strings.NewReader(`{"at":` + at(10*time.Millisecond) + `,"ok":true,"lb":"lb1","requests":2,"beat":true}` + "\n"))
+	if d, lb, ok := p.Outage(t0); !ok || d != 0 || lb != "lb1" {
+		t.Errorf("Outage = %s, %q, %v; want 0 from lb1", d, lb, ok)
+	}
+}

@@ -133,11 +133,16 @@ func (p *Poller) Outage(t0 time.Time) (d time.Duration, served string, ok bool) 
 		}
 	}
 	if !failed {
-		// No failed request at all: the switch-over fitted between two polls.
+		// No failed request at all: the switch-over fitted between two polls, or nothing
+		// changed for the client (HAProxy restarted in place): Events holds only changes,
+		// so a request answered like the one before shows in Latest alone.
 		for _, ev := range evs {
 			if ev.OK && ev.At >= t0.UnixNano() {
 				return 0, ev.LB, true
 			}
+		}
+		if ev, ok := p.Latest(); ok && ev.OK && ev.At >= t0.UnixNano() {
+			return 0, ev.LB, true
 		}
 	}
 	return 0, "", false

@@ -39,7 +39,7 @@ func setupList() []setup {
 		{key: "classic-tuned-fault", title: "classic, tuned, FAULT", classic: cluster.TunedClassic(0),
 			desc: "VRRPv3, advert_int 0.1, `killall -0 haproxy` interval 1 fall 1 rise 1, unweighted (a failed check means FAULT)"},
 		{key: "halo-1s", title: "halo, defaults (1 s)", halo: true, advert: time.Second, idle: true, reloads: true,
-			desc: "halod defaults: advert_interval 1s, track_haproxy {fault: true}, runtime-API check every 200 ms (timeout 100 ms, fall 3, rise 2)"},
+			desc: "halod defaults: advert_interval 1s, track_haproxy {fault: true}, runtime-API check every 200 ms (timeout 100 ms, fall 3, rise 2), restart_in_place on (a killed HAProxy is restarted on the listening sockets halod holds, and the VIP stays)"},
 		{key: "halo-100ms", title: "halo, 100 ms", halo: true, advert: 100 * time.Millisecond,
 			desc: "as halo defaults, advert_interval 100ms"},
 	}
