@@ -369,15 +369,14 @@ func (m *Manager) alertsSince(t time.Time) []string {
 // every timedEvery to measure HAProxy's answer time.
 func (m *Manager) checkLoop(ctx context.Context) {
 	defer m.pipe.close()
-	t := time.NewTimer(0)
-	defer t.Stop()
+	clk := newCheckClock()
+	defer clk.close()
+	clk.set(0)
 	var lastTimed time.Time
 	var buf [2]CheckResult
 	for {
-		select {
-		case <-ctx.Done():
+		if !clk.wait(ctx) {
 			return
-		case <-t.C:
 		}
 		began := time.Now()
 		rs := m.checkOnce(ctx, began, buf[:0])
@@ -403,7 +402,7 @@ func (m *Manager) checkLoop(ctx context.Context) {
 		if fast {
 			next = m.cfg.Check.FastInterval
 		}
-		t.Reset(max(0, next-time.Since(began)))
+		clk.set(next - time.Since(began))
 	}
 }
 
