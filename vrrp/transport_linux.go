@@ -20,8 +20,9 @@ type rawTransport struct {
 	ifi   *net.Interface
 	src   netip.Addr
 	dsts  []netip.Addr
-	p4    *ipv4.PacketConn
+	p4    *ipv4.PacketConn // socket options; reads and writes go through rc
 	p6    *ipv6.PacketConn
+	rc    syscall.RawConn
 	close func() error
 }
 
@@ -80,6 +81,12 @@ func openRaw(ctx context.Context, ifi *net.Interface, ipv6only bool) (*rawTransp
 		return nil, fmt.Errorf("vrrp: listen %s on %s: %w", network, ifi.Name, err)
 	}
 	t.close = pc.Close
+	if rc, err := pc.(*net.IPConn).SyscallConn(); err == nil {
+		t.rc = rc
+	} else {
+		pc.Close()
+		return nil, fmt.Errorf("vrrp: %s socket on %s: %w", network, ifi.Name, err)
+	}
 	if ipv6only {
 		p := ipv6.NewPacketConn(pc)
 		t.p6 = p
@@ -136,36 +143,7 @@ func (t *rawTransport) Destinations() []netip.Addr { return t.dsts }
 func (t *rawTransport) Close() error               { return t.close() }
 
 func (t *rawTransport) ReadPacket(b []byte) (Packet, error) {
-	pk := Packet{TTL: -1}
-	var (
-		n   int
-		src net.Addr
-		err error
-	)
-	if t.p6 != nil {
-		var cm *ipv6.ControlMessage
-		n, cm, src, err = t.p6.ReadFrom(b)
-		if cm != nil {
-			pk.TTL, pk.IfIndex = cm.HopLimit, cm.IfIndex
-			pk.Dst, _ = netip.AddrFromSlice(cm.Dst)
-		}
-	} else {
-		var cm *ipv4.ControlMessage
-		n, cm, src, err = t.p4.ReadFrom(b)
-		if cm != nil {
-			pk.TTL, pk.IfIndex = cm.TTL, cm.IfIndex
-			pk.Dst, _ = netip.AddrFromSlice(cm.Dst)
-		}
-	}
-	if err != nil {
-		return pk, err
-	}
-	if ip, ok := src.(*net.IPAddr); ok {
-		pk.Src, _ = netip.AddrFromSlice(ip.IP)
-	}
-	pk.Src, pk.Dst = pk.Src.Unmap(), pk.Dst.Unmap()
-	pk.Data = b[:n]
-	return pk, nil
+	return rawRecv(t.rc, t.p6 != nil, b)
 }
 
 func (t *rawTransport) WriteTo(msg []byte, dst netip.Addr) error {
@@ -173,19 +151,18 @@ func (t *rawTransport) WriteTo(msg []byte, dst netip.Addr) error {
 }
 
 // writeFrom sends msg from src: a shared socket sends for instances of several sources.
+// The source is pinned: the checksum was computed with it.
 func (t *rawTransport) writeFrom(msg []byte, src, dst netip.Addr) error {
-	to := &net.IPAddr{IP: dst.AsSlice()}
-	var err error
 	if t.p6 != nil {
+		var scope uint32
 		if dst.IsLinkLocalMulticast() || dst.IsLinkLocalUnicast() {
-			to.Zone = t.ifi.Name
+			scope = uint32(t.ifi.Index)
 		}
-		// The source is pinned to the primary address: the checksum was computed with it.
-		_, err = t.p6.WriteTo(msg, &ipv6.ControlMessage{Src: src.AsSlice(), IfIndex: t.ifi.Index, HopLimit: HopLimit}, to)
-	} else {
-		_, err = t.p4.WriteTo(msg, &ipv4.ControlMessage{Src: src.AsSlice(), IfIndex: t.ifi.Index}, to)
+		oob := (&ipv6.ControlMessage{Src: src.AsSlice(), IfIndex: t.ifi.Index, HopLimit: HopLimit}).Marshal()
+		return rawSend(t.rc, msg, oob, dst, scope)
 	}
-	return err
+	oob := (&ipv4.ControlMessage{Src: src.AsSlice(), IfIndex: t.ifi.Index}).Marshal()
+	return rawSend(t.rc, msg, oob, dst, 0)
 }
 
 // PrimaryAddress chooses the address adverts are sent from as keepalived does: the first
