@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -348,18 +347,7 @@ func reloadsUnderLoad(t testing.TB, m *Manager, addr string, n int) (ka, cl *loa
 // start or signal it, and still check and reload it.
 func TestExternalMode(t *testing.T) {
 	l := newLab(t)
-	cmd := exec.Command(l.cfg.Binary, l.cfg.args()...)
-	cmd.Env = childEnv()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGKILL) // the PID this test started
-		<-waited
-	})
+	pid := startExternal(t, l)
 	cfg := l.cfg
 	cfg.Mode = External
 	r := start(t, cfg)
@@ -419,26 +407,11 @@ func TestManagedStartFailureBacksOff(t *testing.T) {
 // current worker through the master CLI (@1).
 func TestExternalMasterSocketOnly(t *testing.T) {
 	l := newLab(t)
-	cmd := exec.Command(l.cfg.Binary, l.cfg.args()...)
-	cmd.Env = childEnv()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGKILL) // the PID this test started
-		<-waited
-	})
+	startExternal(t, l)
 	cfg := l.cfg
 	cfg.Mode, cfg.StatsSocket = External, ""
 	r := start(t, cfg)
-	poll.Until(t, 10*time.Second, "healthy through the master socket, pipelined", func() error {
-		if s := r.m.Snapshot(); !s.Healthy || !s.LastCheck.Pipelined {
-			return fmt.Errorf("healthy %v, pipelined %v", s.Healthy, s.LastCheck.Pipelined)
-		}
-		return nil
-	})
+	poll.Until(t, 10*time.Second, "healthy through the master socket, pipelined", pipelined(r.m))
 	for _, b := range l.backends {
 		b.Close()
 	}

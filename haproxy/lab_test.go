@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"text/template"
 	"time"
@@ -327,4 +328,22 @@ func (l *lab) otherHAProxy(t *testing.T) string {
 		return err
 	})
 	return addr
+}
+
+// startExternal runs an HAProxy of l's configuration that no Manager started (external
+// mode), killed by its PID at the end of the test, and returns that PID.
+func startExternal(t *testing.T, l *lab) int {
+	t.Helper()
+	cmd := exec.Command(l.cfg.Binary, l.cfg.args()...)
+	cmd.Env = childEnv()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGKILL) // the PID this test started
+		<-waited
+	})
+	return cmd.Process.Pid
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -204,12 +203,7 @@ func TestPipelinedHangIsCaughtInTime(t *testing.T) {
 	f := newPromptSocket(t)
 	m := pipelineManager(t, f.path)
 	runManager(t, m)
-	poll.Until(t, 5*time.Second, "healthy and pipelined", func() error {
-		if s := m.Snapshot(); !s.Healthy || !s.LastCheck.Pipelined {
-			return errors.New("not yet")
-		}
-		return nil
-	})
+	poll.Until(t, 5*time.Second, "healthy and pipelined", pipelined(m))
 	f.set(func(f *promptSocket) { f.paused = make(chan struct{}) })
 	hung := time.Now()
 	took := poll.Until(t, 5*time.Second, "unhealthy", func() error {
@@ -242,12 +236,7 @@ func TestPipelineLostAnswer(t *testing.T) {
 	f := newPromptSocket(t)
 	m := pipelineManager(t, f.path)
 	runManager(t, m)
-	poll.Until(t, 5*time.Second, "healthy and pipelined", func() error {
-		if s := m.Snapshot(); !s.Healthy || !s.LastCheck.Pipelined {
-			return errors.New("not yet")
-		}
-		return nil
-	})
+	poll.Until(t, 5*time.Second, "healthy and pipelined", pipelined(m))
 	since := m.Snapshot().Since
 	f.set(func(f *promptSocket) { f.lose = true })
 	poll.Until(t, 5*time.Second, "a timeout", func() error {
@@ -276,12 +265,7 @@ func TestPipelineLetsAStoppingHAProxyGo(t *testing.T) {
 	f := newPromptSocket(t)
 	m := pipelineManager(t, f.path)
 	runManager(t, m)
-	poll.Until(t, 5*time.Second, "pipelined", func() error {
-		if !m.Snapshot().LastCheck.Pipelined {
-			return errors.New("not yet")
-		}
-		return nil
-	})
+	poll.Until(t, 5*time.Second, "healthy and pipelined", pipelined(m))
 	conns, _, _ := f.counts()
 	f.set(func(f *promptSocket) { f.stopBefore = f.conns + 1 })
 	poll.Until(t, 5*time.Second, "the kept session closed and a new one", func() error {
@@ -301,12 +285,7 @@ func TestPipelineSurvivesAClosedSession(t *testing.T) {
 	f := newPromptSocket(t)
 	m := pipelineManager(t, f.path)
 	runManager(t, m)
-	poll.Until(t, 5*time.Second, "pipelined", func() error {
-		if !m.Snapshot().LastCheck.Pipelined {
-			return errors.New("not yet")
-		}
-		return nil
-	})
+	poll.Until(t, 5*time.Second, "healthy and pipelined", pipelined(m))
 	for range 3 {
 		m.pipe.drop()
 		conns, _, _ := f.counts()
@@ -320,6 +299,16 @@ func TestPipelineSurvivesAClosedSession(t *testing.T) {
 	c := m.Counters().Checks
 	if c[KindOK] == 0 || len(c) != 1 {
 		t.Errorf("checks %v, want only passes", c)
+	}
+}
+
+// pipelined is a poll condition: HAProxy healthy, judged by a pipelined check.
+func pipelined(m *Manager) func() error {
+	return func() error {
+		if s := m.Snapshot(); !s.Healthy || !s.LastCheck.Pipelined {
+			return fmt.Errorf("healthy %v, pipelined %v", s.Healthy, s.LastCheck.Pipelined)
+		}
+		return nil
 	}
 }
 
@@ -422,26 +411,11 @@ func TestCanPipeline(t *testing.T) {
 // old worker would outlive the bound below.
 func TestPipelineDoesNotHoldAReloadedWorker(t *testing.T) {
 	l := newLab(t)
-	cmd := exec.Command(l.cfg.Binary, l.cfg.args()...)
-	cmd.Env = childEnv()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGKILL) // the PID this test started
-		<-waited
-	})
+	startExternal(t, l)
 	cfg := l.cfg
 	cfg.Mode = External
 	r := start(t, cfg)
-	poll.Until(t, 10*time.Second, "healthy, pipelined", func() error {
-		if s := r.m.Snapshot(); !s.Healthy || !s.LastCheck.Pipelined {
-			return fmt.Errorf("healthy %v, pipelined %v", s.Healthy, s.LastCheck.Pipelined)
-		}
-		return nil
-	})
+	poll.Until(t, 10*time.Second, "healthy, pipelined", pipelined(r.m))
 	old := r.m.Snapshot().WorkerPID
 	// Not Manager.Reload, which drops the session itself: an operator's reload.
 	if _, err := masterCommand(t.Context(), 5*time.Second, cfg.MasterSocket, "reload"); err != nil {
