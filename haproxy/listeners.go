@@ -54,7 +54,11 @@ type listenerHold struct {
 	socks  []xferSocket
 	worker int // the worker the sockets were fetched from
 	tries  int // fetches tried for worker
-	kick   chan int
+	// released counts releases: a fetch begun before one keeps nothing, for the worker
+	// it reached may be the one that just crashed (a check found it serving a moment
+	// before), and nothing may listen while HAProxy is down.
+	released uint64
+	kick     chan int
 }
 
 func newListenerHold() *listenerHold { return &listenerHold{kick: make(chan int, 1)} }
@@ -91,6 +95,11 @@ func (h *listenerHold) release() int {
 	h.mu.Lock()
 	socks := h.socks
 	h.socks, h.worker, h.tries = nil, 0, 0
+	h.released++
+	select {
+	case <-h.kick: // a fetch asked for before the release is no longer wanted
+	default:
+	}
 	h.mu.Unlock()
 	closeSockets(socks)
 	return len(socks)
@@ -145,8 +154,17 @@ func (m *Manager) holdListeners(ctx context.Context) {
 
 func (m *Manager) fetchListeners(ctx context.Context, worker int) {
 	h := m.hold
+	h.mu.Lock()
+	released := h.released
+	h.mu.Unlock()
 	socks, err := fetchSockets(ctx, m.cfg.StatsSocket, time.Second)
 	h.mu.Lock()
+	if err == nil && h.released != released {
+		h.mu.Unlock()
+		closeSockets(socks)
+		m.log.Debug("listening sockets fetched across a release: dropped", "worker_pid", worker, "sockets", len(socks))
+		return
+	}
 	if worker != h.worker {
 		h.worker, h.tries = worker, 0
 	}

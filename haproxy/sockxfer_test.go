@@ -147,3 +147,45 @@ func TestSplitMeta(t *testing.T) {
 		}
 	}
 }
+
+// TestFetchAcrossAReleaseKeepsNothing: a check finds a worker serving and asks for its
+// sockets; the worker crashes and fails over (release) while the fetch is under way. The
+// fetch must not keep what it got: halod would hold a listener while HAProxy is down
+// (TestRestartInPlaceFailsOver/crash-loop saw it once in make test).
+func TestFetchAcrossAReleaseKeepsNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stats.sock")
+	ln, err := listenUnix(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := []xferSocket{describe(fd, []byte{0, 0, 0, 0, 0, 0})}
+	defer closeSockets(sent)
+	accepted, gate := make(chan struct{}), make(chan struct{})
+	go func() {
+		c, err := ln.AcceptUnix()
+		if err != nil {
+			return
+		}
+		close(accepted)
+		<-gate
+		_ = serveSockets(c, sent, 5*time.Second)
+	}()
+	m := &Manager{cfg: Config{StatsSocket: path}, log: discardLogger(), hold: newListenerHold()}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.fetchListeners(t.Context(), 42)
+	}()
+	<-accepted
+	m.hold.release() // the crash's failover, while the fetch waits for its answer
+	close(gate)
+	<-done
+	if n := m.hold.count(); n != 0 {
+		t.Errorf("%d sockets held after a release that came during their fetch", n)
+	}
+}

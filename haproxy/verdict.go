@@ -105,6 +105,8 @@ func (m *Manager) record(r CheckResult) bool {
 	}
 	if changed {
 		switch {
+		case healthy && r.Pipelined: // its Duration is not HAProxy's answer time
+			m.log.Info("haproxy healthy")
 		case healthy:
 			m.log.Info("haproxy healthy", "check_seconds", r.Duration.Seconds())
 		case degraded:
