@@ -112,19 +112,24 @@ func TestBGPFollowsHealthAndMaintenance(t *testing.T) {
 	}
 	r.Await(t, svc, "127.0.0.1 [65001:100]", "announcement after maintenance")
 
-	var b strings.Builder
-	st := sup.Status()
-	if err := st.WriteTable(&b, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"bgp", "neighbor 127.0.0.1", "ESTABLISHED", "prefix 198.51.100.10/32", "ANNOUNCED"} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("table lacks %q:\n%s", want, b.String())
+	// The status follows the engine's report of what it did, a moment after the router
+	// has the route.
+	poll.Until(t, 5*time.Second, "the status showing the announcement", func() error {
+		var b strings.Builder
+		st := sup.Status()
+		if err := st.WriteTable(&b, time.Now()); err != nil {
+			return err
 		}
-	}
-	if st.BGP.Announces != 3 || st.BGP.Withdrawals != 2 || st.BGP.Drains != 1 {
-		t.Errorf("counters: %+v", st.BGP)
-	}
+		for _, want := range []string{"bgp", "neighbor 127.0.0.1", "ESTABLISHED", "prefix 198.51.100.10/32", "ANNOUNCED"} {
+			if !strings.Contains(b.String(), want) {
+				return fmt.Errorf("table lacks %q:\n%s", want, b.String())
+			}
+		}
+		if st.BGP.Announces != 3 || st.BGP.Withdrawals != 2 || st.BGP.Drains != 1 {
+			return fmt.Errorf("counters: %+v", st.BGP)
+		}
+		return nil
+	})
 
 	// A clean stop drains first: the community shows up before the route goes.
 	start := time.Now()
