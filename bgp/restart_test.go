@@ -17,16 +17,22 @@ import (
 // fakeEngine hands every started run to the test.
 type fakeEngine struct {
 	runs chan *fakeRun
+	// stepped: each Apply waits until the test takes it (await).
+	stepped bool
 }
 
 func (e *fakeEngine) Start(_ context.Context, spec EngineSpec) (EngineRun, error) {
 	r := &fakeRun{spec: spec, done: make(chan struct{}), applied: make(chan Phase, 16)}
+	if e.stepped {
+		r.applied, r.entered = make(chan Phase), make(chan Phase, 16)
+	}
 	e.runs <- r
 	return r, nil
 }
 
 type fakeRun struct {
 	spec     EngineSpec
+	entered  chan Phase // stepped: each Apply as it begins
 	applied  chan Phase
 	done     chan struct{}
 	mu       sync.Mutex
@@ -34,12 +40,19 @@ type fakeRun struct {
 	degraded bool // the last Apply's
 }
 
-func (r *fakeRun) Apply(_ context.Context, p Phase, degraded bool) error {
+func (r *fakeRun) Apply(ctx context.Context, p Phase, degraded bool) error {
 	r.mu.Lock()
 	r.degraded = degraded
 	r.mu.Unlock()
-	r.applied <- p
-	return nil
+	if r.entered != nil {
+		r.entered <- p
+	}
+	select {
+	case r.applied <- p:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 func (r *fakeRun) Stop(context.Context) error {
 	r.mu.Lock()
@@ -146,5 +159,51 @@ func TestEngineEndedIsRestarted(t *testing.T) {
 	defer third.mu.Unlock()
 	if !third.stopped {
 		t.Error("the running engine was not stopped at the end of Run")
+	}
+}
+
+// TestDrainWaitsForTheAnnouncementInFlight: Drain (a clean stop) must not take the
+// withdrawn phase of an announcement still being applied for "nothing to drain": the
+// stop would close the sessions without GRACEFUL_SHUTDOWN (make test under load:
+// maintenance off, then a stop, and the router never saw the community).
+func TestDrainWaitsForTheAnnouncementInFlight(t *testing.T) {
+	drain := 2 * time.Second // counted from the first Drain, longer than the wait below
+	cfg := Config{ASN: 65001, RouterID: "192.0.2.11", Drain: &drain,
+		Neighbors: []NeighborConfig{{Address: "192.0.2.1", ASN: 65000}},
+		Prefixes:  []PrefixConfig{{Prefix: "198.51.100.10/32"}}}
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	eng := &fakeEngine{runs: make(chan *fakeRun, 1), stepped: true}
+	sp := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{Binder: nopBinder{}, Engine: eng})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- sp.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	run := <-eng.runs
+	poll.Until(t, 5*time.Second, "engine running", func() error {
+		if !sp.Status().Running {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	sp.SetHealthy(true)
+	if p := <-run.entered; p != PhaseAnnounced {
+		t.Fatalf("applying %s, want %s", p, PhaseAnnounced)
+	}
+	// The announcement is in flight (Apply waits) and the status still reads withdrawn.
+	short, stop := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer stop()
+	if err := sp.Drain(short); err == nil {
+		t.Fatal("Drain returned while the announcement it must drain was still being applied")
+	}
+	drained := make(chan error, 1)
+	go func() { drained <- sp.Drain(t.Context()) }()
+	run.await(t, PhaseAnnounced)
+	run.await(t, PhaseDraining)
+	run.await(t, PhaseWithdrawn)
+	if err := <-drained; err != nil {
+		t.Fatal(err)
 	}
 }

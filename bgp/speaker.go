@@ -65,9 +65,14 @@ type Speaker struct {
 	drainStart time.Time
 	st         Status
 	since      time.Time     // when the current phase began
-	settled    chan struct{} // closed when the phase is withdrawn and draining is set
-	gen        uint64        // the engine run whose neighbour reports count
-	flapBase   []uint64      // flaps of earlier engine runs, per neighbour
+	settled    chan struct{} // closed when the loop has applied what it read, or the phase changed
+	// inputs counts the changes of healthy, degraded and draining; applied is the count
+	// the loop had read when it last brought the engine in line. Drain waits for its own
+	// change to be applied: the phase alone may be an apply behind (an announcement in
+	// flight still reads withdrawn), and a stop would then close the sessions undrained.
+	inputs, applied uint64
+	gen             uint64   // the engine run whose neighbour reports count
+	flapBase        []uint64 // flaps of earlier engine runs, per neighbour
 }
 
 // New builds a speaker for a validated config; it starts nothing.
@@ -107,6 +112,7 @@ func poke(c chan struct{}) {
 func (s *Speaker) SetHealthy(h bool) {
 	s.mu.Lock()
 	s.healthy = h
+	s.inputs++
 	s.mu.Unlock()
 	poke(s.wake)
 }
@@ -118,6 +124,7 @@ func (s *Speaker) SetHealthy(h bool) {
 func (s *Speaker) SetDegraded(d bool) {
 	s.mu.Lock()
 	s.degraded = d
+	s.inputs++
 	s.mu.Unlock()
 	poke(s.wake)
 }
@@ -131,6 +138,7 @@ func (s *Speaker) SetDraining(d bool) {
 		s.drainStart = s.opts.Now()
 	}
 	s.draining = d
+	s.inputs++
 	s.mu.Unlock()
 	poke(s.wake)
 }
@@ -141,9 +149,12 @@ func (s *Speaker) SetDraining(d bool) {
 // close.
 func (s *Speaker) Drain(ctx context.Context) error {
 	s.SetDraining(true)
+	s.mu.Lock()
+	asked := s.inputs
+	s.mu.Unlock()
 	for {
 		s.mu.Lock()
-		done := s.st.Running && s.draining && phaseOf(s.st) == PhaseWithdrawn || !s.st.Running
+		done := s.st.Running && s.draining && s.applied >= asked && phaseOf(s.st) == PhaseWithdrawn || !s.st.Running
 		if s.settled == nil {
 			s.settled = make(chan struct{})
 		}
@@ -327,8 +338,9 @@ func (s *Speaker) loop(ctx context.Context, run EngineRun, prefixes []netip.Pref
 	defer timer.Stop()
 	for {
 		s.mu.Lock()
-		healthy, draining, start, degraded := s.healthy, s.draining, s.drainStart, s.degraded
+		healthy, draining, start, degraded, seen := s.healthy, s.draining, s.drainStart, s.degraded, s.inputs
 		s.mu.Unlock()
+		applied := true
 		now := s.opts.Now()
 		want, next := decide(cur, healthy, draining, start, now, s.cfg.DrainTime())
 		// A change of degraded re-announces with the new MED (nothing to do when withdrawn).
@@ -339,6 +351,7 @@ func (s *Speaker) loop(ctx context.Context, run EngineRun, prefixes []netip.Pref
 				}
 				s.setError(err)
 				next = now.Add(retryInterval)
+				applied = false
 			} else {
 				s.log.Info("service prefixes "+want.String(), "healthy", healthy, "degraded", degraded, "draining", draining, "was", cur.String())
 				cur, curDegraded = want, degraded
@@ -347,6 +360,12 @@ func (s *Speaker) loop(ctx context.Context, run EngineRun, prefixes []netip.Pref
 				s.setPhaseLocked(want)
 				s.mu.Unlock()
 			}
+		}
+		if applied {
+			s.mu.Lock()
+			s.applied = seen
+			s.wakeDrainLocked()
+			s.mu.Unlock()
 		}
 		s.markBound(prefixes)
 		if !next.IsZero() {
@@ -382,6 +401,11 @@ func (s *Speaker) setPhaseLocked(p Phase) {
 		s.st.Prefixes[i].State = p.String()
 		s.st.Prefixes[i].Since = s.since
 	}
+	s.wakeDrainLocked()
+}
+
+// wakeDrainLocked wakes Drain to look again. s.mu is held.
+func (s *Speaker) wakeDrainLocked() {
 	if s.settled != nil {
 		close(s.settled)
 		s.settled = nil
