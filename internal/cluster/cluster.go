@@ -140,7 +140,7 @@ func New(t tier.TB, dir string, opt Options) *Cluster {
 	c.Client = lab.Nodes[len(lab.Nodes)-1]
 	for i := 0; i < opt.LBs; i++ {
 		n := lab.Nodes[i]
-		lb := &LB{Name: fmt.Sprintf("lb%d", i+1), Node: n, Dir: filepath.Join(dir, fmt.Sprintf("lb%d", i+1)), Priority: 101 - i}
+		lb := &LB{Name: fmt.Sprintf("lb%d", i+1), Node: n, Dir: filepath.Join(dir, fmt.Sprintf("lb%d", i+1)), Priority: labPriority(i)}
 		if err := os.MkdirAll(lb.Dir, 0o755); err != nil {
 			t.Fatalf("cluster: %v", err)
 		}
@@ -412,4 +412,17 @@ func vipHolder(ctx context.Context, nodes []*netlab.Node, vip netip.Addr) (int, 
 		}
 	}
 	return h, nil
+}
+
+// labPriority is the VRRP priority of the i-th load balancer (from 0): 101, 100, then 10
+// lower each. Backups one priority apart have master-down timers 1/256 of an advert
+// interval apart (RFC 5798's skew: 3.9 ms at 1 s), less than a loaded machine's
+// scheduling delay: the lower one may then claim the role for a moment before the higher
+// one's first advert reaches it, as the RFC allows (keepalived alike). The three-node
+// cases assert which backup takes over, not that race.
+func labPriority(i int) int {
+	if i < 2 {
+		return 101 - i
+	}
+	return 100 - 10*(i-1)
 }
