@@ -146,6 +146,28 @@ func TestProcReads(t *testing.T) {
 	if _, err := cpuTicks(pid); err != nil {
 		t.Errorf("cpuTicks(self): %v", err)
 	}
+	// The nanosecond count moves with the work done, well under a 10 ms tick.
+	before, _, err := cpuNanos(pid)
+	if err != nil || before <= 0 {
+		t.Fatalf("cpuNanos(self) = %d, %v", before, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	x := 0
+	for {
+		for i := range 100_000 {
+			x += i
+		}
+		now, _, err := cpuNanos(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now-before >= int64(time.Millisecond) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cpuNanos(self) moved %d ns in 5 s of busy work (%d)", now-before, x)
+		}
+	}
 	if rss, err := rssKB(pid); err != nil || rss <= 0 {
 		t.Errorf("rssKB(self) = %d, %v", rss, err)
 	}
@@ -242,7 +264,7 @@ func TestFootprintGoals(t *testing.T) {
 		wantMeasured0, wantRSS1 string
 	}{
 		{"all met", halod, kad, h50, k50, small, []string{met, met, met, met, met},
-			"halod 0.200 % vs keepalived 0.300 % (0.02 vs 0.03 CPU-s, 0.02 of it check scripts)",
+			"halod 0.200 % vs keepalived 0.300 % (0.020 vs 0.030 CPU-s, 0.02 of it check scripts)",
 			"15.0 MiB; keepalived's master node 14.0 MiB (parent 9.0 + VRRP child 5.0): halod +1.0 MiB, 1.07×; counting the pages keepalived's parent and child share once, 11.0 MiB: halod +4.0 MiB, 1.36×"},
 		{"all missed", fat, kad, h50, k50slow, big, []string{missed, missed, missed, missed, missed}, "", ""},
 		{"unstripped, nothing else measured", nil, nil, nil, k50, binaryInfo{size: 1, strip: false}, []string{none, none, none, none, none}, "", ""},

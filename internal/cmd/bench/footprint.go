@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -106,6 +107,40 @@ func (r *idleResult) nodeCPUPercent(node string) float64 {
 	return 100 * cpu / r.window.Seconds()
 }
 
+// cpuNanos reads the CPU time of pid, in nanoseconds: its own, summed over its threads'
+// /proc/PID/task/TID/schedstat (the scheduler's exact runtime; a thread that ended takes
+// its time with it, and neither halod nor keepalived ends threads while idle), and its
+// reaped children's, cutime+cstime (in clock ticks: /proc has nothing finer for them).
+func cpuNanos(pid int) (own, kids int64, err error) {
+	_, kidTicks, err := cpuTicksSplit(pid)
+	if err != nil {
+		return 0, 0, err
+	}
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // the thread ended since the listing
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			return 0, 0, fmt.Errorf("/proc/%d/task/%s/schedstat: empty", pid, t.Name())
+		}
+		n, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("/proc/%d/task/%s/schedstat: %w", pid, t.Name(), err)
+		}
+		own += n
+	}
+	return own, kidTicks * int64(time.Second) / clkTck, nil
+}
+
 // cpuTicks reads utime+stime+cutime+cstime of pid.
 func cpuTicks(pid int) (int64, error) {
 	own, kids, err := cpuTicksSplit(pid)
@@ -178,7 +213,7 @@ func measureIdle(ctx context.Context, title string, procs []procRef, window time
 	res := &idleResult{title: title}
 	start, startKids := make([]int64, len(procs)), make([]int64, len(procs))
 	for i, p := range procs {
-		t, k, err := cpuTicksSplit(p.pid)
+		t, k, err := cpuNanos(p.pid)
 		if err != nil {
 			return nil, fmt.Errorf("%s (pid %d): %w", p.label, p.pid, err)
 		}
@@ -205,20 +240,20 @@ func measureIdle(ctx context.Context, title string, procs []procRef, window time
 		}
 	}
 	for i, p := range procs {
-		t, k, err := cpuTicksSplit(p.pid)
+		t, k, err := cpuNanos(p.pid)
 		if err != nil {
 			return nil, fmt.Errorf("%s (pid %d): %w", p.label, p.pid, err)
 		}
-		res.procs[i].cpuSec = float64(t+k-start[i]) / clkTck
-		res.procs[i].childSec = float64(k-startKids[i]) / clkTck
+		res.procs[i].cpuSec = float64(t+k-start[i]) / 1e9
+		res.procs[i].childSec = float64(k-startKids[i]) / 1e9
 	}
 	res.window = time.Since(t0)
 	for _, p := range res.procs {
-		logf("  %s %s: %.1f MiB RSS, %.1f MiB USS, %.2f CPU-s (%.2f of it reaped children)", p.node, p.label,
+		logf("  %s %s: %.1f MiB RSS, %.1f MiB USS, %.3f CPU-s (%.2f of it reaped children)", p.node, p.label,
 			float64(p.rssKB)/1024, float64(p.ussKB)/1024, p.cpuSec, p.childSec)
 	}
 	rss, cpu := res.total()
-	logf("  total %.1f MiB RSS, %.2f CPU-s = %.3f%% of a core", float64(rss)/1024, cpu, res.cpuPercent())
+	logf("  total %.1f MiB RSS, %.3f CPU-s = %.3f%% of a core", float64(rss)/1024, cpu, res.cpuPercent())
 	return res, nil
 }
 

@@ -56,7 +56,7 @@ func main() {
 	faults := flag.String("faults", "", "comma-separated faults to inject (default all): "+strings.Join(faultKeys(), ","))
 	gobench := flag.Bool("gobench", true, "run the Go micro-benchmarks")
 	idle := flag.Duration("idle", 0, "idle footprint window (default 60s, quick 5s; CPU is counted in 10 ms ticks, so short windows are coarse)")
-	only := flag.String("only", "", "run one part only: footprint (the idle footprints: "+strings.Join(footprintSetups, ",")+"), inplace (HAProxy SIGKILL restarted in place under load)")
+	only := flag.String("only", "", "run one part only: footprint (the idle footprints: "+strings.Join(footprintSetups, ",")+"; -setups picks among them), inplace (HAProxy SIGKILL restarted in place under load)")
 	flag.Parse()
 
 	cfg := config{quick: *quick, out: *out, bin: *bin, reps: 5, window: 30 * time.Second,
@@ -74,7 +74,16 @@ func main() {
 	case "":
 	case "footprint":
 		cfg.footprintOnly, cfg.gobench = true, false
-		cfg.setups = set(strings.Join(footprintSetups, ","))
+		all := set(strings.Join(footprintSetups, ","))
+		if cfg.setups == nil {
+			cfg.setups = all
+		}
+		for s := range cfg.setups {
+			if !all[s] {
+				fmt.Fprintf(os.Stderr, "bench: -only footprint -setups: %q is not an idle footprint (%s)\n", s, strings.Join(footprintSetups, ","))
+				os.Exit(2)
+			}
+		}
 	case "inplace":
 		cfg.inPlaceOnly, cfg.gobench = true, false
 		cfg.setups = set("inplace")

@@ -27,7 +27,7 @@ func footprintGoals(halod, kad, halo50, ka50 *idleResult, bin binaryInfo) []verd
 	v := verdict{goal: "halod idle CPU ≤ keepalived's whole master node (tutorial pair, same run: parent + VRRP child + its check scripts)"}
 	if halod != nil && kad != nil {
 		hc, kc := halod.cpuPercent(), kad.cpuPercent()
-		v.measured = fmt.Sprintf("halod %.3f %% vs keepalived %.3f %% (%.2f vs %.2f CPU-s, %.2f of it check scripts)",
+		v.measured = fmt.Sprintf("halod %.3f %% vs keepalived %.3f %% (%.3f vs %.3f CPU-s, %.2f of it check scripts)",
 			hc, kc, cpuOf(halod), cpuOf(kad), childOf(kad))
 		v.result = metIf(hc <= kc)
 	} else {
@@ -36,7 +36,7 @@ func footprintGoals(halod, kad, halo50, ka50 *idleResult, bin binaryInfo) []verd
 	vs = append(vs, v)
 	v = verdict{goal: fmt.Sprintf("halod idle CPU ≤ %.1f %% of a core", goalCPUPct)}
 	if halod != nil {
-		v.measured = fmt.Sprintf("%.3f %% (%.2f CPU-s in %s)", halod.cpuPercent(), cpuOf(halod), halod.window.Round(time.Second))
+		v.measured = fmt.Sprintf("%.3f %% (%.3f CPU-s in %s)", halod.cpuPercent(), cpuOf(halod), halod.window.Round(time.Second))
 		v.result = metIf(halod.cpuPercent() <= goalCPUPct)
 	} else {
 		v.measured, v.result = "—", "**not measured**"
@@ -146,10 +146,10 @@ func (r *report) idleSection(w func(string, ...any)) {
 		"and the copy-on-write pages of the fork, once per process), USS (largest Private_Clean + Private_Dirty of /proc/PID/smaps_rollup: the pages no "+
 		"other process maps), \"once\" (a node's memory with shared pages counted once: the RSS of its largest process plus the USS of the others; "+
 		"halod is one static process, so its RSS) "+
-		"and CPU seconds (utime + stime of the process and cutime + cstime, the children it reaped; /proc/PID/stat) over an idle window of %s: no fault, no client. "+
-		"keepalived's check scripts live a few milliseconds each and are reaped by the VRRP child that runs them, so their CPU is in the child's "+
-		"cutime + cstime (the \"children CPU s\" column). CPU times count in clock ticks of 10 ms per process: over %s one tick is %.3f %% of a core, "+
-		"so a short (quick) window cannot tell keepalived's idle node from zero. HAProxy itself is not counted on either side.\n\n",
+		"and CPU seconds over an idle window of %s: no fault, no client. A process's own CPU is the scheduler's exact runtime of its threads "+
+		"(/proc/PID/task/TID/schedstat, in nanoseconds); the children it reaped count as cutime + cstime (/proc/PID/stat, in clock ticks of 10 ms: "+
+		"over %s one tick is %.3f %% of a core). keepalived's check scripts live a few milliseconds each and are reaped by the VRRP child that runs them, "+
+		"so their CPU is in the child's cutime + cstime (the \"children CPU s\" column). HAProxy itself is not counted on either side.\n\n",
 		r.cfg.idle, r.cfg.idle, 100/float64(clkTck)/max(r.cfg.idle.Seconds(), 1))
 	r.idleVersus(w)
 	r.fiftyVersus(w)
@@ -164,21 +164,21 @@ func (r *report) idleSection(w func(string, ...any)) {
 		w("| what | process | RSS MiB | USS MiB | CPU s | children CPU s | %% of a core |\n| --- | --- | --- | --- | --- | --- | --- |\n")
 		for _, ir := range all {
 			for _, p := range ir.procs {
-				w("| %s | %s | %.1f | %.1f | %.2f | %.2f | %.3f |\n", ir.title, p.label, float64(p.rssKB)/1024, float64(p.ussKB)/1024,
+				w("| %s | %s | %.1f | %.1f | %.3f | %.2f | %.3f |\n", ir.title, p.label, float64(p.rssKB)/1024, float64(p.ussKB)/1024,
 					p.cpuSec, p.childSec, 100*p.cpuSec/ir.window.Seconds())
 			}
 			nodes := nodesOf(ir)
 			for _, node := range nodes {
 				if n := countOn(ir, node); n > 1 {
 					rss, cpu := ir.nodeTotal(node)
-					w("| %s | **%s, %d processes** (once: %.1f MiB) | **%.1f** | **%.1f** | **%.2f** | **%.2f** | **%.3f** |\n", ir.title, node, n,
+					w("| %s | **%s, %d processes** (once: %.1f MiB) | **%.1f** | **%.1f** | **%.3f** | **%.2f** | **%.3f** |\n", ir.title, node, n,
 						float64(ir.nodeOnce(node))/1024, float64(rss)/1024, float64(ir.nodeUSS(node))/1024, cpu, childOfNode(ir, node),
 						ir.nodeCPUPercent(node))
 				}
 			}
 			if len(nodes) > 1 {
 				rss, cpu := ir.total()
-				w("| %s | **both nodes** | **%.1f** | **%.1f** | **%.2f** | **%.2f** | **%.3f** |\n", ir.title, float64(rss)/1024,
+				w("| %s | **both nodes** | **%.1f** | **%.1f** | **%.3f** | **%.2f** | **%.3f** |\n", ir.title, float64(rss)/1024,
 					float64(ir.nodeUSS(""))/1024, cpu, childOf(ir), ir.cpuPercent())
 			}
 		}
@@ -206,7 +206,7 @@ func (r *report) idleVersus(w func(string, ...any)) {
 	hr, _ := halod.total()
 	kr, _ := kad.total()
 	w("| CPU, %% of a core | **%.3f** | **%.3f** |\n", halod.cpuPercent(), kad.cpuPercent())
-	w("| CPU s in the window (of it reaped children) | %.2f (%.2f) | %.2f (%.2f) |\n", cpuOf(halod), childOf(halod), cpuOf(kad), childOf(kad))
+	w("| CPU s in the window (of it reaped children) | %.3f (%.2f) | %.3f (%.2f) |\n", cpuOf(halod), childOf(halod), cpuOf(kad), childOf(kad))
 	w("| RSS MiB | **%.1f** | **%.1f** (%s) |\n", float64(hr)/1024, float64(kr)/1024, rssParts(kad))
 	w("| MiB with shared pages counted once | %.1f | %.1f |\n\n", float64(halod.nodeOnce(""))/1024, float64(kad.nodeOnce(""))/1024)
 }
