@@ -3,6 +3,8 @@ package haproxy
 import (
 	"context"
 	"time"
+
+	"github.com/halo-lb/halo/internal/tick"
 )
 
 // checkLoop runs one check at a time, every check.interval, or every
@@ -41,11 +43,13 @@ func (m *Manager) checkLoop(ctx context.Context) {
 				m.log.Debug("health check pipeline", "err", err)
 			}
 		}
-		next := m.cfg.Check.Interval
+		every := m.cfg.Check.Interval
 		if fast {
-			next = m.cfg.Check.FastInterval
+			every = m.cfg.Check.FastInterval
 		}
-		clk.set(next - time.Since(began))
+		// On the process's grid (see tick): a check then shares its wake-up with the
+		// VRRP adverts due at the same time.
+		clk.set(time.Until(tick.Next(began, every)))
 	}
 }
 

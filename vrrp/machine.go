@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/halo-lb/halo/internal/tick"
 )
 
 // State is the state of a VRRP instance (RFC 5798 §6.4, plus FAULT as keepalived has it).
@@ -157,6 +159,19 @@ func (m *Machine) Master() (netip.Addr, uint8) { return m.master, m.masterPriori
 // MasterAdverInterval returns the interval the master advertises, as adopted in v3.
 func (m *Machine) MasterAdverInterval() time.Duration { return m.masterAdverInterval }
 
+// Refresh describes the one advert that would change nothing but the Master_Down_Timer:
+// in a steady BACKUP (not waiting, yielding or handing over), an advert from the master
+// it follows with the priority and interval last heard, when that priority is not below
+// this node's (a lower one may be preempted). ok is false when no advert is a mere
+// refresh. The loop lets its reader take such adverts without waking it (see heard).
+func (m *Machine) Refresh() (src netip.Addr, prio uint8, interval time.Duration, ok bool) {
+	if m.state != StateBackup || m.waiting || m.yield || m.HandingOver() || m.masterDownAt.IsZero() ||
+		!m.master.IsValid() || m.masterPriority == 0 || m.masterPriority < m.priority {
+		return netip.Addr{}, 0, 0, false
+	}
+	return m.master, m.masterPriority, m.masterAdverInterval, true
+}
+
 // Deadline returns when Timeout must next be called; the zero time when no timer runs.
 func (m *Machine) Deadline() time.Time {
 	var d time.Time
@@ -248,7 +263,9 @@ func (m *Machine) Timeout(now time.Time) []Action {
 	switch m.state {
 	case StateMaster:
 		if !m.adverAt.IsZero() && !now.Before(m.adverAt) {
-			m.adverAt = now.Add(m.cfg.AdvertInterval)
+			// On the process's grid (see tick): the instances of one interval send
+			// together, one wake-up here and on every backup.
+			m.adverAt = tick.Next(now, m.cfg.AdvertInterval)
 			acts = append(acts, Action{Kind: ActSendAdvert, Priority: m.priority})
 		}
 	case StateBackup:

@@ -153,8 +153,12 @@ func TestMachine(t *testing.T) {
 			{0, start, StateBackup, nil, mdi100},
 			{time.Second, shutdown, StateInit, nil, -1},
 		}},
+		// The next advert is on the grid of whole intervals (see tick), here whole
+		// seconds: the last one not after an interval from now.
 		{"master: advert timer", base, then(master,
-			step{mdi100 + time.Second, timeout, StateMaster, []Action{send(100)}, mdi100 + 2*time.Second})},
+			step{mdi100 + time.Second, timeout, StateMaster, []Action{send(100)}, 5 * time.Second},
+			step{5 * time.Second, timeout, StateMaster, []Action{send(100)}, 6 * time.Second},
+			step{6*time.Second + 3*time.Millisecond, timeout, StateMaster, []Action{send(100)}, 7 * time.Second})},
 		{"master: priority 0 answered at once", base, then(master,
 			step{mdi100 + time.Second/2, advert(lowPeer, 0, time.Second), StateMaster, []Action{send(100)}, mdi100 + 3*time.Second/2})},
 		// A better master takes the role: the VIPs stay for the drain (its own interval's,
@@ -247,7 +251,7 @@ func TestMachine(t *testing.T) {
 		)},
 		{"master: a priority change shows in the next advert", base, then(master,
 			step{mdi100 + time.Second/2, priority(60), StateMaster, nil, mdi100 + time.Second},
-			step{mdi100 + time.Second, timeout, StateMaster, []Action{send(60)}, mdi100 + 2*time.Second},
+			step{mdi100 + time.Second, timeout, StateMaster, []Action{send(60)}, 5 * time.Second},
 			// and a priority-61 master now wins
 			step{mdi100 + 3*time.Second/2, advert(lowPeer, 61, time.Second), StateBackup, nil, mdi100 + 3*time.Second/2 + drain1s},
 			step{mdi100 + 3*time.Second/2 + drain1s, timeout, StateBackup, []Action{remove}, mdi100 + 3*time.Second/2 + 3*time.Second + 196*time.Second/256},
