@@ -17,10 +17,11 @@ type loop struct {
 	m     *Machine
 	rx    chan received
 	rxErr chan error
-	// With a shared socket (packetFeed) the loop takes the packets itself, checked by
-	// recv: a goroutine hop less per advert.
+	// recv checks what the reader hears, on the reader's goroutine: the instance's own
+	// reader, or a shared socket's (packetFeed), whose goroutine hands each packet to
+	// hear directly. heard holds the refreshes the reader took (see heard).
 	recv       *receiver
-	feed       <-chan Packet
+	heard      heard
 	feedClosed <-chan struct{}
 	feedErr    func() error
 
@@ -94,8 +95,11 @@ func (l *loop) run(ctx context.Context) error {
 		timer.arm(l.m.Deadline())
 		garp.arm(l.garpAt)
 		repair.arm(l.repairAt)
+		l.listen()
+		// Each case starts with catchUp: a refresh the reader took came first.
 		select {
 		case <-done:
+			l.catchUp()
 			now := time.Now()
 			l.step(now, "shutdown", l.m.Shutdown(now))
 			switch {
@@ -108,25 +112,25 @@ func (l *loop) run(ctx context.Context) error {
 			}
 			done, stopping = nil, true
 		case err := <-l.rxErr:
+			l.catchUp()
 			now := time.Now()
 			l.step(now, "shutdown", l.m.Shutdown(now))
 			l.removeVIPs(now)
 			return err
 		case r := <-l.rx:
+			l.catchUp()
 			l.advert(r)
-		case pk := <-l.feed:
-			if r, ok := l.recv.check(pk); ok {
-				l.advert(r)
-			}
 		case <-l.feedClosed:
+			l.catchUp()
 			if err := l.feedErr(); err != nil {
 				now := time.Now()
 				l.step(now, "shutdown", l.m.Shutdown(now))
 				l.removeVIPs(now)
 				return fmt.Errorf("vrrp: instance %s: receive: %w", in.cfg.Name, err)
 			}
-			l.feed, l.feedClosed = nil, nil // closed by Run after the loop: nothing more
+			l.feedClosed = nil // closed by Run after the loop: nothing more
 		case <-timer.c():
+			l.catchUp()
 			timer.fired()
 			now := time.Now()
 			handing, draining := l.m.HandingOver(), l.m.Draining()
@@ -143,13 +147,16 @@ func (l *loop) run(ctx context.Context) error {
 				}
 			}
 		case <-garp.c():
+			l.catchUp()
 			garp.fired()
 			l.garpBurst(time.Now())
 		case <-repair.c():
+			l.catchUp()
 			repair.fired()
 			l.repairAt = time.Time{}
 			l.repairVIPs(time.Now())
 		case <-in.wake:
+			l.catchUp()
 			l.applyControl(time.Now())
 		}
 	}

@@ -1,13 +1,13 @@
 package vrrp
 
 import (
+	"cmp"
 	"errors"
 	"net/netip"
 	"syscall"
 	"unsafe"
 
 	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,61 +23,95 @@ import (
 // interface), with room to spare.
 const oobSize = 128
 
-// rawRecv reads one packet into b: its payload (an IPv4 header is stripped), its source,
-// and the control messages parsed into pk.
-func rawRecv(rc syscall.RawConn, ipv6only bool, b []byte) (Packet, error) {
-	pk := Packet{TTL: -1}
-	if len(b) == 0 {
-		return pk, errors.New("vrrp: empty read buffer")
+// recvBatch is the scratch of one recvmmsg call: a backup hears its master's adverts for
+// all its instances in a burst (see tick), read in one call rather than one each.
+type recvBatch struct {
+	hdrs  []unix.Mmsghdr
+	iovs  []unix.Iovec
+	froms []unix.RawSockaddrAny
+	oobs  [][oobSize]byte
+}
+
+func newRecvBatch(n int) *recvBatch {
+	return &recvBatch{hdrs: make([]unix.Mmsghdr, n), iovs: make([]unix.Iovec, n),
+		froms: make([]unix.RawSockaddrAny, n), oobs: make([][oobSize]byte, n)}
+}
+
+// rawRecvBatch reads at least one packet, at most len(bufs), each into a buffer of bufs
+// (an IPv4 header is stripped), and fills pks[:n] with their payloads, sources and control
+// messages. It returns n; a packet that cannot be decoded (never seen: the kernel
+// checks the IP header) is skipped, and its error returned only when it was the only one.
+func rawRecvBatch(rc syscall.RawConn, ipv6only bool, bt *recvBatch, bufs [][]byte, pks []Packet) (int, error) {
+	want := min(len(bufs), len(pks), len(bt.hdrs))
+	if want == 0 {
+		return 0, errors.New("vrrp: empty read batch")
+	}
+	for i := range want {
+		if len(bufs[i]) == 0 {
+			return 0, errors.New("vrrp: empty read buffer")
+		}
+		bt.iovs[i].Base = &bufs[i][0]
+		bt.iovs[i].SetLen(len(bufs[i]))
 	}
 	var (
-		oob  [oobSize]byte
-		from unix.RawSockaddrAny
-		iov  unix.Iovec
-		msg  unix.Msghdr
-		n    int
+		got  int
 		errn syscall.Errno
 	)
-	iov.Base = &b[0]
-	iov.SetLen(len(b))
 	err := rc.Read(func(fd uintptr) bool {
-		msg = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&from)), Namelen: unix.SizeofSockaddrAny, Iov: &iov, Iovlen: 1, Control: &oob[0]}
-		msg.SetControllen(len(oob))
-		r, _, e := unix.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&msg)), unix.MSG_DONTWAIT)
+		for i := range want {
+			h := &bt.hdrs[i]
+			h.Hdr = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&bt.froms[i])), Namelen: unix.SizeofSockaddrAny,
+				Iov: &bt.iovs[i], Iovlen: 1, Control: &bt.oobs[i][0]}
+			h.Hdr.SetControllen(oobSize)
+			h.Len = 0
+		}
+		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&bt.hdrs[0])), uintptr(want), unix.MSG_DONTWAIT, 0, 0)
 		if e == unix.EAGAIN {
 			return false
 		}
-		n, errn = int(r), e
+		got, errn = int(r), e
 		return true
 	})
 	if err != nil {
-		return pk, err
+		return 0, err
 	}
 	if errn != 0 {
-		return pk, errn
+		return 0, errn
 	}
+	n := 0
+	var firstErr error
+	for i := range got {
+		h := &bt.hdrs[i]
+		pk, err := decodeRecv(ipv6only, &bt.froms[i], bt.oobs[i][:h.Hdr.Controllen], bufs[i], int(h.Len))
+		if err != nil {
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		pks[n] = pk
+		n++
+	}
+	if n == 0 {
+		return 0, cmp.Or(firstErr, errors.New("vrrp: recvmmsg read nothing"))
+	}
+	return n, nil
+}
+
+// decodeRecv makes a Packet of what recvmsg returned: n bytes in b from from, with the
+// control messages oob.
+func decodeRecv(ipv6only bool, from *unix.RawSockaddrAny, oob, b []byte, n int) (Packet, error) {
+	pk := Packet{TTL: -1}
 	switch from.Addr.Family {
 	case unix.AF_INET:
-		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&from))
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(from))
 		pk.Src = netip.AddrFrom4(sa.Addr)
 	case unix.AF_INET6:
-		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(&from))
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(from))
 		pk.Src = netip.AddrFrom16(sa.Addr).Unmap()
 	}
-	cmsgs := oob[:msg.Controllen]
+	parseCmsgs(oob, &pk)
 	if ipv6only {
-		var cm ipv6.ControlMessage
-		if len(cmsgs) > 0 && cm.Parse(cmsgs) == nil {
-			pk.TTL, pk.IfIndex = cm.HopLimit, cm.IfIndex
-			pk.Dst, _ = netip.AddrFromSlice(cm.Dst)
-		}
 		pk.Data = b[:n]
 	} else {
-		var cm ipv4.ControlMessage
-		if len(cmsgs) > 0 && cm.Parse(cmsgs) == nil {
-			pk.TTL, pk.IfIndex = cm.TTL, cm.IfIndex
-			pk.Dst, _ = netip.AddrFromSlice(cm.Dst)
-		}
 		// A raw IPv4 socket reads the IP header too.
 		if n < ipv4.HeaderLen {
 			return pk, errors.New("vrrp: IPv4 packet shorter than its header")
@@ -90,6 +124,38 @@ func rawRecv(rc syscall.RawConn, ipv6only bool, b []byte) (Packet, error) {
 	}
 	pk.Src, pk.Dst = pk.Src.Unmap(), pk.Dst.Unmap()
 	return pk, nil
+}
+
+// parseCmsgs reads the TTL or hop limit, the destination and the interface from the
+// control messages the socket asked for (IP_RECVTTL and IP_PKTINFO, or their IPv6
+// counterparts), in place: x/net's ControlMessage.Parse allocates twice per packet.
+func parseCmsgs(b []byte, pk *Packet) {
+	hdr := unix.CmsgLen(0)
+	for len(b) >= hdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+		l := int(h.Len)
+		if l < hdr || l > len(b) {
+			return
+		}
+		data := b[hdr:l]
+		switch {
+		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_TTL && len(data) >= 4:
+			pk.TTL = int(*(*int32)(unsafe.Pointer(&data[0])))
+		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
+			pi := (*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0]))
+			pk.IfIndex, pk.Dst = int(pi.Ifindex), netip.AddrFrom4(pi.Addr)
+		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_HOPLIMIT && len(data) >= 4:
+			pk.TTL = int(*(*int32)(unsafe.Pointer(&data[0])))
+		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
+			pi := (*unix.Inet6Pktinfo)(unsafe.Pointer(&data[0]))
+			pk.IfIndex, pk.Dst = int(pi.Ifindex), netip.AddrFrom16(pi.Addr)
+		}
+		next := unix.CmsgSpace(l - hdr)
+		if next >= len(b) {
+			return
+		}
+		b = b[next:]
+	}
 }
 
 // rawSend sends msg to dst with the control messages oob (the source address and the

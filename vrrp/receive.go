@@ -31,7 +31,8 @@ func newReceiver(in *Instance, tr Transport) *receiver {
 	return r
 }
 
-// check returns the advert pk carries, or false when it is dropped (counted).
+// check returns the advert pk carries, or false when it is dropped (counted). Its
+// Addresses are the receiver's, valid until the next check.
 func (rc *receiver) check(pk Packet) (received, bool) {
 	in := rc.in
 	if vrid, ok := PeekVRID(pk.Data); ok && int(vrid) != in.cfg.VRID {
@@ -51,7 +52,6 @@ func (rc *receiver) check(pk Packet) (received, bool) {
 		return received{}, false
 	}
 	r := received{src: pk.Src, adv: rc.adv}
-	r.adv.Addresses = slices.Clone(rc.adv.Addresses)
 	if !sameAddrs(r.adv.Addresses, in.vips) {
 		in.mu.Lock()
 		in.counters.AddressMismatch++
@@ -80,7 +80,7 @@ func (l *loop) read(stop <-chan struct{}) {
 			}
 			return
 		}
-		r, ok := l.recv.check(pk)
+		r, ok := l.hear(pk)
 		if !ok {
 			continue
 		}

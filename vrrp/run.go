@@ -92,10 +92,18 @@ func (in *Instance) Run(ctx context.Context) error {
 	in.mu.Unlock()
 	l.recv = newReceiver(in, tr)
 	// The reader outlives ctx: a stopping master still listens for the new master's
-	// advert while it hands over. A shared socket's port needs none: the loop reads it.
+	// advert while it hands over. A shared socket's port needs none: its socket's reader
+	// hands each packet to hear.
 	readerStop, readerDone := make(chan struct{}), make(chan struct{})
 	if f, ok := tr.(packetFeed); ok {
-		l.feed, l.feedClosed, l.feedErr = f.packets()
+		l.feedClosed, l.feedErr = f.deliverTo(func(pk Packet) {
+			if r, ok := l.hear(pk); ok {
+				select {
+				case l.rx <- r:
+				default: // the loop lags: dropped, as a full socket buffer drops
+				}
+			}
+		})
 		close(readerDone)
 	} else {
 		go func() {

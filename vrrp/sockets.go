@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 )
 
 // Sockets shares one raw VRRP socket per interface and address family among the
@@ -31,7 +32,9 @@ func NewSockets() *Sockets {
 
 // sharedConn is what a shared socket needs of the raw socket (rawTransport on Linux).
 type sharedConn interface {
-	ReadPacket(b []byte) (Packet, error)
+	// readBatch reads at least one packet, at most len(bufs), into bufs, and returns how
+	// many it put in pks.
+	readBatch(bufs [][]byte, pks []Packet) (int, error)
 	writeFrom(msg []byte, src, dst netip.Addr) error
 	join() error
 	Close() error
@@ -58,7 +61,7 @@ type sharedPort struct {
 	dsts    []netip.Addr
 	unicast bool
 
-	in        chan Packet
+	sink      atomic.Pointer[func(Packet)] // set by deliverTo; nil: packets are dropped
 	closed    chan struct{}
 	closeOnce sync.Once
 	err       error // set before closed is closed by a failed socket
@@ -66,18 +69,15 @@ type sharedPort struct {
 
 var _ packetFeed = (*sharedPort)(nil)
 
-// packetFeed is a Transport that hands its packets over a channel: the instance's loop
-// takes them itself, with no reader goroutine between.
+// packetFeed is a Transport whose reader hands each packet to the instance directly,
+// with no goroutine of the instance's own between.
 type packetFeed interface {
 	Transport
-	// packets returns the packets (their Data owned by the receiver), a channel closed
-	// when no more come, and the error that closed it (nil after Close).
-	packets() (<-chan Packet, <-chan struct{}, func() error)
+	// deliverTo makes the socket's reader call sink with each packet (its Data valid
+	// during the call only; sink must not block); ReadPacket is not used. It returns a channel closed when no more come, and the error that closed it (nil after
+	// Close).
+	deliverTo(sink func(Packet)) (<-chan struct{}, func() error)
 }
-
-// portQueue is how many adverts wait for an instance's reader; beyond, they are dropped
-// as a full socket buffer would drop them.
-const portQueue = 16
 
 // Listen returns the Transport of one instance (cfg.VRID must be set) on the shared
 // socket of its interface and family, opening it if it is the first.
@@ -107,7 +107,7 @@ func (s *Sockets) Listen(ctx context.Context, cfg TransportConfig) (Transport, e
 		return nil, fmt.Errorf("vrrp: VRID %d already runs on %s", cfg.VRID, cfg.Interface)
 	}
 	p := &sharedPort{s: s, key: key, sock: sock, vrid: cfg.VRID, src: src, dsts: dsts, unicast: len(cfg.Peers) > 0,
-		in: make(chan Packet, portQueue), closed: make(chan struct{})}
+		closed: make(chan struct{})}
 	if !p.unicast && !sock.joined {
 		if err := sock.conn.join(); err != nil {
 			s.releaseLocked(key, sock)
@@ -127,12 +127,20 @@ func (s *Sockets) releaseLocked(key sockKey, sock *sharedSock) {
 	}
 }
 
+// readBatchSize is how many packets one read takes at most: the adverts of 50 instances
+// arrive in a burst (see tick), read in four calls.
+const readBatchSize = 16
+
 // read hands each packet of sock to the instance of its VRID until the socket closes;
 // a socket that fails for good fails every port on it.
 func (s *Sockets) read(key sockKey, sock *sharedSock) {
-	buf := make([]byte, 8192)
+	bufs := make([][]byte, readBatchSize)
+	for i := range bufs {
+		bufs[i] = make([]byte, 8192) // room for the largest advert, 255 IPv6 addresses
+	}
+	pks := make([]Packet, readBatchSize)
 	for {
-		pk, err := sock.conn.ReadPacket(buf)
+		n, err := sock.conn.readBatch(bufs, pks)
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -151,41 +159,46 @@ func (s *Sockets) read(key sockKey, sock *sharedSock) {
 			sock.conn.Close()
 			return
 		}
-		vrid, ok := PeekVRID(pk.Data)
-		if !ok {
-			continue
-		}
-		s.mu.Lock()
-		p := sock.ports[vrid]
-		s.mu.Unlock()
-		// A unicast instance hears its peers only, as its own socket did: not the group.
-		if p == nil || p.unicast && pk.Dst.IsMulticast() {
-			continue
-		}
-		pk.Data = append([]byte(nil), pk.Data...)
-		select {
-		case p.in <- pk:
-		default: // the instance lags: dropped, as a full socket buffer drops
+		for _, pk := range pks[:n] {
+			s.deliver(sock, pk)
 		}
 	}
 }
 
-func (p *sharedPort) ReadPacket(b []byte) (Packet, error) {
+// deliver hands pk to the instance of its VRID.
+func (s *Sockets) deliver(sock *sharedSock, pk Packet) {
+	vrid, ok := PeekVRID(pk.Data)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	p := sock.ports[vrid]
+	s.mu.Unlock()
+	// A unicast instance hears its peers only, as its own socket did: not the group.
+	if p == nil || p.unicast && pk.Dst.IsMulticast() {
+		return
+	}
+	if sink := p.sink.Load(); sink != nil {
+		(*sink)(pk)
+	}
+}
+
+// ReadPacket is not how a shared port is read (see deliverTo): it returns an error at once.
+func (p *sharedPort) ReadPacket([]byte) (Packet, error) {
 	select {
-	case pk := <-p.in:
-		n := copy(b, pk.Data)
-		pk.Data = b[:n]
-		return pk, nil
 	case <-p.closed:
 		if p.err != nil {
 			return Packet{}, p.err
 		}
 		return Packet{}, net.ErrClosed
+	default:
+		return Packet{}, errors.New("vrrp: a shared socket delivers its packets to deliverTo")
 	}
 }
 
-func (p *sharedPort) packets() (<-chan Packet, <-chan struct{}, func() error) {
-	return p.in, p.closed, func() error { return p.err }
+func (p *sharedPort) deliverTo(sink func(Packet)) (<-chan struct{}, func() error) {
+	p.sink.Store(&sink)
+	return p.closed, func() error { return p.err }
 }
 
 func (p *sharedPort) WriteTo(msg []byte, dst netip.Addr) error {

@@ -22,13 +22,25 @@ type fakeConn struct {
 
 func newFakeConn() *fakeConn { return &fakeConn{in: make(chan Packet, 16), errc: make(chan error, 1)} }
 
-func (c *fakeConn) ReadPacket(b []byte) (Packet, error) {
+// readBatch returns what is queued, at least one packet: a burst is read in one call.
+func (c *fakeConn) readBatch(bufs [][]byte, pks []Packet) (int, error) {
+	var pk Packet
 	select {
-	case pk := <-c.in:
-		pk.Data = b[:copy(b, pk.Data)]
-		return pk, nil
+	case pk = <-c.in:
 	case err := <-c.errc:
-		return Packet{}, err
+		return 0, err
+	}
+	for n := 0; ; {
+		pk.Data = bufs[n][:copy(bufs[n], pk.Data)]
+		pks[n] = pk
+		if n++; n == len(bufs) {
+			return n, nil
+		}
+		select {
+		case pk = <-c.in:
+		default:
+			return n, nil
+		}
 	}
 }
 
@@ -72,9 +84,18 @@ func advertFor(t *testing.T, vrid uint8, src, dst netip.Addr) Packet {
 	return Packet{Data: b, Src: src, Dst: dst, TTL: TTL}
 }
 
-func nextPacket(t *testing.T, tr Transport) (Packet, bool) {
+// feed takes tr's packets as an instance does, into a channel.
+func feed(tr Transport) <-chan Packet {
+	ch := make(chan Packet, 16)
+	tr.(packetFeed).deliverTo(func(pk Packet) {
+		pk.Data = append([]byte(nil), pk.Data...)
+		ch <- pk
+	})
+	return ch
+}
+
+func nextPacket(t *testing.T, ch <-chan Packet) (Packet, bool) {
 	t.Helper()
-	ch, _, _ := tr.(packetFeed).packets()
 	select {
 	case pk := <-ch:
 		return pk, true
@@ -108,17 +129,18 @@ func TestSocketsShareOneSocket(t *testing.T) {
 		t.Fatalf("%d sockets opened, %d group joins; want 1, 1", conns, fc.joins)
 	}
 	group := MulticastGroup(false)
+	fa, fb := feed(a), feed(b)
 	fc.in <- advertFor(t, 52, peer, group) // to the group: not for the unicast instance
 	fc.in <- advertFor(t, 51, peer, group)
 	fc.in <- advertFor(t, 52, peer, src2)
 	fc.in <- advertFor(t, 53, peer, group) // nobody's
-	if pk, ok := nextPacket(t, a); !ok || pk.Data[1] != 51 {
+	if pk, ok := nextPacket(t, fa); !ok || pk.Data[1] != 51 {
 		t.Errorf("VRID 51 got %v, %v", pk, ok)
 	}
-	if pk, ok := nextPacket(t, b); !ok || pk.Data[1] != 52 || pk.Dst != src2 {
+	if pk, ok := nextPacket(t, fb); !ok || pk.Data[1] != 52 || pk.Dst != src2 {
 		t.Errorf("VRID 52 got %+v, %v; want the unicast advert", pk, ok)
 	}
-	if pk, ok := nextPacket(t, b); ok {
+	if pk, ok := nextPacket(t, fb); ok {
 		t.Errorf("VRID 52 got another packet: %+v", pk)
 	}
 	if err := a.WriteTo([]byte{1}, group); err != nil {
@@ -153,7 +175,7 @@ func TestSocketsFailureReachesEveryInstance(t *testing.T) {
 	b, _ := s.Listen(t.Context(), TransportConfig{Interface: "eth0", VRID: 52, Source: netip.MustParseAddr("192.0.2.11")})
 	fc.errc <- errors.New("no buffer space available")
 	for _, tr := range []Transport{a, b} {
-		_, closed, errf := tr.(packetFeed).packets()
+		closed, errf := tr.(packetFeed).deliverTo(func(Packet) {})
 		select {
 		case <-closed:
 		case <-time.After(5 * time.Second):

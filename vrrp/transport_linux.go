@@ -24,6 +24,10 @@ type rawTransport struct {
 	p6    *ipv6.PacketConn
 	rc    syscall.RawConn
 	close func() error
+	// batch, one and onePk are the read scratch: one goroutine reads a transport.
+	batch *recvBatch
+	one   [1][]byte
+	onePk [1]Packet
 }
 
 var _ Transport = (*rawTransport)(nil)
@@ -60,7 +64,7 @@ func ListenTransport(ctx context.Context, cfg TransportConfig) (Transport, error
 // openRaw opens a raw IP protocol 112 socket bound to ifi, with TTL / hop limit 255 and
 // keepalived's TOS, multicast looped back to nobody.
 func openRaw(ctx context.Context, ifi *net.Interface, ipv6only bool) (*rawTransport, error) {
-	t := &rawTransport{ifi: ifi}
+	t := &rawTransport{ifi: ifi, batch: newRecvBatch(readBatchSize)}
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		// Bound to the device, the socket sees only this link's adverts: the same VRID
 		// may run on another interface.
@@ -143,7 +147,17 @@ func (t *rawTransport) Destinations() []netip.Addr { return t.dsts }
 func (t *rawTransport) Close() error               { return t.close() }
 
 func (t *rawTransport) ReadPacket(b []byte) (Packet, error) {
-	return rawRecv(t.rc, t.p6 != nil, b)
+	t.one[0] = b
+	if _, err := rawRecvBatch(t.rc, t.p6 != nil, t.batch, t.one[:], t.onePk[:]); err != nil {
+		return Packet{}, err
+	}
+	return t.onePk[0], nil
+}
+
+// readBatch reads at least one packet, at most len(bufs), into bufs, and returns how many
+// it put in pks (see rawRecvBatch).
+func (t *rawTransport) readBatch(bufs [][]byte, pks []Packet) (int, error) {
+	return rawRecvBatch(t.rc, t.p6 != nil, t.batch, bufs, pks)
 }
 
 func (t *rawTransport) WriteTo(msg []byte, dst netip.Addr) error {
