@@ -31,7 +31,9 @@
 //   - run.go: Run, the lifecycle: transport, owner, links, hooks, reader, then the loop.
 //   - loop.go: the loop that alone drives the machine, and how it carries out actions.
 //   - announce.go: sending adverts and announcing VIPs.
-//   - receive.go: the reader goroutine.
+//   - receive.go: the receive checks, and the reader goroutine of a socket of its own.
+//   - heard.go: a backup's reader takes its master's repeated advert without waking the
+//     loop; the loop applies the latest before anything else it does.
 //   - hooks.go: notify hooks (HookRunner, NewExecHookRunner) and their queue.
 //   - group.go: Group, keepalived's vrrp_sync_group.
 //
