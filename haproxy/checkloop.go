@@ -14,13 +14,13 @@ import (
 // every timedEvery to measure HAProxy's answer time.
 func (m *Manager) checkLoop(ctx context.Context) {
 	defer m.pipe.close()
-	clk := newCheckClock()
-	defer clk.close()
-	clk.set(0)
+	clk := tick.NewClock()
+	defer clk.Close()
+	clk.Set(0)
 	var lastTimed time.Time
 	var buf [2]CheckResult
 	for {
-		if !clk.wait(ctx) {
+		if !clk.Wait(ctx) {
 			return
 		}
 		began := time.Now()
@@ -49,7 +49,7 @@ func (m *Manager) checkLoop(ctx context.Context) {
 		}
 		// On the process's grid (see tick): a check then shares its wake-up with the
 		// VRRP adverts due at the same time.
-		clk.set(time.Until(tick.Next(began, every)))
+		clk.Set(time.Until(tick.Next(began, every)))
 	}
 }
 

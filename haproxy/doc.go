@@ -98,7 +98,9 @@
 // + (fall-1) × fast_interval, as with the defaults), and only while HAProxy answers: the
 // first check, the one after a session ended, and one every 10 s (to measure HAProxy's
 // answer time for the duration metrics) wait for their answer, bounded by check.timeout.
-// The loop sleeps on a timerfd, not a Go timer (see checkClock): only one thread wakes.
+// The loop sleeps on a timerfd, not a Go timer (see tick.Clock): only one thread wakes.
+// Checks fire on the process's grid of whole intervals (see tick.Next), where the VRRP
+// adverts fire too: a 200 ms check and a 1 s advert share a wake-up once a second.
 // In steady state an answer counts when it is complete at the next check, so an answer
 // later than check.timeout but within check.interval passes there; while the verdict may
 // flip the look comes fast_interval after the probe (check.timeout by default).

@@ -20,7 +20,9 @@ func (s *Supervisor) startInstance(ctx context.Context, ic vrrp.InstanceConfig) 
 		opts.Logger = s.log
 	}
 	if opts.Transport == nil && opts.Sockets == nil {
-		opts.Sockets = s.sockets
+		// The daemon's own I/O; an injected transport keeps Go timers, which a test's
+		// fake clock drives.
+		opts.Sockets, opts.Timers = s.sockets, s.timers
 	}
 	if given := opts.OnChange; given != nil {
 		opts.OnChange = func() { given(); s.changes.bump() }

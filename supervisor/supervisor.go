@@ -78,6 +78,7 @@ type Supervisor struct {
 	ready   atomic.Bool   // Run got as far as READY=1
 	reqs    chan request  // state-changing control requests, served one at a time by opsLoop
 	sockets *vrrp.Sockets // the raw VRRP sockets the instances share
+	timers  *vrrp.Timers  // the clock their deadlines share
 	changes *changeFeed   // the status's generation, for watchers (watch.go)
 	host    string        // the node's hostname, shown in the status
 
@@ -136,7 +137,7 @@ func New(cfg *Config, deps Deps) (*Supervisor, error) {
 		return nil, errors.New("supervisor: a logger is required")
 	}
 	s := &Supervisor{deps: deps, log: deps.Logger, cfg: cfg, reqs: make(chan request), configValid: true,
-		byName: map[string]*instance{}, groups: map[string]*group{}, sockets: vrrp.NewSockets(), changes: newChangeFeed()}
+		byName: map[string]*instance{}, groups: map[string]*group{}, sockets: vrrp.NewSockets(), timers: vrrp.NewTimers(), changes: newChangeFeed()}
 	s.host, _ = os.Hostname()
 	s.hap = deps.HAProxy
 	if s.hap == nil {
@@ -200,6 +201,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		s.drainBGP(true) // the drain runs while the VRRP masters hand over
 		stopVRRP()
 		s.stopInstances()
+		s.timers.Close()
 		s.stopBGP()
 		stopHAProxy()
 		wg.Wait()

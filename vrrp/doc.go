@@ -30,6 +30,8 @@
 //   - publish.go: what a status shows of the loop's state, and the OnChange wake-up.
 //   - run.go: Run, the lifecycle: transport, owner, links, hooks, reader, then the loop.
 //   - loop.go: the loop that alone drives the machine, and how it carries out actions.
+//   - timers.go: the loop's deadlines, fired by one clock the instances share (Timers)
+//     or by Go timers.
 //   - announce.go: sending adverts and announcing VIPs.
 //   - receive.go: the receive checks, and the reader goroutine of a socket of its own.
 //   - heard.go: a backup's reader takes its master's repeated advert without waking the

@@ -22,6 +22,9 @@ type Options struct {
 	// socket shared with the other instances of its interface and family (the daemon's
 	// choice: see Sockets); nil: a socket of its own.
 	Sockets *Sockets
+	// Timers, when set, fires the instance's deadlines from one clock shared with the
+	// other instances (the daemon's choice: see Timers); nil: Go timers.
+	Timers *Timers
 	// Owner holds the VIPs; nil: netlink and AF_PACKET (NewNetlinkOwner).
 	Owner Owner
 	// OnTransition, when set, is called for every state change, in order, on the

@@ -79,7 +79,8 @@ func (l *loop) run(ctx context.Context) error {
 		l.step(now, "start", l.m.Start(now))
 	}
 
-	timer, garp, repair := newDeadline(), newDeadline(), newDeadline()
+	ts := in.opts.Timers
+	timer, garp, repair := newDeadline(ts), newDeadline(ts), newDeadline(ts)
 	defer timer.stop()
 	defer garp.stop()
 	defer repair.stop()
@@ -186,41 +187,6 @@ func (l *loop) advert(r received) {
 			"master", r.src, "master_priority", r.adv.Priority, "drain", l.m.drainTime())
 	}
 }
-
-// deadline is a timer armed at an absolute time; arming it again at the same time is
-// free, so the loop re-arms its timers on every turn and pays only for the ones that moved
-// (a backup's master-down deadline, once per advert).
-type deadline struct {
-	t  *time.Timer
-	at time.Time
-}
-
-func newDeadline() *deadline {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return &deadline{t: t}
-}
-
-// arm makes the timer fire at when, or never when when is zero.
-func (d *deadline) arm(when time.Time) {
-	if when.Equal(d.at) {
-		return
-	}
-	d.at = when
-	if when.IsZero() {
-		d.t.Stop()
-		return
-	}
-	d.t.Reset(max(time.Until(when), 0))
-}
-
-// c returns the timer's channel; after it fires, arm must see a new time to fire again.
-func (d *deadline) c() <-chan time.Time { return d.t.C }
-
-// fired records that the timer fired, so that arming it at the same time fires it again.
-func (d *deadline) fired() { d.at = time.Time{} }
-
-func (d *deadline) stop() { d.t.Stop() }
 
 // applyControl brings the machine in line with what the supervisor asked for.
 func (l *loop) applyControl(now time.Time) {

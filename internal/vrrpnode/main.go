@@ -82,9 +82,10 @@ func run(ctx context.Context, log *slog.Logger, path, serve, name string) error 
 	}
 	var instances []*vrrp.Instance
 	byName := map[string]*vrrp.Instance{}
-	sockets := vrrp.NewSockets()
+	sockets, timers := vrrp.NewSockets(), vrrp.NewTimers()
+	defer timers.Close() // after wg.Wait: every instance has stopped
 	for _, ic := range cfg.Instances {
-		in, err := vrrp.NewInstance(ic, vrrp.Options{Logger: log, Sockets: sockets})
+		in, err := vrrp.NewInstance(ic, vrrp.Options{Logger: log, Sockets: sockets, Timers: timers})
 		if err != nil {
 			return err
 		}
