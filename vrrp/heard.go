@@ -15,8 +15,9 @@ import (
 // (Machine.Refresh); the reader counts a matching advert at once, so status stays
 // current, and leaves only the latest one here. The loop applies it, with the time it
 // was received, before whatever wakes it next, at the latest its master-down timer, which
-// it then re-arms: the machine sees the same adverts at the same times as before, only
-// later, and never out of order with what it is handed over rx.
+// it then re-arms. Each refresh only pushes the timer back, so applying the latest alone
+// ends where applying each would have; and never out of order with what the loop is
+// handed over rx.
 type heard struct {
 	mu sync.Mutex
 	// key is the refresh the machine expects; !key.ok while the loop handles an event

@@ -11,13 +11,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The advert socket's reads and writes are raw recvmsg/sendmsg calls on its non-blocking
+// The advert socket's reads and writes are raw recvmmsg/sendmsg calls on its non-blocking
 // descriptor, waited for through the netpoller (syscall.RawConn), rather than
 // x/net's ReadFrom and WriteTo: those make scheduled system calls, and each scheduled
 // call wakes the Go runtime's monitor thread, which then polls every 20 µs until the
 // process is idle again. A backup of 50 instances at 100 ms hears 500 adverts a second
 // and a master sends as many. The calls cannot block (MSG_DONTWAIT), so the scheduler
-// need not hear of them.
+// need not hear of them. A read takes what has arrived, up to readBatchSize packets: a
+// master's adverts for all its instances come in one burst (see tick).
 
 // oobSize holds the control messages asked for (TTL or hop limit, destination,
 // interface), with room to spare.

@@ -74,8 +74,8 @@ var _ packetFeed = (*sharedPort)(nil)
 type packetFeed interface {
 	Transport
 	// deliverTo makes the socket's reader call sink with each packet (its Data valid
-	// during the call only; sink must not block); ReadPacket is not used. It returns a channel closed when no more come, and the error that closed it (nil after
-	// Close).
+	// during the call only; sink must not block); ReadPacket is not used. It returns a
+	// channel closed when no more come, and the error that closed it (nil after Close).
 	deliverTo(sink func(Packet)) (<-chan struct{}, func() error)
 }
 
