@@ -90,7 +90,7 @@ func coarse(d time.Duration) time.Duration {
 // run fires the deadlines that are due each time the clock fires, until ctx ends.
 func (ts *Timers) run(ctx context.Context) {
 	defer close(ts.done)
-	for ts.clk.Wait(ctx) {
+	for ts.clk.Wait(ctx) { // false only once ctx ends: the clock itself never fails
 		ts.mu.Lock()
 		now := time.Now()
 		ts.setAt = time.Time{}

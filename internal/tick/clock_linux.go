@@ -21,10 +21,11 @@ import (
 // can be made it falls back to a Go timer. Set may be called from any goroutine; one
 // goroutine waits.
 type Clock struct {
-	mu sync.Mutex // guards the switch to the fallback
-	f  *os.File
-	rc syscall.RawConn
-	t  *time.Timer // the fallback
+	mu     sync.Mutex // guards the switch to the fallback
+	f      *os.File
+	rc     syscall.RawConn
+	t      *time.Timer // the fallback
+	closed bool
 }
 
 // NewClock returns a clock that is not set.
@@ -62,11 +63,16 @@ func (c *Clock) Set(d time.Duration) {
 	var err error
 	_ = c.rc.Control(func(fd uintptr) { err = unix.TimerfdSettime(int(fd), 0, &spec, nil) })
 	if err != nil {
-		// Never seen; a clock that cannot be set must not stop its waiter, which finds
-		// its read ended and waits on the Go timer instead.
-		_ = c.f.Close()
-		c.f, c.rc, c.t = nil, nil, time.NewTimer(d)
+		c.fallBackLocked(d)
 	}
+}
+
+// fallBackLocked trades the timerfd, which failed (never seen), for a Go timer firing
+// after d: a clock must never stop its waiter, which finds its read ended and waits on
+// the timer instead. c.mu is held.
+func (c *Clock) fallBackLocked(d time.Duration) {
+	_ = c.f.Close()
+	c.f, c.rc, c.t = nil, nil, time.NewTimer(d)
 }
 
 // Wait blocks until the clock fires (true) or ctx ends (false).
@@ -84,16 +90,22 @@ func (c *Clock) Wait(ctx context.Context) bool {
 			}
 		}
 		if f == nil {
-			return false // closed
+			return false // closed (or, with the Go timer, c.t is set)
 		}
 		stop := context.AfterFunc(ctx, func() { _ = f.SetReadDeadline(time.Unix(1, 0)) })
-		var buf [8]byte // the expirations count, which no caller needs
+		var (
+			buf  [8]byte // the expirations count, which no caller needs
+			errn syscall.Errno
+		)
 		err := rc.Read(func(fd uintptr) bool {
 			// A raw read: a scheduled system call would wake the monitor thread.
-			_, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
-			return e != unix.EAGAIN
+			_, _, errn = unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+			return errn != unix.EAGAIN
 		})
 		stop()
+		if err == nil && errn != 0 {
+			err = errn
+		}
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded) || ctx.Err() != nil:
 			return false
@@ -101,11 +113,16 @@ func (c *Clock) Wait(ctx context.Context) bool {
 			return true
 		}
 		c.mu.Lock()
-		fellBack := c.t != nil
-		c.mu.Unlock()
-		if !fellBack {
-			return false // closed
+		if c.closed {
+			c.mu.Unlock()
+			return false
 		}
+		if c.f == f {
+			// The read failed on a timerfd nobody closed: fire now, on the Go timer,
+			// so that the waiter looks at what is due and sets the clock again.
+			c.fallBackLocked(0)
+		}
+		c.mu.Unlock()
 	}
 }
 
@@ -113,6 +130,7 @@ func (c *Clock) Wait(ctx context.Context) bool {
 func (c *Clock) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.closed = true
 	if c.t != nil {
 		c.t.Stop()
 		return
