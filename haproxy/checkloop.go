@@ -16,6 +16,7 @@ func (m *Manager) checkLoop(ctx context.Context) {
 	defer m.pipe.close()
 	clk := tick.NewClock()
 	defer clk.Close()
+	sched := pace{due: time.Now()}
 	clk.Set(0)
 	var lastTimed time.Time
 	var buf [2]CheckResult
@@ -39,7 +40,7 @@ func (m *Manager) checkLoop(ctx context.Context) {
 		}
 		if m.pipelining && len(rs) > 0 && answered(rs[len(rs)-1]) && !m.pipe.pending() &&
 			began.Sub(lastTimed) < timedEvery-m.cfg.Check.Interval && !m.reloading() {
-			if err := m.pipe.start(began); err != nil {
+			if err := m.pipe.start(sched.due); err != nil {
 				m.log.Debug("health check pipeline", "err", err)
 			}
 		}
@@ -47,10 +48,23 @@ func (m *Manager) checkLoop(ctx context.Context) {
 		if fast {
 			every = m.cfg.Check.FastInterval
 		}
-		// On the process's grid (see tick): a check then shares its wake-up with the
-		// VRRP adverts due at the same time.
-		clk.Set(time.Until(tick.Next(began, every)))
+		clk.Set(sched.next(began, every))
 	}
+}
+
+// pace is the check loop's schedule, on the process's grid (see tick), where a check
+// shares its wake-up with the VRRP adverts due at the same time. due is when the current
+// check was due: a probe it sends counts its wait from there, so its look, due an interval
+// later, finds at least an interval waited however late either wake-up came (counted from
+// the wake-up, a late send and a prompt look fell short of the interval, the look credited
+// one timeout less than it stands for, and a hang was caught a fast interval late).
+type pace struct{ due time.Time }
+
+// next moves due to the next check, every after the one that began at began, and returns
+// how long until then.
+func (p *pace) next(began time.Time, every time.Duration) time.Duration {
+	p.due = tick.Next(began, every)
+	return time.Until(p.due)
 }
 
 // timedEvery is how often a check waits for its answer, so that the duration metrics

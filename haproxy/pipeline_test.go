@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/halo-lb/halo/internal/poll"
+	"github.com/halo-lb/halo/internal/tick"
 )
 
 // promptSocket is an HAProxy stats socket in memory that speaks the interactive mode as
@@ -436,5 +438,28 @@ func TestPipelineDoesNotHoldAReloadedWorker(t *testing.T) {
 	})
 	if n := r.m.Counters().Checks[KindStopping]; n > 1 {
 		t.Errorf("%d checks counted the stopping worker: the kept session should close at once", n)
+	}
+}
+
+// TestPaceCountsTheWaitFromTheDueTime: whatever the wake-up latencies, a probe sent by
+// one check (its wait counted from that check's due time) is looked at by the next with
+// at least an interval waited, so the look credits every timeout its wait stands for.
+func TestPaceCountsTheWaitFromTheDueTime(t *testing.T) {
+	interval, timeout, fast := 200*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
+	r := rand.New(rand.NewPCG(3, 4))
+	// On the grid, as every check after the first is (the first after a start is due at
+	// once, and its probe's look comes early: that look credits less, the next the rest).
+	p := pace{due: tick.Next(time.Date(2026, 12, 2, 9, 0, 0, 123456789, time.UTC), interval)}
+	began := p.due
+	for i := range 1000 {
+		sent := p.due // what checkLoop gives pipeline.start
+		p.next(began, interval)
+		began = p.due.Add(time.Duration(r.IntN(3000)) * time.Microsecond) // the next wake-up, late by up to 3 ms
+		if waited := began.Sub(sent); waited < interval {
+			t.Fatalf("check %d: looked %v after the probe's due time, want at least %v", i, waited, interval)
+		}
+		if n := timeouts(began.Sub(sent), timeout, fast); n != 2 {
+			t.Fatalf("check %d: an unanswered probe stands for %d timeouts, want 2", i, n)
+		}
 	}
 }
