@@ -141,12 +141,6 @@ func cpuNanos(pid int) (own, kids int64, err error) {
 	return own, kidTicks * int64(time.Second) / clkTck, nil
 }
 
-// cpuTicks reads utime+stime+cutime+cstime of pid.
-func cpuTicks(pid int) (int64, error) {
-	own, kids, err := cpuTicksSplit(pid)
-	return own + kids, err
-}
-
 // cpuTicksSplit reads utime+stime (own) and cutime+cstime (kids: the children it waited
 // for, and theirs) of pid.
 func cpuTicksSplit(pid int) (own, kids int64, err error) {
