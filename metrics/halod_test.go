@@ -42,12 +42,17 @@ func TestHalodExportsWhatRulesRead(t *testing.T) {
 		t.Fatalf("scrape %s: %v", url, err)
 	}
 	// Prometheus' own linter over the real scrape, where promtool is installed (the tier-1
-	// TestPromtoolCheckMetrics requires it under CI).
+	// TestPromtoolCheckMetrics requires it under CI). It gets its own minute, as in
+	// TestAlertRules: under make test's load a 48 MB promtool once outlived what was left of
+	// the scrape's 10 s and was killed, failing CI on a scrape that was fine.
 	if pt, err := exec.LookPath("promtool"); err == nil {
-		cmd := exec.CommandContext(ctx, pt, "check", "metrics")
+		lintCtx, cancelLint := context.WithTimeout(t.Context(), time.Minute)
+		defer cancelLint()
+		cmd := exec.CommandContext(lintCtx, pt, "check", "metrics")
 		cmd.Stdin = bytes.NewReader(out)
+		start := time.Now()
 		if lint, err := cmd.CombinedOutput(); err != nil {
-			t.Errorf("promtool check metrics on halod's scrape: %v\n%s", err, lint)
+			t.Errorf("promtool check metrics on halod's scrape (after %v): %v\n%s", time.Since(start).Round(time.Millisecond), err, lint)
 		}
 	}
 	series, err := parseExposition(string(out))
