@@ -364,3 +364,26 @@ func TestFiftyVersusTable(t *testing.T) {
 		}
 	}
 }
+
+// TestInjectionPhaseSpread: faults land at every phase of a 200 ms check (halod's default)
+// and of a 2 s vrrp_script (the tutorial's), not at the one phase a round's return to
+// steady is paced at; injected at once, every round of a setup measured the same phase.
+func TestInjectionPhaseSpread(t *testing.T) {
+	const draws, bins = 400, 4
+	for _, period := range []time.Duration{200 * time.Millisecond, 2 * time.Second} {
+		var hit [bins]int
+		for range draws {
+			d := injectDelay()
+			if d < 0 || d >= injectSpread {
+				t.Fatalf("delay %v outside [0, %v)", d, injectSpread)
+			}
+			hit[int(d%period*bins/period)]++
+		}
+		for i, n := range hit {
+			// Uniform gives 100 a bin; below 40 happens with a probability far under 1e-9.
+			if n < draws/bins*2/5 {
+				t.Errorf("period %v: phase bin %d/%d got %d of %d draws: %v", period, i, bins, n, draws, hit)
+			}
+		}
+	}
+}

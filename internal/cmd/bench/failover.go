@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
@@ -264,6 +265,19 @@ func waitSteady(ctx context.Context, s system, d time.Duration) error {
 	return fmt.Errorf("not back to the initial state within %s: %v", d, why)
 }
 
+// injectSpread is the span over which a fault's moment is drawn once the pair is steady.
+// The return to steady is paced by the pair's own timers (lb1 takes the VIP back on its
+// advert schedule, then waitSteady waits a fixed quiet time), so a fault injected at once
+// hit every round at the same phase of the master's checks and adverts, and the median
+// measured that one phase: at halod's defaults a hang was caught 460 ms after it in every
+// round, where the phases span 300-500 ms (an earlier build, off the grid, was locked at
+// 350 ms instead, and looked 100 ms faster). 2 s covers every period in the bench, the
+// tutorial's vrrp_script interval being the longest.
+const injectSpread = 2 * time.Second
+
+// injectDelay is how long a round waits, once steady, before its fault.
+func injectDelay() time.Duration { return rand.N(injectSpread) }
+
 // maxWindow bounds the wait for a failover after any fault but a hang.
 const maxWindow = 30 * time.Second
 
@@ -278,6 +292,9 @@ type roundResult struct {
 func runRound(ctx context.Context, cfg config, s system, f fault) (roundResult, error) {
 	var res roundResult
 	if err := waitSteady(ctx, s, 90*time.Second); err != nil {
+		return res, err
+	}
+	if err := sleep(ctx, injectDelay()); err != nil {
 		return res, err
 	}
 	undo, t0, err := f.inject(ctx, s)

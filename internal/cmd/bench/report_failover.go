@@ -40,7 +40,8 @@ func (r *report) failover(w func(string, ...any)) {
 		"connection per request; the outage is the gap from its last success before the fault to its first success after it. "+
 		"**median** (min–max, n rounds that recovered), in ms. Each fault hits the master (lb1) of a two-node pair; between rounds "+
 		"the pair is restored to its initial state (lb1 MASTER and healthy, alone holding the VIP, lb2 BACKUP, the client served by lb1 "+
-		"for 1.5 s). One lab per setup, all in this run.\n\n", "192.0.2.100")
+		"for 1.5 s), and the fault comes at a random moment within the next 2 s, so that the rounds sample every phase of "+
+		"the master's checks and adverts instead of the one their return to steady is paced at. One lab per setup, all in this run.\n\n", "192.0.2.100")
 	cols := r.setups
 	w("| fault |")
 	for _, s := range cols {
