@@ -91,13 +91,34 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func TestOutageRestartInPlace(t *testing.T) {
 	t0 := time.Unix(100, 0)
 	at := func(d time.Duration) string { return itoa(t0.Add(d).UnixNano()) }
-	p := &Poller{}
+	p := &Poller{timeout: 100 * time.Millisecond}
 	p.read(strings.NewReader(`{"at":` + at(-2*time.Second) + `,"ok":true,"lb":"lb1","requests":1}` + "\n"))
 	if _, _, ok := p.Outage(t0); ok {
 		t.Fatal("an outage with nothing answered since the fault")
 	}
-	p.read(strings.NewReader(`{"at":` + at(10*time.Millisecond) + `,"ok":true,"lb":"lb1","requests":2,"beat":true}` + "\n"))
+	p.read(strings.NewReader(`{"at":` + at(110*time.Millisecond) + `,"ok":true,"lb":"lb1","requests":12,"beat":true}` + "\n"))
 	if d, lb, ok := p.Outage(t0); !ok || d != 0 || lb != "lb1" {
 		t.Errorf("Outage = %s, %q, %v; want 0 from lb1", d, lb, ok)
+	}
+}
+
+// TestOutageFaultTakingHold: a request that started just after t0, before the fault took
+// hold (the bench's link cut runs ip, milliseconds), succeeds; that is no proof the client
+// rode through the fault. Outage must wait for the failures that follow and measure them,
+// not end the round at 0 ms (the bench's link-cut rows had "0/2002 lb1" rounds: 0 ms
+// reported, 2 s dark).
+func TestOutageFaultTakingHold(t *testing.T) {
+	t0 := time.Unix(100, 0)
+	at := func(d time.Duration) string { return itoa(t0.Add(d).UnixNano()) }
+	p := &Poller{timeout: 100 * time.Millisecond}
+	p.read(strings.NewReader(`{"at":` + at(-2*time.Second) + `,"ok":true,"lb":"lb1","requests":1}` + "\n" +
+		`{"at":` + at(5*time.Millisecond) + `,"ok":true,"lb":"lb1","requests":200,"beat":true}` + "\n"))
+	if d, lb, ok := p.Outage(t0); ok {
+		t.Fatalf("Outage = %s, %q, true on a success started 5 ms after the fault; want no verdict yet", d, lb)
+	}
+	p.read(strings.NewReader(`{"at":` + at(15*time.Millisecond) + `,"err":"timeout","last_ok":` + at(5*time.Millisecond) + `,"requests":201,"failures":1}` + "\n" +
+		`{"at":` + at(3015*time.Millisecond) + `,"ok":true,"lb":"lb2","requests":228,"failures":27}` + "\n"))
+	if d, lb, ok := p.Outage(t0); !ok || d != 3010*time.Millisecond || lb != "lb2" {
+		t.Errorf("Outage = %s, %q, %v; want 3.01s from lb2", d, lb, ok)
 	}
 }

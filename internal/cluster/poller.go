@@ -21,7 +21,9 @@ type Poller struct {
 	// latest is the latest request that completed, a change or not: the changes alone
 	// cannot tell a request still in flight from one that succeeded like the one before.
 	latest PollEvent
-	done   chan struct{}
+	// timeout is each request's: see Outage.
+	timeout time.Duration
+	done    chan struct{}
 }
 
 // PollEvent is labtool poll's output line.
@@ -53,7 +55,7 @@ func (c *Cluster) StartPoller(interval, timeout, d time.Duration) (*Poller, erro
 		r.Close()
 		return nil, err
 	}
-	p := &Poller{done: make(chan struct{})}
+	p := &Poller{timeout: timeout, done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		defer r.Close()
@@ -135,13 +137,19 @@ func (p *Poller) Outage(t0 time.Time) (d time.Duration, served string, ok bool) 
 	if !failed {
 		// No failed request at all: the switch-over fitted between two polls, or nothing
 		// changed for the client (HAProxy restarted in place): Events holds only changes,
-		// so a request answered like the one before shows in Latest alone.
+		// so a request answered like the one before shows in Latest alone. Only a success
+		// that started a request timeout after t0 says so, though: the fault may take hold
+		// a little after t0 (a link cut by running ip lands milliseconds later), and a
+		// request that started in between succeeds; the next, started on the cut link,
+		// fails only when it times out. Taken for "no outage", such a success ended the
+		// bench's rounds at 0 ms, lb1, while the client was in the dark.
+		after := t0.Add(p.timeout).UnixNano()
 		for _, ev := range evs {
-			if ev.OK && ev.At >= t0.UnixNano() {
+			if ev.OK && ev.At >= after {
 				return 0, ev.LB, true
 			}
 		}
-		if ev, ok := p.Latest(); ok && ev.OK && ev.At >= t0.UnixNano() {
+		if ev, ok := p.Latest(); ok && ev.OK && ev.At >= after {
 			return 0, ev.LB, true
 		}
 	}
