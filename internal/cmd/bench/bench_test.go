@@ -387,3 +387,22 @@ func TestInjectionPhaseSpread(t *testing.T) {
 		}
 	}
 }
+
+// TestSpeedup: an outage the client saw as 0 ms is counted as its poll interval, a lower
+// bound, never divided by (the full bench of 64fb690 printed "6650.6×" over halo's 0 ms).
+func TestSpeedup(t *testing.T) {
+	for _, c := range []struct {
+		slow, fast time.Duration
+		want, met  string
+	}{
+		{6650 * time.Millisecond, 0, "classic 6650 ms / halo 0 ms (under the client's 10 ms resolution) > 665×", "**met**"},
+		{40 * time.Millisecond, 0, "classic 40 ms / halo 0 ms (under the client's 10 ms resolution) > 4×", "**missed**"},
+		{5869 * time.Millisecond, 121 * time.Millisecond, "classic 5869 ms / halo 121 ms = 48.5×", "**met**"},
+		{500 * time.Millisecond, 121 * time.Millisecond, "classic 500 ms / halo 121 ms = 4.1×", "**missed**"},
+	} {
+		got, met := speedup(c.slow, c.fast, 5)
+		if got != c.want || met != c.met {
+			t.Errorf("speedup(%v, %v) = %q, %s; want %q, %s", c.slow, c.fast, got, met, c.want, c.met)
+		}
+	}
+}

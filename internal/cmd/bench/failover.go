@@ -278,6 +278,10 @@ const injectSpread = 2 * time.Second
 // injectDelay is how long a round waits, once steady, before its fault.
 func injectDelay() time.Duration { return rand.N(injectSpread) }
 
+// The client polls the VIP every pollEvery, each request given pollTimeout: an outage
+// shorter than pollEvery may read as 0.
+const pollEvery, pollTimeout = 10 * time.Millisecond, 100 * time.Millisecond
+
 // maxWindow bounds the wait for a failover after any fault but a hang.
 const maxWindow = 30 * time.Second
 

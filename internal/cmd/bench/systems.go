@@ -69,7 +69,7 @@ func settleFor(advertSeconds float64) time.Duration {
 }
 
 func (s *classicSys) startPoller(d time.Duration) error {
-	p, err := s.c.StartPoller(10*time.Millisecond, 100*time.Millisecond, d)
+	p, err := s.c.StartPoller(pollEvery, pollTimeout, d)
 	s.p = p
 	return err
 }
@@ -203,7 +203,7 @@ func (s *haloSys) poller() *cluster.Poller { return s.p }
 func (s *haloSys) settle() time.Duration   { return settleFor(s.st.advert.Seconds()) }
 
 func (s *haloSys) startPoller(d time.Duration) error {
-	p, err := s.c.StartPoller(10*time.Millisecond, 100*time.Millisecond, d)
+	p, err := s.c.StartPoller(pollEvery, pollTimeout, d)
 	s.p = p
 	return err
 }
